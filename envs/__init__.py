@@ -1,0 +1,13 @@
+"""Simulators, tasks built on them, and their ground-truth data.
+
+``TASKS`` and ``COMMANDS`` are this package's registry entries: task name ->
+"module:factory", command name -> "module" (whose ``register(subparsers)`` adds a
+``tunebench`` subcommand). Adding a task is one new file plus one line here.
+"""
+
+TASKS: dict[str, str] = {
+    "mca": "envs.mca_task:make_mca_task",
+}
+COMMANDS: dict[str, str] = {
+    "measure": "envs.measure.cli",
+}

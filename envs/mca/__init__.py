@@ -1,0 +1,1 @@
+"""The real llvm-mca 14 as a tunable simulator of basic-block throughput."""

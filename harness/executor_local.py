@@ -1,0 +1,73 @@
+"""The embedded executor: each trial in its own forked process, N at a time.
+
+One process per trial (rather than a pool) means a trial that crashes or is killed
+takes nothing else down: it is simply left unfinished and the next run resumes it.
+Forking after the parent has built the suite's tasks lets every trial reuse the
+loaded, decoded datasets without reloading them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import traceback
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from harness.trial import TrialSpec, build_task, run_trial
+
+OnResult = Callable[[TrialSpec, dict[str, Any] | None, str], None]
+
+
+def _child(spec: TrialSpec, conn: Connection) -> None:
+    try:
+        conn.send(run_trial(spec))
+    except BaseException:  # noqa: BLE001 - reported to the parent as a lost trial
+        conn.send({"_lost": traceback.format_exc()})
+    finally:
+        conn.close()
+
+
+class LocalExecutor:
+    """Runs trials in up to ``workers`` concurrent child processes."""
+
+    name = "local"
+
+    def __init__(self, workers: int = 1) -> None:
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        self.workers = workers
+
+    def run(self, specs: Sequence[TrialSpec], on_result: OnResult) -> None:
+        """Run ``specs``; call ``on_result(spec, record, "")`` as each finishes, or
+        ``on_result(spec, None, why)`` for a trial whose process died."""
+        for spec in specs:  # warm the per-process task cache before forking
+            build_task(spec.task, spec.task_options)
+        ctx = mp.get_context("fork")
+        pending = list(specs)
+        running: dict[Any, tuple[TrialSpec, Any, Connection]] = {}
+        while pending or running:
+            while pending and len(running) < self.workers:
+                spec = pending.pop(0)
+                parent_conn, child_conn = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_child, args=(spec, child_conn), daemon=True)
+                proc.start()
+                child_conn.close()
+                running[proc.sentinel] = (spec, proc, parent_conn)
+            ready = wait(list(running))
+            for sentinel in ready:
+                spec, proc, conn = running.pop(sentinel)
+                record: dict[str, Any] | None = None
+                why = ""
+                try:
+                    if conn.poll():
+                        record = conn.recv()
+                except (EOFError, OSError):
+                    record = None
+                proc.join()
+                if record is None:
+                    why = f"trial process exited with code {proc.exitcode} before reporting"
+                elif "_lost" in record:
+                    why, record = record["_lost"], None
+                conn.close()
+                on_result(spec, record, why)

@@ -1,0 +1,68 @@
+"""A toy task for fast tests of the harness (no simulator): loaded through
+``TUNEBENCH_PLUGINS=tests.toy_plugin``.
+
+Each item i has a target t_i; the "simulator" predicts t_i * (1 + sum_j (x_j - c_j)^2)
+so the loss (MAPE) is minimised at x = c, with value 0.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from harness.params import CategoricalParam, FloatParam, IntParam, ParamSpace
+from harness.task import Task
+
+TASKS = {"toy": "tests.toy_plugin:make_toy_task"}
+
+CENTRE = {"x": 0.3, "y": 7, "z": 2.0}
+
+
+class ToyTask(Task):
+    def __init__(self, n: int = 50, sleep_s: float = 0.0, crash_seed: int | None = None) -> None:
+        self.name = "toy"
+        self.description = "quadratic toy task"
+        self.param_space = ParamSpace(
+            [
+                FloatParam("x", 0.0, 1.0, 0.9),
+                IntParam("y", 0, 10, 1),
+                FloatParam("z", 0.1, 10.0, 5.0, log=True),
+                CategoricalParam("kind", ("a", "b", "c"), "a"),
+            ]
+        )
+        rng = np.random.default_rng(123)
+        self._targets = {s: rng.uniform(50, 500, size=n) for s in ("train", "val", "test")}
+        self.sleep_s = sleep_s
+        self.calls = 0
+
+    def n_items(self, split: str) -> int:
+        return len(self._targets[split])
+
+    def simulate(self, config: Mapping[str, Any], split: str, items: np.ndarray) -> np.ndarray:
+        self.calls += len(items)
+        if self.sleep_s:
+            time.sleep(self.sleep_s)
+        if os.environ.get("TOY_CRASH_AGENT_SEED") == "exit" and split == "train":
+            os._exit(3)
+        cfg = self.param_space.validate(config)
+        dist = (cfg["x"] - CENTRE["x"]) ** 2 + ((cfg["y"] - CENTRE["y"]) / 10) ** 2
+        dist += np.log(cfg["z"] / CENTRE["z"]) ** 2 + (0.0 if cfg["kind"] == "b" else 0.05)
+        return self._targets[split][np.asarray(items)] * (1.0 + dist)
+
+    def targets(self, split: str, items: np.ndarray) -> np.ndarray:
+        return self._targets[split][np.asarray(items)]
+
+    def loss(self, predictions: np.ndarray, targets: np.ndarray) -> float:
+        return float(np.mean(np.abs(predictions - targets) / targets))
+
+    def metrics(self, predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        return {"loss": self.loss(predictions, targets), "mape": self.loss(predictions, targets)}
+
+
+def make_toy_task(n: int = 50, sleep_s: float = 0.0) -> ToyTask:
+    """Quadratic toy task for tests (loss 0 at a known centre)."""
+    return ToyTask(n=n, sleep_s=sleep_s)
