@@ -132,6 +132,9 @@ class OpenTunerAgent(AskTellAgent):
 
     def finish(self) -> None:
         if self._api is not None:
+            # OpenTuner folds reported results into its best only at the start of its
+            # next generation; fold the last ones in so best() is up to date.
+            self._api.search_driver.process_new_results()
             self.results_recorded = self.count_results()
 
     def versions(self) -> dict[str, str]:

@@ -81,11 +81,19 @@ def make_mca_task(
     """
     from envs.blockdata import load_block_dataset
 
-    data = load_block_dataset(dataset_path(dataset))
+    try:
+        data = load_block_dataset(dataset_path(dataset))
+    except (ValueError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
     if max_items is not None:
         data = subsample(data, int(max_items))
     sim = McaSimulator(iterations=iterations, jobs=jobs)
-    sim.decode(data.inputs)
+    bad = sim.decode(data.inputs)
+    if bad:
+        raise UserError(
+            f"dataset {data.name}: {len(bad)} block(s) do not decode as x86-64, "
+            f"e.g. {bad[0][:40]!r}; remove them from the file"
+        )
     return TimingTask(
         name="mca",
         description=f"llvm-mca {cpu} knobs vs {data.name} ({len(data)} blocks)",

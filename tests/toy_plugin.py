@@ -7,13 +7,13 @@ so the loss (MAPE) is minimised at x = c, with value 0.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from harness.agent import Agent, TrialContext
 from harness.params import CategoricalParam, FloatParam, IntParam, ParamSpace
 from harness.task import Task
 
@@ -23,7 +23,7 @@ CENTRE = {"x": 0.3, "y": 7, "z": 2.0}
 
 
 class ToyTask(Task):
-    def __init__(self, n: int = 50, sleep_s: float = 0.0, crash_seed: int | None = None) -> None:
+    def __init__(self, n: int = 50, sleep_s: float = 0.0) -> None:
         self.name = "toy"
         self.description = "quadratic toy task"
         self.param_space = ParamSpace(
@@ -38,6 +38,7 @@ class ToyTask(Task):
         self._targets = {s: rng.uniform(50, 500, size=n) for s in ("train", "val", "test")}
         self.sleep_s = sleep_s
         self.calls = 0
+        self.fail_on_corner = False
 
     def n_items(self, split: str) -> int:
         return len(self._targets[split])
@@ -46,9 +47,9 @@ class ToyTask(Task):
         self.calls += len(items)
         if self.sleep_s:
             time.sleep(self.sleep_s)
-        if os.environ.get("TOY_CRASH_AGENT_SEED") == "exit" and split == "train":
-            os._exit(3)
         cfg = self.param_space.validate(config)
+        if cfg["y"] == 10 and cfg["kind"] == "c" and self.fail_on_corner:
+            raise RuntimeError("toy task: corner configuration fails (for tests)")
         dist = (cfg["x"] - CENTRE["x"]) ** 2 + ((cfg["y"] - CENTRE["y"]) / 10) ** 2
         dist += np.log(cfg["z"] / CENTRE["z"]) ** 2 + (0.0 if cfg["kind"] == "b" else 0.05)
         return self._targets[split][np.asarray(items)] * (1.0 + dist)
@@ -66,3 +67,17 @@ class ToyTask(Task):
 def make_toy_task(n: int = 50, sleep_s: float = 0.0) -> ToyTask:
     """Quadratic toy task for tests (loss 0 at a known centre)."""
     return ToyTask(n=n, sleep_s=sleep_s)
+
+
+AGENTS = {"toy-crash": "tests.toy_plugin:CrashingAgent"}
+
+
+class CrashingAgent(Agent):
+    """Raises after one evaluation (for tests of failure handling)."""
+
+    name = "toy-crash"
+    description = "raises RuntimeError after one evaluation (tests only)"
+
+    def run(self, ctx: TrialContext) -> dict:
+        ctx.objective.loss(ctx.param_space.default(), "train", ctx.eval_items)
+        raise RuntimeError("toy agent crashed on purpose")

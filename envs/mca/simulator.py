@@ -67,11 +67,12 @@ class McaSimulator:
     def versions(self) -> dict[str, str]:
         return {"llvm-mca": mca_version()}
 
-    def decode(self, blocks_hex: Sequence[str]) -> None:
-        """Disassemble (and cache) blocks not seen before."""
+    def decode(self, blocks_hex: Sequence[str]) -> list[str]:
+        """Disassemble (and cache) blocks not seen before; returns those that do not decode."""
         new = list(dict.fromkeys(h for h in blocks_hex if h not in self._asm))
         for h, insts in zip(new, disassemble(new), strict=True):
             self._asm[h] = "\n".join(i.text for i in insts) if insts else None
+        return [h for h in blocks_hex if self._asm[h] is None]
 
     def flags(self, config: Mapping[str, Any]) -> list[str]:
         """llvm-mca command-line flags for a configuration (``mcpu`` + knobs)."""

@@ -1,0 +1,108 @@
+"""``tunebench`` command line: run, report, list, and plugin commands (e.g. measure)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from harness import registry
+from harness.errors import UserError
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.runner import run_suite
+
+    summary = run_suite(
+        args.config,
+        out_dir=args.out,
+        workers=args.workers,
+        executor=args.executor,
+        address=args.address,
+    )
+    print(summary.run_dir)
+    return 0 if summary.failed == 0 and not summary.lost else 1
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from harness.report import write_report
+
+    if not os.path.isdir(args.run_dir):
+        raise UserError(f"run directory not found: {args.run_dir}")
+    print(write_report(args.run_dir, args.out))
+    return 0
+
+
+def _first_line(obj: object) -> str:
+    doc = (getattr(obj, "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    print("tasks:")
+    for name in registry.task_names():
+        try:
+            desc = _first_line(registry.task_factory(name))
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not hide the others
+            desc = f"(cannot load: {exc})"
+        print(f"  {name:<16} {desc}")
+    print("agents:")
+    for name in registry.agent_names():
+        try:
+            desc = registry.agent_class(name).description
+        except Exception as exc:  # noqa: BLE001
+            desc = f"(cannot load: {exc})"
+        print(f"  {name:<16} {desc}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tunebench",
+        description="Benchmark optimizers of performance models on equal sample budgets.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run (or resume) a suite of trials")
+    p.add_argument("config", help="suite TOML file, e.g. configs/quick.toml")
+    p.add_argument("--out", help="run directory (default runs/<suite name>)")
+    p.add_argument("--workers", type=int, default=1, help="trials at once (default 1)")
+    p.add_argument("--executor", default="local", choices=["local", "ray"], help="where trials run")
+    p.add_argument("--address", help="Ray cluster address (with --executor ray)")
+    p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("report", help="write the HTML/Markdown report of a run")
+    p.add_argument("run_dir", help="run directory written by 'tunebench run'")
+    p.add_argument("--out", help="report directory (default reports/<run name>)")
+    p.set_defaults(func=_cmd_report)
+    p = sub.add_parser("list", help="list tasks and agents")
+    p.set_defaults(func=_cmd_list)
+    for name, module in sorted(registry.command_modules().items()):
+        try:
+            importlib.import_module(module).register(sub)
+        except ImportError as exc:
+            sub.add_parser(name, help=f"(unavailable: {exc})")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (1 for a user error, printed as one line)."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not hasattr(args, "func"):
+            raise UserError(f"command {args.command!r} is unavailable")
+        return int(args.func(args))
+    except UserError as exc:
+        print(f"tunebench: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "tunebench: interrupted; finished trials are saved, run again to resume",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+
+from harness.agent import Agent, AskTellAgent, TrialContext
+from harness.budget import BudgetedObjective, BudgetExhausted
+from harness.trial import TrialSpec, run_trial
+from tests.toy_plugin import ToyTask
+
+
+def test_refuses_a_request_past_the_budget_and_charges_nothing() -> None:
+    task = ToyTask(n=50)
+    obj = BudgetedObjective(task, budget_samples=120)
+    cfg = task.param_space.default()
+    obj.loss(cfg, "train", np.arange(50))
+    obj.loss(cfg, "train", np.arange(50))
+    assert obj.samples_used == 100
+    calls_before = task.calls
+    with pytest.raises(BudgetExhausted):
+        obj.loss(cfg, "train", np.arange(21))
+    assert obj.samples_used == 100 and task.calls == calls_before
+    obj.predict(cfg, "val", np.arange(20))  # exactly the rest is allowed
+    assert obj.samples_left == 0
+
+
+def test_repeated_configurations_are_charged_again() -> None:
+    task = ToyTask(n=50)
+    obj = BudgetedObjective(task, budget_samples=1000)
+    cfg = task.param_space.default()
+    for _ in range(4):
+        obj.loss(cfg, "train", np.arange(10))
+    assert obj.samples_used == 40 and obj.evaluations == 4
+
+
+def test_test_split_is_not_reachable() -> None:
+    obj = BudgetedObjective(ToyTask(), budget_samples=1000)
+    with pytest.raises(ValueError, match="splits"):
+        obj.loss(obj.param_space.default(), "test")
+    with pytest.raises(ValueError, match="splits"):
+        obj.targets("test")
+
+
+class Greedy(Agent):
+    """Tries to use twice its budget, one evaluation after another."""
+
+    name = "greedy"
+    description = "test agent"
+
+    def run(self, ctx: TrialContext) -> dict:
+        while True:
+            ctx.objective.loss(ctx.param_space.default(), "train", np.arange(7))
+
+
+class CountingAskTell(AskTellAgent):
+    name = "counting"
+    description = "test agent"
+
+    def setup(self, ctx: TrialContext) -> None:
+        self.space, self.rng, self.told = ctx.param_space, ctx.rng, 0
+
+    def ask(self) -> dict:
+        return self.space.sample(self.rng)
+
+    def tell(self, config: dict, loss: float) -> None:
+        self.told += 1
+
+
+def _ctx(task: ToyTask, budget: int, k: int) -> TrialContext:
+    obj = BudgetedObjective(task, budget)
+    return TrialContext(obj, task.param_space, 0, np.arange(k), np.random.default_rng(0))
+
+
+def test_an_agent_that_overspends_is_stopped_at_the_budget() -> None:
+    task = ToyTask()
+    ctx = _ctx(task, 100, 7)
+    with pytest.raises(BudgetExhausted):
+        Greedy().run(ctx)
+    assert ctx.objective.samples_used == 98  # 14 evaluations of 7; the 15th refused
+    assert task.calls == 98
+
+
+def test_ask_tell_loop_never_overspends() -> None:
+    task = ToyTask()
+    ctx = _ctx(task, 100, 15)
+    agent = CountingAskTell()
+    best = agent.run(ctx)
+    assert ctx.objective.samples_used == 90 and agent.told == 6
+    assert best == ctx.objective.log.incumbent
+
+
+def test_trial_records_the_budget_and_falls_back_to_the_incumbent(monkeypatch) -> None:
+    spec = TrialSpec(
+        suite="t",
+        task_label="toy",
+        task="toy",
+        agent="random",
+        seed=1,
+        budget_samples=200,
+        eval_items=20,
+    )
+    rec = run_trial(spec)
+    assert rec["status"] == "ok", rec["error"]
+    assert rec["samples_used"] == 200 and rec["evaluations"] == 10
+    assert rec["curve_samples"] == sorted(rec["curve_samples"])
+    assert rec["curve_samples"][-1] <= 200
+    # the curve's last validation loss is that of the returned configuration
+    assert rec["curve_val_loss"][-1] == pytest.approx(rec["val_loss"])

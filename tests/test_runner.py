@@ -1,0 +1,103 @@
+"""Runner: resume, failures, killed trials, determinism (toy task, real processes)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness.runner import run_suite
+from harness.store import finished_records, load_trials
+
+SUITE = """
+name = "toyrun"
+seeds = [0, 1]
+budgets = [200]
+eval_items = 20
+[tasks.toy]
+agents = {agents}
+options = {options}
+"""
+
+
+def suite(tmp_path: Path, agents: str = '["random", "optuna-tpe"]', options: str = "{}") -> Path:
+    p = tmp_path / "suite.toml"
+    p.write_text(SUITE.format(agents=agents, options=options))
+    return p
+
+
+def test_resume_skips_finished_trials(tmp_path) -> None:
+    cfg, out = suite(tmp_path), tmp_path / "run"
+    first = run_suite(cfg, out, workers=2, log=lambda _: None)
+    assert (first.ok, first.skipped) == (4, 0)
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "trials").iterdir()}
+    again = run_suite(cfg, out, workers=2, log=lambda _: None)
+    assert (again.ok, again.skipped) == (0, 4)
+    assert stamps == {p.name: p.stat().st_mtime_ns for p in (out / "trials").iterdir()}
+
+
+def test_a_failing_trial_is_recorded_and_the_suite_goes_on(tmp_path) -> None:
+    out = tmp_path / "run"
+    s = run_suite(suite(tmp_path, '["toy-crash", "random"]'), out, workers=1, log=lambda _: None)
+    assert (s.ok, s.failed) == (2, 2)
+    recs = finished_records(out)
+    crash = recs["toy__toy-crash__b200__s0"]
+    assert crash["status"] == "failed" and "crashed on purpose" in crash["error"]
+    assert "Traceback" in crash["error"] and crash["samples_used"] == 20
+    # failed trials are re-run on resume, ok ones are not
+    s2 = run_suite(suite(tmp_path, '["toy-crash", "random"]'), out, workers=1, log=lambda _: None)
+    assert (s2.skipped, s2.failed) == (2, 2)
+
+
+def test_same_suite_and_seed_give_the_same_numbers(tmp_path) -> None:
+    cfg = suite(tmp_path, '["random", "optuna-tpe", "optuna-cmaes", "opentuner"]')
+    a = load_trials(run_suite(cfg, tmp_path / "a", workers=2, log=lambda _: None).run_dir)
+    b = load_trials(run_suite(cfg, tmp_path / "b", workers=1, log=lambda _: None).run_dir)
+    cols = ["trial_id", "config", "val_loss", "test_loss", "samples_used"]
+    a, b = a[cols].sort_values("trial_id"), b[cols].sort_values("trial_id")
+    assert a.to_dict("records") == b.to_dict("records")
+    assert a.val_loss.nunique() > 1  # seeds and agents differ
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def test_a_killed_trial_is_left_unfinished_and_resumed(tmp_path) -> None:
+    # Slow toy trials (0.05 s per evaluation x 10) so one can be killed mid-way.
+    cfg = suite(tmp_path, '["random"]', "{ sleep_s = 0.05 }")
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "run",
+        str(cfg),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    victim = None
+    deadline = time.time() + 30
+    while victim is None and time.time() < deadline:
+        kids = _children(proc.pid)
+        if kids:
+            time.sleep(0.2)  # let it get into the trial
+            victim = kids[0]
+            os.kill(victim, signal.SIGKILL)
+        time.sleep(0.02)
+    _, err = proc.communicate(timeout=60)
+    assert victim is not None
+    assert proc.returncode == 1 and "LOST" in err, err
+    recs = finished_records(out)
+    assert len(recs) == 1 and all(r["status"] == "ok" for r in recs.values())
+    proc2 = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert proc2.returncode == 0, proc2.stderr
+    assert "1 already finished, 1 to run" in proc2.stderr
+    recs = finished_records(out)
+    assert len(recs) == 2 and len(list((out / "trials").iterdir())) == 2
