@@ -38,11 +38,11 @@ fi
 
 # 4. tunebench itself (editable) with its dependencies; skipped when setup.cfg is unchanged.
 stamp=.venv/.tunebench-installed
-want=$(sha256sum setup.cfg pyproject.toml | sha256sum | cut -c1-16)
+want=$(sha256sum setup.cfg pyproject.toml setup.sh | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -c 'import harness' 2>/dev/null; then
   say "installing tunebench and its dependencies"
   log=.venv/pip-install.log
-  if ! "${PIP[@]}" install -e ".[dev]" >"$log" 2>&1 \
+  if ! "${PIP[@]}" install -e ".[dev,ray]" >"$log" 2>&1 \
       || ! .venv/bin/python -c 'import harness, optuna, opentuner, gymnasium, stable_baselines3'; then
     grep -v "^WARNING: Location" "$log" | tail -n 20 >&2
     echo "setup: error: installing tunebench failed (full log: $log)" >&2
