@@ -7,7 +7,9 @@
 
 TASKS: dict[str, str] = {
     "mca": "envs.mca_task:make_mca_task",
+    "blocksim": "envs.blocksim_task:make_blocksim_task",
 }
 COMMANDS: dict[str, str] = {
     "measure": "envs.measure.cli",
+    "blocksim-tables": "envs.blocksim.cli",
 }

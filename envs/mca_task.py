@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from envs.datasets import DEFAULT_DATASET, dataset_path
 from envs.mca.simulator import McaSimulator
 from harness.dataset import subsample
 from harness.errors import UserError
 from harness.params import CategoricalParam, IntParam, ParamSpace
 from harness.task import TimingTask
-
-DATA_DIR = Path(__file__).resolve().parent / "data"
-DEFAULT_DATASET = "bhive_zen3"
 
 # x86-64 CPU models with their own scheduling model in LLVM 14 (aliases left out).
 MCA_CPUS: tuple[str, ...] = (
@@ -42,15 +38,6 @@ MCA_KNOBS: tuple[tuple[str, int], ...] = (
     ("load_queue_size", 128),
     ("store_queue_size", 128),
 )
-
-
-def dataset_path(dataset: str) -> Path:
-    """A shipped dataset's name (``bhive_zen3``) or a file path -> existing path."""
-    candidates = [Path(dataset), DATA_DIR / f"{dataset}.csv.gz", DATA_DIR / f"{dataset}.csv"]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise UserError(f"dataset not found: {dataset} (a path, or a name in {DATA_DIR})")
 
 
 def mca_param_space(cpu: str) -> ParamSpace:

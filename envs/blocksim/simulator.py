@@ -1,0 +1,449 @@
+"""BlockSim: the public blocksim simulator (decode once, compile blocks, run the kernel).
+
+Example::
+
+    sim = BlockSim("znver3")
+    table = sim.default_table()
+    cycles = sim.predict(["4801d8"], table)   # float64 [1], cycles per 100 iterations
+
+Known departures from llvm-mca 14 (measured figures: bench/blocksim_bench.py):
+
+- one latency per key for every register it writes (llvm-mca has per-definition
+  latencies; the table holds the largest, which is what ``-instruction-tables`` shows);
+- one ReadAdvance per key, applied to explicit register sources only, measured per
+  register class (GPR / scalar / 128-bit / 256-bit vector) on load-op chains;
+- resource groups are recovered from llvm-mca's per-unit pressure, so a use split
+  over two groups with equal per-unit pressure can be merged; unit choice inside a
+  group is round-robin, not llvm-mca's exact selection order;
+- the scheduler picks the oldest ready instruction (llvm-mca also weighs the number
+  of users); scheduler-queue sizes (buffers), physical register files, retire width,
+  the load/store queue sizes and move elimination are not modelled (move-like zero
+  latency instructions issue at dispatch, which gives the same timing in most cases);
+- memory: loads never wait for stores (llvm-mca's default -noalias); a store issues
+  no earlier than the previous store and the previous load (same cycle allowed);
+- register dependencies are tracked per register family (rax/eax/ax/al/ah are one);
+  8/16-bit writes depend on the old value where the CPU's model renames GPRs as
+  64-bit registers (measured per CPU: znver2/3 yes, Intel models no);
+- zero/dependency-breaking idioms (same-register xor/sub/pcmpeq/...; cmp on znver3)
+  are table keys of their own (``XOR32rr#same``) and ignore their register inputs.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import subprocess
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from envs.blocksim.isa import analyze
+from envs.blocksim.model import simulate_batch
+from envs.blocksim.tables import FALLBACK, Table, load_default_table
+from envs.x86.disasm import Instruction, check_hex, disassemble, llvm_tool
+
+
+@dataclass(frozen=True)
+class CompiledBlock:
+    """Dependency structure of one block (n instructions, r register reads).
+
+    Attributes:
+        keys: n table keys.
+        fallback_load / fallback_store: bool [n], memory flags from the operands, used
+            for keys missing from the table.
+        rd_ptr: int64 [n+1], CSR offsets into the read arrays.
+        rd_pos: int64 [r], position in the block of the producing instruction.
+        rd_dist: int64 [r], 0 = same iteration, 1 = previous iteration.
+        rd_adv: bool [r], ReadAdvance applies.
+        mg_ptr, mg_pos, mg_dist: CSR like ``rd_*``: for a partial register write, the
+            producer of the old value; readers of the write also wait for it.
+        users: int64 [n], register reads that consume each instruction's writes
+            (llvm-mca's scheduler prefers instructions with more users).
+        texts: n AT&T texts (for llvm-mca comparisons).
+    """
+
+    keys: tuple[str, ...]
+    fallback_load: np.ndarray
+    fallback_store: np.ndarray
+    rd_ptr: np.ndarray
+    rd_pos: np.ndarray
+    rd_dist: np.ndarray
+    rd_adv: np.ndarray
+    mg_ptr: np.ndarray
+    mg_pos: np.ndarray
+    mg_dist: np.ndarray
+    users: np.ndarray
+    texts: tuple[str, ...]
+
+
+def compile_block(
+    insts: Sequence[Instruction], partial_gpr_dep: bool, cmp_same_breaks: bool
+) -> CompiledBlock:
+    """Resolve each register read to its producer (same or previous iteration)."""
+    infos = [analyze(i, cmp_same_breaks) for i in insts]
+    final_writer: dict[int, int] = {}
+    for pos, info in enumerate(infos):
+        for fam, _ in info.writes:
+            final_writer[fam] = pos
+    last: dict[int, int] = {}
+    rd_ptr = [0]
+    rd_pos: list[int] = []
+    rd_dist: list[int] = []
+    rd_adv: list[bool] = []
+    mg_ptr = [0]
+    mg_pos: list[int] = []
+    mg_dist: list[int] = []
+    for pos, info in enumerate(infos):
+        for fam, adv in info.reads:
+            if fam in last:
+                rd_pos.append(last[fam])
+                rd_dist.append(0)
+            elif fam in final_writer:
+                rd_pos.append(final_writer[fam])
+                rd_dist.append(1)
+            else:
+                continue
+            rd_adv.append(adv)
+        rd_ptr.append(len(rd_pos))
+        if partial_gpr_dep:
+            # A partial write merges with the register's old value: its readers also
+            # wait for the old value's producer (the write itself does not).
+            for fam, part in info.writes:
+                if not part:
+                    continue
+                if fam in last:
+                    mg_pos.append(last[fam])
+                    mg_dist.append(0)
+                elif final_writer.get(fam, pos) != pos:
+                    mg_pos.append(final_writer[fam])
+                    mg_dist.append(1)
+        mg_ptr.append(len(mg_pos))
+        for fam, _ in info.writes:
+            last[fam] = pos
+    users = np.zeros(len(infos), np.int64)
+    for p in rd_pos:
+        users[p] += 1
+    return CompiledBlock(
+        keys=tuple(i.key for i in infos),
+        fallback_load=np.array(
+            [i.has_mem and not _is_plain_store(x) for i, x in zip(infos, insts, strict=True)], bool
+        ),
+        fallback_store=np.array([i.has_mem and i.mem_first for i in infos], bool),
+        rd_ptr=np.array(rd_ptr, np.int64),
+        rd_pos=np.array(rd_pos, np.int64),
+        rd_dist=np.array(rd_dist, np.int64),
+        rd_adv=np.array(rd_adv, bool),
+        mg_ptr=np.array(mg_ptr, np.int64),
+        mg_pos=np.array(mg_pos, np.int64),
+        mg_dist=np.array(mg_dist, np.int64),
+        users=users,
+        texts=tuple(i.text for i in insts),
+    )
+
+
+def _is_plain_store(inst: Instruction) -> bool:
+    return inst.opcode.startswith(("MOV", "VMOV")) and inst.opcode.endswith(("mr", "mi", "mi32"))
+
+
+def _mem_order(
+    is_load: np.ndarray, is_store: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per instruction: (previous store pos, dist, previous load pos, dist), -1 if none."""
+    n = len(is_load)
+    ps_pos = np.full(n, -1, np.int64)
+    ps_dist = np.zeros(n, np.int64)
+    pl_pos = np.full(n, -1, np.int64)
+    pl_dist = np.zeros(n, np.int64)
+    stores = np.flatnonzero(is_store)
+    loads = np.flatnonzero(is_load)
+    for i in np.flatnonzero(is_store):
+        before = stores[stores < i]
+        if before.size:
+            ps_pos[i] = before[-1]
+        elif stores.size:
+            ps_pos[i], ps_dist[i] = stores[-1], 1
+        before = loads[loads < i]
+        if before.size:
+            pl_pos[i] = before[-1]
+        elif loads.size:
+            pl_pos[i], pl_dist[i] = loads[-1], 1
+    return ps_pos, ps_dist, pl_pos, pl_dist
+
+
+class BlockSim:
+    """Fast llvm-mca-style basic-block throughput simulator with a tunable table.
+
+    Args:
+        cpu: CPU whose shipped default table and structural flags are used.
+        iterations: times each block is repeated; predictions are total cycles for
+            that many iterations (100: cycles per 100 iterations, llvm-mca's
+            ``-iterations=100`` Total Cycles).
+        jobs: numba threads for :meth:`predict`.
+        extrapolate: stop a block's run once whole iterations retire periodically and
+            extrapolate the rest: ~3x faster but approximate (rates can change after
+            the reorder buffer fills); off by default.
+    """
+
+    name = "blocksim"
+
+    def __init__(
+        self, cpu: str = "znver3", iterations: int = 100, jobs: int = 1, extrapolate: bool = False
+    ) -> None:
+        if iterations < 1:
+            raise ValueError("iterations must be >= 1")
+        self.cpu = cpu
+        self.iterations = int(iterations)
+        self.jobs = max(1, int(jobs))
+        self.extrapolate = bool(extrapolate)
+        self._default = load_default_table(cpu)
+        self._decoded: dict[str, tuple[Instruction, ...] | None] = {}
+        self._compiled: dict[str, CompiledBlock | None] = {}
+        self._batch_cache: dict[tuple[str, ...], tuple] = {}
+        self.missing_keys: Counter[str] = Counter()  # keys simulated with FALLBACK
+
+    # ---- public API ---------------------------------------------------------------
+    def default_table(self) -> Table:
+        """A copy of the CPU's shipped default table."""
+        return self._default.copy()
+
+    def decode(self, blocks_hex: Sequence[str]) -> list[tuple[Instruction, ...] | None]:
+        """Decoded instructions per block (cached per process); None if undecodable."""
+        todo = [
+            h for h in dict.fromkeys(check_hex(h) for h in blocks_hex) if h not in self._decoded
+        ]
+        if todo:
+            for h, insts in zip(todo, disassemble(todo), strict=True):
+                self._decoded[h] = insts
+        return [self._decoded[check_hex(h)] for h in blocks_hex]
+
+    def predict(self, blocks_hex: Sequence[str], table: Table) -> np.ndarray:
+        """Simulate each block under ``table``.
+
+        Args:
+            blocks_hex: n blocks as hex machine code.
+            table: a table with this simulator's CPU layout (resources), e.g. from
+                :meth:`default_table` or :meth:`Table.with_flat`.
+        Returns:
+            float64 [n]: total cycles for ``iterations`` iterations; NaN for a block that
+            does not decode.
+        """
+        if table.resources != self._default.resources:
+            raise ValueError(
+                f"table for {table.cpu!r} has a different resource layout than {self.cpu!r}"
+            )
+        hexes = tuple(check_hex(h) for h in blocks_hex)
+        batch = self._batch(hexes, table)
+        (
+            blk_ptr,
+            keys,
+            inst_key,
+            rd_ptr,
+            rd_pos,
+            rd_dist,
+            rd_adv,
+            is_store,
+            ps_pos,
+            ps_dist,
+            pl_pos,
+            pl_dist,
+            mg_ptr,
+            mg_pos,
+            mg_dist,
+            users,
+            valid,
+        ) = batch
+        lat, uops, ra, res_ptr, res_id, res_cyc, ru_ptr, ru_idx, n_units = self._table_arrays(
+            table, keys
+        )
+        out = np.full(len(hexes), np.nan)
+        if valid.any():
+            prev = numba.get_num_threads()
+            numba.set_num_threads(min(self.jobs, numba.config.NUMBA_NUM_THREADS))
+            try:
+                res = simulate_batch(
+                    self.iterations,
+                    int(table.dispatch_width),
+                    int(table.rob_size),
+                    blk_ptr,
+                    inst_key,
+                    rd_ptr,
+                    rd_pos,
+                    rd_dist,
+                    rd_adv,
+                    is_store,
+                    ps_pos,
+                    ps_dist,
+                    pl_pos,
+                    pl_dist,
+                    mg_ptr,
+                    mg_pos,
+                    mg_dist,
+                    users,
+                    lat,
+                    uops,
+                    ra,
+                    res_ptr,
+                    res_id,
+                    res_cyc,
+                    ru_ptr,
+                    ru_idx,
+                    n_units,
+                    self.extrapolate,
+                )
+            finally:
+                numba.set_num_threads(prev)
+            out[valid] = res
+        return out
+
+    def versions(self) -> dict[str, str]:
+        """Versions of the pieces behind a prediction."""
+        mca = subprocess.run(
+            [llvm_tool("llvm-mca"), "--version"], capture_output=True, text=True, check=False
+        ).stdout
+        return {
+            "blocksim": "1",
+            "table_cpu": self._default.cpu,
+            "table_llvm": str(self._default.meta.get("llvm_version", "unknown")),
+            "llvm_mc": next((ln.strip() for ln in mca.splitlines() if "version" in ln), "?"),
+            "numba": importlib.metadata.version("numba"),
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        }
+
+    def fallback_report(self) -> dict[str, int]:
+        """Keys simulated with the FALLBACK row so far -> instruction occurrences."""
+        return dict(self.missing_keys.most_common())
+
+    # ---- internals ---------------------------------------------------------------
+    def compiled(self, blocks_hex: Sequence[str]) -> list[CompiledBlock | None]:
+        """Compiled dependency structure per block (cached per process)."""
+        decoded = self.decode(blocks_hex)
+        out: list[CompiledBlock | None] = []
+        for h, insts in zip(blocks_hex, decoded, strict=True):
+            h = check_hex(h)
+            if h not in self._compiled:
+                self._compiled[h] = (
+                    None
+                    if insts is None
+                    else compile_block(
+                        insts, self._default.partial_gpr_dep, self._default.cmp_same_breaks
+                    )
+                )
+            out.append(self._compiled[h])
+        return out
+
+    def _batch(self, hexes: tuple[str, ...], table: Table) -> tuple:
+        cached = self._batch_cache.get(hexes)
+        if cached is not None:
+            return cached
+        blocks = self.compiled(hexes)
+        valid = np.array([b is not None for b in blocks], bool)
+        good = [b for b in blocks if b is not None]
+        keys: dict[str, int] = {}
+        dflt = self._default.index()
+        inst_key: list[np.ndarray] = []
+        rd_ptr: list[np.ndarray] = []
+        is_store_l: list[np.ndarray] = []
+        mem: list[tuple[np.ndarray, ...]] = []
+        blk_ptr = [0]
+        n_reads = 0
+        mg_ptr: list[np.ndarray] = []
+        n_merge = 0
+        for blk in good:
+            ids = np.array([keys.setdefault(k, len(keys)) for k in blk.keys], np.int64)
+            inst_key.append(ids)
+            load = np.array(
+                [
+                    self._default.may_load[dflt[k]] if k in dflt else fb
+                    for k, fb in zip(blk.keys, blk.fallback_load, strict=True)
+                ],
+                bool,
+            )
+            store = np.array(
+                [
+                    self._default.may_store[dflt[k]] if k in dflt else fb
+                    for k, fb in zip(blk.keys, blk.fallback_store, strict=True)
+                ],
+                bool,
+            )
+            for k in blk.keys:
+                if k not in dflt:
+                    self.missing_keys[k] += 1
+            is_store_l.append(store)
+            mem.append(_mem_order(load, store))
+            rd_ptr.append(blk.rd_ptr[:-1] + n_reads)
+            n_reads += int(blk.rd_ptr[-1])
+            mg_ptr.append(blk.mg_ptr[:-1] + n_merge)
+            n_merge += int(blk.mg_ptr[-1])
+            blk_ptr.append(blk_ptr[-1] + len(blk.keys))
+
+        def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+            return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+        batch = (
+            np.array(blk_ptr, np.int64),
+            tuple(keys),
+            cat(inst_key, np.int64),
+            np.append(cat(rd_ptr, np.int64), n_reads).astype(np.int64),
+            cat([b.rd_pos for b in good], np.int64),
+            cat([b.rd_dist for b in good], np.int64),
+            cat([b.rd_adv for b in good], np.bool_),
+            cat(is_store_l, np.bool_),
+            cat([m[0] for m in mem], np.int64),
+            cat([m[1] for m in mem], np.int64),
+            cat([m[2] for m in mem], np.int64),
+            cat([m[3] for m in mem], np.int64),
+            np.append(cat(mg_ptr, np.int64), n_merge).astype(np.int64),
+            cat([b.mg_pos for b in good], np.int64),
+            cat([b.mg_dist for b in good], np.int64),
+            cat([b.users for b in good], np.int64),
+            valid,
+        )
+        if len(self._batch_cache) > 8:
+            self._batch_cache.pop(next(iter(self._batch_cache)))
+        self._batch_cache[hexes] = batch
+        return batch
+
+    def _table_arrays(self, table: Table, keys: tuple[str, ...]) -> tuple:
+        """Table rows for the batch's keys (in batch key order), FALLBACK where absent."""
+        idx = table.index()
+        n_res = len(table.resources)
+        rows = np.array([idx.get(k, -1) for k in keys], np.int64)
+        have = rows >= 0
+        lat = np.full(len(keys), FALLBACK["lat"], np.int64)
+        uops = np.full(len(keys), FALLBACK["uops"], np.int64)
+        ra = np.full(len(keys), FALLBACK["ra"], np.int64)
+        cyc = np.zeros((len(keys), n_res), np.int64)
+        lat[have] = table.latency[rows[have]]
+        uops[have] = table.micro_ops[rows[have]]
+        ra[have] = table.read_advance[rows[have]]
+        cyc[have] = table.resource_cycles[rows[have]]
+        cyc[~have, table.fallback_resource()] = FALLBACK["port_cycles"]
+        # Units before groups, small groups before large: llvm-mca's allocation order.
+        sizes = np.array([len(u) for u in table.resource_units], np.int64)
+        order = np.argsort(sizes, kind="stable")
+        res_ptr = [0]
+        res_id: list[int] = []
+        res_cyc: list[int] = []
+        for r in range(len(keys)):
+            for j in order:
+                if cyc[r, j] > 0:
+                    res_id.append(int(j))
+                    res_cyc.append(int(cyc[r, j]))
+            res_ptr.append(len(res_id))
+        ru_ptr = np.cumsum([0] + [len(u) for u in table.resource_units]).astype(np.int64)
+        ru_idx = np.array([u for us in table.resource_units for u in us], np.int64)
+        return (
+            lat,
+            uops,
+            ra,
+            np.array(res_ptr, np.int64),
+            np.array(res_id, np.int64),
+            np.array(res_cyc, np.int64),
+            ru_ptr,
+            ru_idx,
+            len(table.units),
+        )

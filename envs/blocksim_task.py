@@ -1,0 +1,123 @@
+"""Task ``blocksim``: tune blocksim's full parameter table against measured throughput.
+
+Parameters: the two globals (``dispatch_width``, ``rob_size``) plus, for every table
+key that occurs in the training split, its latency, micro-ops, ReadAdvance and the
+cycles on each resource it uses in the default table (names as in
+:meth:`envs.blocksim.tables.Table.param_names`). The default configuration is the
+CPU's default table (LLVM 14's scheduling model as llvm-mca sees it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from envs.blocksim.simulator import BlockSim
+from envs.blocksim.tables import Table
+from envs.datasets import DEFAULT_DATASET, dataset_path
+from harness.dataset import Dataset, subsample
+from harness.errors import UserError
+from harness.params import IntParam, ParamSpace
+from harness.task import TimingTask
+
+
+def param_bounds(name: str, default: int) -> tuple[int, int]:
+    """[low, high] of a table parameter: DiffTune's ranges, widened to hold the default."""
+    if name == "dispatch_width":
+        return 1, max(10, default)
+    if name == "rob_size":
+        return 32, max(512, default)
+    head = name.split(":", 1)[0]
+    if head == "lat":
+        return 0, max(5, 2 * default)
+    if head == "uops":
+        return 1, max(5, 2 * default)
+    if head == "ra":
+        return 0, max(5, 2 * default)
+    return 0, max(3, 2 * default)  # port.<resource>
+
+
+def blocksim_param_space(table: Table, keys: Sequence[str]) -> ParamSpace:
+    """Integer parameters for the globals and ``keys`` (their used resources)."""
+    names = table.param_names(keys, ports="used")
+    values = table.to_flat(names)
+    params = []
+    for name, v in zip(names, values, strict=True):
+        d = int(v)
+        lo, hi = param_bounds(name, d)
+        params.append(IntParam(name, lo, hi, d))
+    return ParamSpace(params)
+
+
+class BlockSimSimulator:
+    """Adapter: harness config (flat parameter dict) -> blocksim table -> prediction."""
+
+    name = "blocksim"
+
+    def __init__(self, sim: BlockSim, names: Sequence[str]) -> None:
+        self.sim = sim
+        self.names = list(names)
+        self.base = sim.default_table()
+
+    def table(self, config: Mapping[str, Any]) -> Table:
+        """The default table with ``config``'s parameters set (missing ones: default)."""
+        names = [n for n in self.names if n in config]
+        return self.base.with_flat(names, [config[n] for n in names])
+
+    def predict(self, inputs: Sequence[str], config: Mapping[str, Any]) -> np.ndarray:
+        """float64 [n] cycles per 100 iterations; NaN for undecodable blocks."""
+        return self.sim.predict(inputs, self.table(config))
+
+    def versions(self) -> dict[str, str]:
+        return self.sim.versions()
+
+
+def make_blocksim_task(
+    dataset: str = DEFAULT_DATASET,
+    cpu: str = "znver3",
+    max_items: int | None = None,
+    jobs: int = 1,
+    iterations: int = 100,
+) -> TimingTask:
+    """blocksim (full table of ``cpu``) vs measured cycles per 100 iterations.
+
+    Args:
+        dataset: shipped dataset name or a CSV path (measured or BHive format).
+        cpu: CPU whose default table is the starting point.
+        max_items: keep only this many blocks (a stable hash-chosen subset).
+        jobs: numba threads per prediction call.
+        iterations: blocksim iterations (100 = the ground truth's unit).
+    """
+    from envs.blockdata import load_block_dataset
+
+    try:
+        data: Dataset = load_block_dataset(dataset_path(dataset))
+    except (ValueError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+    if max_items is not None:
+        data = subsample(data, int(max_items))
+    sim = BlockSim(cpu, iterations=iterations, jobs=jobs)
+    compiled = sim.compiled(data.inputs)
+    bad = [h for h, b in zip(data.inputs, compiled, strict=True) if b is None]
+    if bad:
+        raise UserError(
+            f"dataset {data.name}: {len(bad)} block(s) do not decode as x86-64, "
+            f"e.g. {bad[0][:40]!r}; remove them from the file"
+        )
+    table = sim.default_table()
+    train = data.split(seed=0).train  # TimingTask's split (split_seed=0)
+    known = set(table.opcodes)
+    keys = sorted({k for i in train for k in compiled[i].keys if k in known})  # type: ignore[union-attr]
+    space = blocksim_param_space(table, keys)
+    return TimingTask(
+        name="blocksim",
+        description=(
+            f"blocksim {cpu} table vs {data.name} ({len(data)} blocks): "
+            f"{len(keys)} opcodes in train, {len(space)} parameters"
+        ),
+        dataset=data,
+        simulator=BlockSimSimulator(sim, list(space.names)),
+        param_space=space,
+    )

@@ -1,0 +1,18 @@
+"""Where the shipped measured datasets live, and name -> path resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.errors import UserError
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DEFAULT_DATASET = "bhive_zen3"
+
+
+def dataset_path(dataset: str) -> Path:
+    """A shipped dataset's name (``bhive_zen3``) or a file path -> existing path."""
+    for path in (Path(dataset), DATA_DIR / f"{dataset}.csv.gz", DATA_DIR / f"{dataset}.csv"):
+        if path.is_file():
+            return path
+    raise UserError(f"dataset not found: {dataset} (a path, or a name in {DATA_DIR})")
