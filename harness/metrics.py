@@ -39,7 +39,7 @@ def timing_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
     err = relative_errors(pred, target)
     return {
         "mape": float(err.mean()),
-        "median_rel_error": float(np.median(err)),
         "kendall_tau": kendall_tau(pred, target),
+        "median_rel_error": float(np.median(err)),
         "failed_fraction": float(np.mean(~np.isfinite(np.asarray(pred, dtype=np.float64)))),
     }

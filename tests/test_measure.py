@@ -1,0 +1,253 @@
+"""Ground-truth measurement on the real CPU (no mocks): envs.measure.
+
+Needs an x86-64 Linux machine with rdtsc and a C compiler; each test times real blocks.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from envs.measure import build, runner
+from envs.measure.runner import Helper, MeasureConfig, measure_blocks
+from harness.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ADD_CHAIN = "4801c0"  # add rax, rax: 1 cycle per iteration
+IMUL_CHAIN = "480fafc0"  # imul rax, rax: 3 cycles per iteration
+UD2 = "0f0b"  # SIGILL
+FAR_LOAD = "488b042500000080"  # mov rax, [0xffffffff80000000]: kernel address, never mapped
+INT3 = "cc"  # SIGTRAP
+SPIN = "ebfe"  # jmp $: never ends
+# xor every callee-saved register, then point rsp somewhere else: host state must survive
+WRECK = "4831db4831ed4d31e44d31ed4d31f64d31ff4889c4"
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.uname().machine != "x86_64",
+    reason="measurement needs x86-64 Linux",
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Build the helper in a private cache, as a first use would."""
+    old = os.environ.get("TUNEBENCH_CACHE")
+    os.environ["TUNEBENCH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("TUNEBENCH_CACHE", None)
+    else:
+        os.environ["TUNEBENCH_CACHE"] = old
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_helper_is_built_once_and_cached() -> None:
+    p1 = build.helper_path()
+    mtime = p1.stat().st_mtime_ns
+    p2 = build.helper_path()
+    assert p1 == p2 and p2.stat().st_mtime_ns == mtime
+    assert p1.parent == build.cache_dir()
+    assert build.source_hash() in p1.name
+
+
+def test_add_and_imul_chains_measure_1_and_3_cycles() -> None:
+    with Helper(MeasureConfig()) as h:
+        add = h.measure(ADD_CHAIN)
+        imul = h.measure(IMUL_CHAIN)
+    assert add.status == "ok", add
+    assert 97.0 <= add.cycles_per_100 <= 103.0, add
+    assert imul.status == "ok", imul
+    assert 291.0 <= imul.cycles_per_100 <= 309.0, imul
+    assert add.runs == imul.runs == 5
+    assert add.spread <= 0.05
+
+
+def test_calibration_matches_add_chain_clock() -> None:
+    tpc, tsc_hz = runner.calibrate(5)
+    assert 0.2 < tpc < 5.0
+    assert 1e8 < tsc_hz < 1e10
+
+
+def test_faults_get_a_status_and_the_run_goes_on(tmp_path: Path) -> None:
+    out = tmp_path / "m.csv"
+    blocks = [UD2, FAR_LOAD, INT3, WRECK, ADD_CHAIN]
+    s = measure_blocks(blocks, out, MeasureConfig(runs=3, samples=8), progress=None)
+    rows = read_rows(out)
+    assert [r["hex"] for r in rows] == blocks
+    status = {r["hex"]: r["status"] for r in rows}
+    assert status[UD2] == status[FAR_LOAD] == status[INT3] == "fault"
+    # clobbers rsp and all callee-saved registers: still measured in every run
+    assert status[WRECK] in ("ok", "noisy") and rows[3]["runs"] == "3"
+    assert status[ADD_CHAIN] == "ok"
+    assert s.measured == 5 and s.counts["fault"] == 3
+    fault_row = rows[0]
+    assert fault_row["cycles_per_100"] == "" and fault_row["runs"] == "0"
+    meta = json.loads((tmp_path / "m.json").read_text())
+    details = meta["sessions"][-1]["not_ok_details"]
+    assert details.get("fault SIGILL") == 1 and details.get("fault SIGTRAP") == 1
+
+
+def test_hanging_block_times_out() -> None:
+    with Helper(MeasureConfig(runs=3, samples=4, timeout_s=0.3)) as h:
+        r = h.measure(SPIN)
+        after = h.measure(ADD_CHAIN)
+    assert r.status == "timeout"
+    assert after.status == "ok"
+
+
+def test_resume_measures_nothing_twice_and_loses_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    blocks = [ADD_CHAIN, UD2, "4801d8", "4889d8", "480fafc3"]
+    cfg = MeasureConfig(runs=3, samples=4)
+    s1 = measure_blocks(blocks, out, cfg, limit=2, progress=None)
+    first = read_rows(out)
+    assert s1.measured == 2 and [r["hex"] for r in first] == blocks[:2]
+    # interrupted mid-write: a torn last line is dropped and that block measured again
+    with open(out, "a") as f:
+        f.write(blocks[2] + ",12.3")
+    s2 = measure_blocks(blocks, out, cfg, progress=None)
+    rows = read_rows(out)
+    assert s2.measured == 3 and s2.skipped == 2
+    assert [r["hex"] for r in rows] == blocks
+    assert rows[:2] == first
+    s3 = measure_blocks(blocks, out, cfg, progress=None)
+    assert s3.measured == 0 and s3.skipped == 5
+    assert len(read_rows(out)) == 5
+    meta = json.loads((tmp_path / "r.json").read_text())
+    assert len(meta["sessions"]) == 3
+    assert meta["counts"] == {"ok": 4, "fault": 1}
+    for key in ("cpu_model", "cc_version", "method", "runs"):
+        assert meta[key]
+    sess = meta["sessions"][0]
+    assert sess["calibration_start_tsc_per_cycle"] > 0 and sess["calibration_end_tsc_per_cycle"] > 0
+    assert len(sess["loadavg_start"]) == 3
+
+
+def test_resume_after_kill(tmp_path: Path) -> None:
+    """SIGKILL a real measuring process mid-run; the re-run completes the file."""
+    import signal
+    import time
+
+    out = tmp_path / "k.csv"
+    blocks = [f"4801c0{'90' * i}" for i in range(30)]  # add rax, rax + i nops
+    cmd = [sys.executable, "-m", "envs.measure.cli", "--hex", *blocks, "--out", str(out)]
+    cmd += ["--runs", "3", "--samples", "16", "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if out.exists() and out.read_text().count("\n") >= 4:
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = read_rows(out)
+    assert 3 <= len(partial) < len(blocks)
+    rc = subprocess.run(cmd, cwd=ROOT, capture_output=True, check=False).returncode
+    assert rc == 0
+    rows = read_rows(out)
+    assert [r["hex"] for r in rows] == blocks  # all present, in order, none twice
+    assert rows[: len(partial)] == partial  # nothing re-measured
+    assert all(r["status"] in ("ok", "noisy") for r in rows)
+
+
+def test_second_writer_is_refused(tmp_path: Path) -> None:
+    import fcntl
+
+    out = tmp_path / "x.csv"
+    with open(tmp_path / "x.csv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with pytest.raises(UserError, match="another tunebench measure"):
+            measure_blocks([ADD_CHAIN], out, progress=None)
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "abc", "zz", "0x", "48 01 c0 ff f"])
+def test_bad_hex_is_a_user_error(bad: str) -> None:
+    with pytest.raises(UserError):
+        runner.normalize_hex(bad)
+
+
+def test_normalize_hex() -> None:
+    assert runner.normalize_hex(" 0x4801C0\n") == "4801c0"
+
+
+def test_input_csv_errors(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="not found"):
+        runner.read_input_csv(tmp_path / "missing.csv")
+    nohex = tmp_path / "nohex.csv"
+    nohex.write_text("code,x\n4801c0,1\n")
+    with pytest.raises(UserError, match="no 'hex' column"):
+        runner.read_input_csv(nohex)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("hex,sources\n4801c0,a\n,b\nxyz1,c\n")
+    with pytest.raises(UserError, match="line 3"):
+        runner.read_input_csv(bad)
+    assert [r["hex"] for r in runner.read_input_csv(bad, skip_invalid=True)] == ["4801c0"]
+    binary = tmp_path / "bin.csv.gz"
+    binary.write_bytes(b"\x1f\x8bnot really gzip")
+    with pytest.raises(UserError, match="cannot read"):
+        runner.read_input_csv(binary)
+
+
+def test_stratified_sample_is_seeded_and_balanced() -> None:
+    rows = [{"hex": f"{i:04x}", "sources": "tensorflow"} for i in range(900)]
+    rows += [{"hex": f"{1000 + i:04x}", "sources": "sqlite"} for i in range(60)]
+    rows += [
+        {"hex": f"{2000 + i:04x}", "sources": "openblas-dgemm.goto;openblas-sgemm.goto"}
+        for i in range(40)
+    ]
+    rows += [{"hex": f"{3000 + i:04x}", "sources": "sqlite;tensorflow"} for i in range(10)]
+    a = runner.sample_rows(rows, 150, seed=3, stratify_by="sources")
+    b = runner.sample_rows(rows, 150, seed=3, stratify_by="sources")
+    c = runner.sample_rows(rows, 150, seed=4, stratify_by="sources")
+    assert a == b and a != c
+    assert len({r["hex"] for r in a}) == 150
+    apps = [runner.application_of(r["sources"], {"tensorflow": 910, "sqlite": 70}) for r in a]
+    assert apps.count("openblas") == 40  # small strata are taken whole
+    assert apps.count("sqlite") == 55 and apps.count("tensorflow") == 55
+
+
+def test_cli_main_and_standalone(tmp_path: Path) -> None:
+    import argparse
+
+    from envs.measure import cli
+
+    parser = argparse.ArgumentParser(prog="tunebench")
+    sub = parser.add_subparsers()
+    cli.register(sub)
+    out = tmp_path / "c.csv"
+    args = parser.parse_args(
+        ["measure", "--hex", ADD_CHAIN, "--out", str(out), "--runs", "3", "--quiet"]
+    )
+    assert args.func is cli.main
+    assert args.func(args) == 0
+    assert read_rows(out)[0]["status"] == "ok"
+    bad = parser.parse_args(["measure", "--hex", "4801c", "--out", str(tmp_path / "d.csv")])
+    with pytest.raises(UserError, match="odd number"):
+        cli.main(bad)
+    proc = subprocess.run(
+        [sys.executable, "-m", "envs.measure.cli", "--hex", "zz", "--out", str(tmp_path / "e.csv")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "not hex" in proc.stderr
+
+
+def test_refuses_non_x86(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build.platform, "machine", lambda: "aarch64")
+    with pytest.raises(UserError, match="x86-64"):
+        build.check_cpu()
