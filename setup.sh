@@ -7,11 +7,14 @@ cd "$(dirname "$0")"
 say() { printf 'setup: %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# 1. System packages: llvm-mca / llvm-mc from LLVM 14, a C compiler for the
-#    measurement helper, and Python's venv module.
+# 1. System packages: llvm-mca / llvm-mc from LLVM 14; LLVM 22, clang 22 and csmith for
+#    the inlining task; a C compiler for the measurement helper; Python's venv module.
 need_apt=()
-command -v llvm-mca-14 >/dev/null 2>&1 || command -v llvm-mca >/dev/null 2>&1 || need_apt+=(llvm-14)
-command -v llvm-mc-14 >/dev/null 2>&1 || command -v llvm-mc >/dev/null 2>&1 || need_apt+=(llvm-14)
+command -v llvm-mca-14 >/dev/null 2>&1 || need_apt+=(llvm-14)
+command -v opt-22 >/dev/null 2>&1 || need_apt+=(llvm-22)
+command -v clang-22 >/dev/null 2>&1 || need_apt+=(clang-22)
+command -v csmith >/dev/null 2>&1 || need_apt+=(csmith)
+[ -f /usr/include/csmith/csmith.h ] || need_apt+=(libcsmith-dev)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)

@@ -3,4 +3,8 @@
 ``AGENTS`` is this package's registry: agent name -> "module:Class".
 """
 
-AGENTS: dict[str, str] = {}
+AGENTS: dict[str, str] = {
+    "inline-bc": "agents.inline_bc:InlineBCAgent",
+    "inline-ppo": "agents.inline_ppo:InlinePPOAgent",
+    "inline-bc+ppo": "agents.inline_bc_ppo:InlineBCPPOAgent",
+}

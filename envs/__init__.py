@@ -8,6 +8,7 @@
 TASKS: dict[str, str] = {
     "mca": "envs.mca_task:make_mca_task",
     "blocksim": "envs.blocksim_task:make_blocksim_task",
+    "inlining": "envs.inlining_task:make_inlining_task",
 }
 COMMANDS: dict[str, str] = {
     "measure": "envs.measure.cli",

@@ -74,13 +74,24 @@ class BlockSimSimulator:
         return self.sim.versions()
 
 
+class BlockSimTask(TimingTask):
+    """The blocksim timing task; also exposes each block's table keys as its tokens."""
+
+    simulator: BlockSimSimulator
+
+    def item_tokens(self, split: str, items: np.ndarray) -> list[list[str]]:
+        """Per block, its instructions' table keys (``lat:KEY`` etc. in the space)."""
+        compiled = self.simulator.sim.compiled(self.inputs(split, items))
+        return [[] if b is None else list(b.keys) for b in compiled]
+
+
 def make_blocksim_task(
     dataset: str = DEFAULT_DATASET,
     cpu: str = "znver3",
     max_items: int | None = None,
     jobs: int = 1,
     iterations: int = 100,
-) -> TimingTask:
+) -> BlockSimTask:
     """blocksim (full table of ``cpu``) vs measured cycles per 100 iterations.
 
     Args:
@@ -111,7 +122,7 @@ def make_blocksim_task(
     known = set(table.opcodes)
     keys = sorted({k for i in train for k in compiled[i].keys if k in known})  # type: ignore[union-attr]
     space = blocksim_param_space(table, keys)
-    return TimingTask(
+    return BlockSimTask(
         name="blocksim",
         description=(
             f"blocksim {cpu} table vs {data.name} ({len(data)} blocks): "

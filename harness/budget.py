@@ -91,6 +91,11 @@ class BudgetedObjective:
         split = _agent_split(split)
         return self._task.inputs(split, self._items(split, items))
 
+    def item_tokens(self, split: str = "train", items: np.ndarray | None = None) -> list[list[str]]:
+        """Per-item tokens of ``items`` of ``split`` (free), see :meth:`Task.item_tokens`."""
+        split = _agent_split(split)
+        return self._task.item_tokens(split, self._items(split, items))
+
     def predict(
         self, config: Mapping[str, Any], split: str = "train", items: np.ndarray | None = None
     ) -> np.ndarray:

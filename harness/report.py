@@ -25,9 +25,6 @@ from harness.errors import UserError  # noqa: E402
 from harness.stats import bootstrap_ci, curve_band  # noqa: E402
 from harness.store import finished_records, load_trials, write_atomic  # noqa: E402
 
-# Metrics where higher is better; every other metric is a loss or error.
-HIGHER_IS_BETTER = {"kendall_tau"}
-
 
 @dataclass
 class Figure:
@@ -41,13 +38,33 @@ def fmt(value: float, digits: int = 4) -> str:
 
 
 def metric_columns(frame: pd.DataFrame) -> list[str]:
-    """``test_*`` metric columns, ``test_loss`` left out where it repeats another one."""
-    cols = [c for c in frame.columns if c.startswith("test_") and frame[c].dtype.kind in "fi"]
-    if "test_loss" in cols:
-        others = [c for c in cols if c != "test_loss"]
-        if any(np.allclose(frame[c], frame["test_loss"], equal_nan=True) for c in others):
-            cols.remove("test_loss")
+    """``test_*`` metric columns for the table. Left out: names with a ``/`` (per-item
+    detail, e.g. ``test_module/foo``, kept in trials.csv) and ``test_loss`` where it
+    repeats another metric."""
+    cols = [
+        c
+        for c in frame.columns
+        if c.startswith("test_") and "/" not in c and frame[c].dtype.kind in "fi"
+    ]
+    if "test_loss" in cols and _same_as_loss(frame, cols):
+        cols.remove("test_loss")
     return cols
+
+
+def headline_metric(frame: pd.DataFrame, metrics: list[str]) -> str:
+    """The metric the task optimises (the one equal to its loss), else ``test_loss``."""
+    same = _same_as_loss(frame, metrics)
+    return same[0] if same else "test_loss"
+
+
+def _same_as_loss(frame: pd.DataFrame, cols: list[str]) -> list[str]:
+    if "test_loss" not in frame:
+        return []
+    return [
+        c
+        for c in cols
+        if c != "test_loss" and np.allclose(frame[c], frame["test_loss"], equal_nan=True)
+    ]
 
 
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -74,6 +91,18 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
         row["wall_s"] = float(np.median(ok.wall_s)) if len(ok) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def diagnostics_table(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Agents' optional ``diag_*`` columns (see the trial record): header and one row
+    per agent that reports any, each cell the median over ok seeds; empty if none."""
+    ok = frame[frame.status == "ok"]
+    cols = [c for c in ok.columns if c.startswith("diag_") and ok[c].notna().any()]
+    rows = []
+    for agent, grp in ok.groupby("agent", sort=True):
+        if cols and grp[cols].notna().any().any():
+            rows.append([str(agent), *[fmt(float(grp[c].median())) for c in cols]])
+    return (["agent", *[c[len("diag_") :] for c in cols]], rows) if rows else ([], [])
 
 
 def _png(fig: plt.Figure) -> bytes:
@@ -204,6 +233,24 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
             rows_html.append(
                 "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
             )
+        sub = frame[(frame.task_label == label) & (frame.budget_samples == budget)]
+        diag_cols, diag_rows = diagnostics_table(sub)
+        diag_html: list[str] = []
+        if diag_rows:
+            md += ["", "Agent diagnostics (median over seeds):", ""]
+            md.append("| " + " | ".join(diag_cols) + " |")
+            md.append("|" + "---|" * len(diag_cols))
+            md += ["| " + " | ".join(r) + " |" for r in diag_rows]
+            diag_html = [
+                "<p>Agent diagnostics (median over seeds):</p><table><tr>"
+                + "".join(f"<th>{html.escape(c)}</th>" for c in diag_cols)
+                + "</tr>",
+                *[
+                    "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                    for r in diag_rows
+                ],
+                "</table>",
+            ]
         figs = []
         if any(r["status"] == "ok" for r in recs):
             figs.append(curve_figure([r for r in recs if r["status"] == "ok"], label, int(budget)))
@@ -214,6 +261,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
             "<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>",
             *rows_html,
             "</table>",
+            *diag_html,
         ]
         for f in figs:
             (out / f.name).write_bytes(f.png)

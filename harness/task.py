@@ -47,11 +47,23 @@ class Task(ABC):
 
     @abstractmethod
     def metrics(self, predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-        """Named final metrics (the report's columns); includes ``loss``."""
+        """Named final metrics (the report's columns); includes ``loss``.
+
+        Names containing ``/`` are per-item detail: stored in the records, left out of
+        the report's table.
+        """
 
     def inputs(self, split: str, items: np.ndarray) -> list[str]:
         """The raw inputs of ``items`` (e.g. hex blocks), for agents that learn from them."""
         raise NotImplementedError(f"task {self.name} does not expose its inputs")
+
+    def item_tokens(self, split: str, items: np.ndarray) -> list[list[str]]:
+        """Per item, its sequence of tokens (e.g. the instruction keys of a block).
+
+        Per-token parameters are named ``<field>:<token>`` in :attr:`param_space`, so an
+        agent can tie each token of an item to its parameters (e.g. DiffTune's surrogate).
+        """
+        raise NotImplementedError(f"task {self.name} does not expose per-item tokens")
 
     def versions(self) -> dict[str, str]:
         """Versions of the tools behind the simulator."""

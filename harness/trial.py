@@ -100,6 +100,7 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
         "host": socket.gethostname(),
     }
     objective: BudgetedObjective | None = None
+    agent = None
     try:
         task = build_task(spec.task, spec.task_options)
         agent = registry.agent_class(spec.agent)(**dict(spec.agent_options))
@@ -188,6 +189,9 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
         record["curve_wall_s"] = [round(p.wall_s, 4) for p in curve]
         record["curve_train_loss"] = [p.train_loss for p in curve]
         record["curve_val_loss"] = [p.val_loss for p in curve]
+        # Optional hook: an agent may set ``diagnostics`` (name -> float) for the report.
+        for name, value in (getattr(agent, "diagnostics", None) or {}).items():
+            record[f"diag_{name}"] = float(value)
     return record
 
 
