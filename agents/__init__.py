@@ -4,6 +4,9 @@
 """
 
 AGENTS: dict[str, str] = {
+    "ppo": "agents.ppo:PPOAgent",
+    "bc": "agents.bc:BCAgent",
+    "bc+ppo": "agents.bc_ppo:BCPPOAgent",
     "inline-bc": "agents.inline_bc:InlineBCAgent",
     "inline-ppo": "agents.inline_ppo:InlinePPOAgent",
     "inline-bc+ppo": "agents.inline_bc_ppo:InlineBCPPOAgent",

@@ -69,11 +69,14 @@ class FloatParam:
 
     def decode(self, u: float) -> float:
         u = _clip01(u)
+        if u in (0.0, 1.0):
+            return float(self.high if u else self.low)
         if self.log:
-            return float(
-                math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
-            )
-        return float(self.low + u * (self.high - self.low))
+            value = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        else:
+            value = self.low + u * (self.high - self.low)
+        # exp/log round-off can step just past a bound (exp(log(10)) > 10).
+        return float(min(max(value, self.low), self.high))
 
     def validate(self, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):

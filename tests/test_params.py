@@ -48,6 +48,13 @@ def test_log_param_is_log_spaced() -> None:
     assert p.decode(0.5) == pytest.approx(0.1)  # geometric midpoint of 1e-3 and 10
 
 
+def test_decode_at_the_bounds_stays_valid() -> None:
+    for p in (FloatParam("lf", 1e-3, 10.0, 1.0, log=True), FloatParam("f", 0.1, 0.7, 0.3)):
+        for u in (0.0, 1.0):
+            assert p.validate(p.decode(u)) == p.decode(u)
+        assert p.decode(1.0) == p.high and p.decode(0.0) == p.low
+
+
 def test_seeded_sampling_is_reproducible() -> None:
     s = space()
     a = [s.sample(np.random.default_rng(42)) for _ in range(3)]
