@@ -49,6 +49,9 @@ class Agent(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
+    # Resources a trial of this agent asks a distributed executor for, e.g.
+    # {"GPU": 1}; resources a cluster lacks are dropped (see harness.executor_ray).
+    resources: ClassVar[dict[str, float]] = {}
 
     def __init__(self, **options: Any) -> None:
         if options:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import kendalltau
 
 # A prediction the simulator could not make (NaN) counts as this relative error, so
 # that a parameter setting cannot lower its loss by making blocks fail.
@@ -27,6 +26,8 @@ def mape(pred: np.ndarray, target: np.ndarray) -> float:
 
 def kendall_tau(pred: np.ndarray, target: np.ndarray) -> float:
     """Kendall's tau-b between predictions and targets, over items with a prediction."""
+    from scipy.stats import kendalltau  # slow to import; only scoring needs it
+
     pred = np.asarray(pred, dtype=np.float64)
     ok = np.isfinite(pred)
     if ok.sum() < 2:

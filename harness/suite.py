@@ -15,7 +15,8 @@ Example::
     [agents.random]             # optional per-agent options
     options = {}
 
-A task table may override ``seeds``, ``budgets`` and ``eval_items``.
+A task table may override ``seeds``, ``budgets``, ``eval_items`` and ``device``
+(``cpu`` (default), ``cuda``, or ``auto``: a GPU where the trial runs has one).
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ def parse_suite(
         eval_items = table.get("eval_items", doc.get("eval_items"))
         if eval_items is not None and (not isinstance(eval_items, int) or eval_items < 1):
             raise UserError(f"{where}: eval_items must be a positive integer")
+        device = table.get("device", doc.get("device", "cpu"))
+        if device not in ("cpu", "cuda", "auto"):
+            raise UserError(f"{where}: device must be 'cpu', 'cuda' or 'auto', not {device!r}")
         options = table.get("options", {})
         if not isinstance(options, dict):
             raise UserError(f"{where}: tasks.{label}.options must be a table")
@@ -94,6 +98,7 @@ def parse_suite(
                             task_options=options,
                             agent_options=agent_opts,
                             eval_items=eval_items,
+                            device=device,
                         )
                     )
     return name, specs

@@ -36,7 +36,8 @@ class TrialSpec:
         seed: the trial's seed.
         budget_samples: samples the agent may cause.
         eval_items: train items per black-box evaluation (None: the whole train split).
-        device: "cpu" or "cuda", for agents that use torch.
+        device: "cpu", "cuda", or "auto" (cuda when the machine running the trial has a
+            GPU torch can use), for agents that use torch.
     """
 
     suite: str
@@ -129,7 +130,7 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
             seed=spec.seed,
             eval_items=eval_items,
             rng=np.random.default_rng(stable_int("agent", spec.agent, spec.seed)),
-            device=spec.device,
+            device=resolve_device(spec.device),
         )
         try:
             chosen = agent.run(ctx)
@@ -193,6 +194,21 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
         for name, value in (getattr(agent, "diagnostics", None) or {}).items():
             record[f"diag_{name}"] = float(value)
     return record
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` if torch sees a GPU here, else ``cpu``; others unchanged.
+
+    Resolved where the trial runs (a Ray worker may have a GPU the driver lacks), and
+    kept out of the spec's fingerprint so resuming does not depend on it.
+    """
+    if device != "auto":
+        return device
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _all(task: Task, split: str) -> np.ndarray:
