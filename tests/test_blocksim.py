@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import subprocess
 
+import numba as nb
 import numpy as np
 import pytest
 
+from envs.blocksim.cli import DEFAULT_BLOCKS
 from envs.blocksim.mcaref import mca_total_cycles
 from envs.blocksim.simulator import BlockSim
-from envs.blocksim.tables import Table, load_default_table
+from envs.blocksim.tables import Table, load_default_table, read_bhive_hex
 from envs.x86.disasm import llvm_tool
 
 
@@ -139,3 +141,211 @@ def test_shipped_tables(cpu: str) -> None:
     assert t.dispatch_width >= 4 and t.rob_size >= 128
     i = t.index()["ADD32rr"]
     assert t.latency[i] == 1 and t.micro_ops[i] == 1 and t.resource_cycles[i].sum() >= 1
+
+
+# ---- the event-driven kernel against a plain cycle-by-cycle scan -----------------------
+
+
+@nb.njit(cache=True)
+def _scan_block(  # noqa: PLR0912, PLR0915 - a literal transcription of the model
+    b, iters, width, rob, blk_ptr, row_of, rd_ptr, rd_pos, rd_dist, rd_adv, is_store,
+    ps_pos, ps_dist, pl_pos, pl_dist, mg_ptr, mg_pos, mg_dist, users, lat, uops, ra,
+    res_ptr, res_id, res_cyc, ru_ptr, ru_idx, n_units,
+):  # fmt: skip
+    """Reference: every cycle, check every waiting instance in scheduling order."""
+    base = blk_ptr[b]
+    n = blk_ptr[b + 1] - base
+    m = n * iters
+    issue = np.full(m, -1, np.int64)
+    done = np.zeros(m, np.int64)
+    disp = np.zeros(m, np.int64)
+    busy = np.zeros(n_units, np.int64)
+    n_res = ru_ptr.shape[0] - 1
+    rr = np.array([ru_ptr[r + 1] - ru_ptr[r] - 1 for r in range(n_res)], np.int64)
+    waiting = np.empty(m, np.int64)
+    chosen = np.empty(64, np.int64)
+    saved = rr.copy()
+    nw = nd = ret = rob_used = carry = c = last = 0
+    while ret < m:
+        while ret < nd and issue[ret] >= 0 and done[ret] < c:
+            rob_used -= uops[row_of[base + ret % n]]
+            ret += 1
+            last = c
+        keep = 0
+        for w in range(nw + 1):
+            if w == nw:
+                break
+            k = waiting[w]
+            i = base + k % n
+            it = k // n
+            row = row_of[i]
+            ok = disp[k] < c
+            t = 0
+            for r in range(rd_ptr[i], rd_ptr[i + 1]):
+                pit = it - rd_dist[r]
+                if pit < 0 or not ok:
+                    continue
+                p = pit * n + rd_pos[r]
+                if issue[p] < 0:
+                    ok = False
+                    continue
+                lp = max(0, lat[row_of[base + rd_pos[r]]] - (ra[row] if rd_adv[r] else 0))
+                t = max(t, issue[p] + lp)
+                ip = base + rd_pos[r]
+                for g in range(mg_ptr[ip], mg_ptr[ip + 1]):
+                    q = (pit - mg_dist[g]) * n + mg_pos[g]
+                    if pit - mg_dist[g] >= 0:
+                        if issue[q] < 0:
+                            ok = False
+                        else:
+                            t = max(t, issue[q] + lat[row_of[base + mg_pos[g]]] + lat[row_of[ip]])
+            ok = ok and t <= c
+            if ok and is_store[i]:
+                for pp, dd in ((ps_pos[i], ps_dist[i]), (pl_pos[i], pl_dist[i])):
+                    if pp >= 0 and it - dd >= 0 and issue[(it - dd) * n + pp] < 0:
+                        ok = False
+            nch = 0
+            if ok:
+                saved[:] = rr
+                for j in range(res_ptr[row], res_ptr[row + 1]):
+                    rid = res_id[j]
+                    lo = ru_ptr[rid]
+                    cnt = ru_ptr[rid + 1] - lo
+                    found = -1
+                    for s in range(cnt):
+                        pos = (rr[rid] - s) % cnt
+                        uu = ru_idx[lo + pos]
+                        if busy[uu] <= c and uu not in chosen[:nch]:
+                            found = uu
+                            rr[rid] = (pos - 1) % cnt
+                            break
+                    if found < 0:
+                        ok = False
+                        if min([busy[ru_idx[lo + s]] for s in range(cnt)]) > c:
+                            rr[:] = saved  # unit-full failures leave no trace
+                        break
+                    chosen[nch] = found
+                    nch += 1
+            if ok:
+                for q in range(nch):
+                    busy[chosen[q]] = c + res_cyc[res_ptr[row] + q]
+                issue[k] = c
+                done[k] = c + lat[row]
+            else:
+                waiting[keep] = k
+                keep += 1
+        nw = keep
+        avail = width if carry == 0 else max(0, width - carry)
+        carry = max(0, carry - width) if carry > 0 else 0
+        while nd < m:
+            row = row_of[base + nd % n]
+            u = uops[row]
+            if min(u, width) > avail or (rob_used > 0 and rob_used + min(u, rob) > rob):
+                break
+            disp[nd] = c
+            rob_used += u
+            carry, avail = (u - width, 0) if u > width else (carry, avail - u)
+            k = nd
+            nd += 1
+            immediate = lat[row] == 0 and res_ptr[row + 1] == res_ptr[row]
+            if immediate:  # issues now if its operands (and store order) allow
+                i = base + k % n
+                it = k // n
+                ready = True
+                for r in range(rd_ptr[i], rd_ptr[i + 1]):
+                    pit = it - rd_dist[r]
+                    if pit >= 0:
+                        p = pit * n + rd_pos[r]
+                        lp = max(0, lat[row_of[base + rd_pos[r]]] - (ra[row] if rd_adv[r] else 0))
+                        if issue[p] < 0 or issue[p] + lp > c:
+                            ready = False
+                        ip = base + rd_pos[r]
+                        for g in range(mg_ptr[ip], mg_ptr[ip + 1]):
+                            if pit - mg_dist[g] >= 0:
+                                q = (pit - mg_dist[g]) * n + mg_pos[g]
+                                tq = issue[q] + lat[row_of[base + mg_pos[g]]] + lat[row_of[ip]]
+                                if issue[q] < 0 or tq > c:
+                                    ready = False
+                if ready and is_store[i]:
+                    for pp, dd in ((ps_pos[i], ps_dist[i]), (pl_pos[i], pl_dist[i])):
+                        if pp >= 0 and it - dd >= 0 and issue[(it - dd) * n + pp] < 0:
+                            ready = False
+                if ready:
+                    issue[k] = c
+                    done[k] = c
+                    continue
+            rank = k - users[base + k % n]
+            j = nw
+            while j > 0 and waiting[j - 1] - users[base + waiting[j - 1] % n] > rank:
+                waiting[j] = waiting[j - 1]
+                j -= 1
+            waiting[j] = k
+            nw += 1
+        c += 1
+    return float(last + 1)
+
+
+def _scan_predict(sim: BlockSim, hexes: list[str], table: Table) -> np.ndarray:
+    batch = sim._batch(tuple(hexes), table)
+    arrays = sim._table_arrays(table, batch[1])
+    out = np.full(len(hexes), np.nan)
+    res = [
+        _scan_block(
+            b,
+            sim.iterations,
+            int(table.dispatch_width),
+            int(table.rob_size),
+            batch[0],
+            *batch[2:16],
+            *arrays,
+        )  # fmt: skip
+        for b in range(len(batch[0]) - 1)
+    ]
+    out[batch[-1]] = res
+    return out
+
+
+EXACT_BLOCKS = [
+    ["imull %eax, %eax"],
+    ["movl $2, %r10d", "cltd", "movq 16(%rbp), %rsi", "idivl %r10d", "movl %eax, %edi"],
+    ["vzeroall", "movq %r12, %rax", "andq $-8, %rax", "addq $32, %rsi"],
+    ["movq (%rsi), %rax", "movq 8(%rsi), %rbx", "movq %rax, (%rdi)", "movq %rbx, 8(%rdi)"],
+    ["xorl %eax, %eax", "movb (%rsi), %al", "addl %eax, %ebx", "imull %ebx, %ecx"],
+    ["divl %ecx"] + [f"addl $1, %{r}" for r in ("esi", "edi", "r8d", "r9d")],
+    ["vfmadd231ps %ymm0, %ymm1, %ymm2", "vmulps %ymm2, %ymm3, %ymm3", "vmovaps %ymm3, (%rdi)"],
+    ["lock cmpxchgl %ecx, (%rdi)", "addl $1, %eax"],
+    ["pushq %rax", "popq %rbx", "leaq 8(%rbx,%rcx,4), %rdx", "cmpq %rdx, %rax"],
+]
+
+
+@pytest.mark.parametrize("cpu", ["znver3", "haswell", "skylake"])
+def test_event_kernel_equals_cycle_by_cycle_scan(cpu: str) -> None:
+    sim = BlockSim(cpu, iterations=40)
+    hexes = [asm(lines) for lines in EXACT_BLOCKS]
+    if DEFAULT_BLOCKS.exists():  # plus a seeded sample of BHive
+        bhive = read_bhive_hex(DEFAULT_BLOCKS, limit=3000)
+        rng = np.random.default_rng(7)
+        hexes += [bhive[i] for i in rng.choice(len(bhive), 150, replace=False)]
+    base = sim.default_table()
+    keys = sorted({k for b in sim.compiled(hexes) if b for k in b.keys} & set(base.index()))
+    names = base.param_names(keys, ports="used")
+    rng = np.random.default_rng(3)
+    vals = base.to_flat(names)
+    tables = [
+        base,
+        base.with_flat(names, np.maximum(vals + rng.integers(-1, 2, len(vals)), 0)),
+        base.with_flat(names[:2], [2, 40]),  # narrow dispatch, small ROB: carry, stalls
+    ]
+    for table in tables:
+        fast = sim.predict(hexes, table)
+        assert np.isfinite(fast).all()
+        assert np.array_equal(fast, _scan_predict(sim, hexes, table))
+
+
+def test_jobs_do_not_change_predictions() -> None:
+    hexes = [asm(lines) for lines in EXACT_BLOCKS] * 4
+    one = BlockSim("znver3", jobs=1)
+    two = BlockSim("znver3", jobs=2)
+    assert np.array_equal(
+        one.predict(hexes, one.default_table()), two.predict(hexes, two.default_table())
+    )
