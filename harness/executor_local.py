@@ -45,7 +45,10 @@ class LocalExecutor:
             build_task(spec.task, spec.task_options)
         ctx = mp.get_context("fork")
         pending = list(specs)
-        running: dict[Any, tuple[TrialSpec, Any, Connection]] = {}
+        # Keyed by the parent's end of each child's pipe. We wait on the pipes, not on
+        # the processes: a big record fills the pipe's buffer, and the child can only
+        # exit once the parent has read it. A child that dies closes its end (EOF).
+        running: dict[Connection, tuple[TrialSpec, Any]] = {}
         while pending or running:
             while pending and len(running) < self.workers:
                 spec = pending.pop(0)
@@ -53,21 +56,20 @@ class LocalExecutor:
                 proc = ctx.Process(target=_child, args=(spec, child_conn), daemon=True)
                 proc.start()
                 child_conn.close()
-                running[proc.sentinel] = (spec, proc, parent_conn)
-            ready = wait(list(running))
-            for sentinel in ready:
-                spec, proc, conn = running.pop(sentinel)
-                record: dict[str, Any] | None = None
-                why = ""
+                running[parent_conn] = (spec, proc)
+            for conn in wait(list(running)):
+                assert isinstance(conn, Connection)
+                spec, proc = running.pop(conn)
+                record: dict[str, Any] | None
                 try:
-                    if conn.poll():
-                        record = conn.recv()
+                    record = conn.recv()
                 except (EOFError, OSError):
                     record = None
+                conn.close()
                 proc.join()
+                why = ""
                 if record is None:
                     why = f"trial process exited with code {proc.exitcode} before reporting"
                 elif "_lost" in record:
                     why, record = record["_lost"], None
-                conn.close()
                 on_result(spec, record, why)

@@ -101,3 +101,10 @@ def test_a_killed_trial_is_left_unfinished_and_resumed(tmp_path) -> None:
     assert "1 already finished, 1 to run" in proc2.stderr
     recs = finished_records(out)
     assert len(recs) == 2 and len(list((out / "trials").iterdir())) == 2
+
+
+def test_a_record_bigger_than_a_pipe_buffer_comes_back(tmp_path) -> None:
+    s = run_suite(suite(tmp_path, '["toy-big"]'), tmp_path / "run", workers=2, log=lambda _: None)
+    assert s.ok == 2
+    rec = finished_records(tmp_path / "run")["toy__toy-big__b200__s0"]
+    assert rec["diag_d09999"] == 9999.0

@@ -81,3 +81,17 @@ class CrashingAgent(Agent):
     def run(self, ctx: TrialContext) -> dict:
         ctx.objective.loss(ctx.param_space.default(), "train", ctx.eval_items)
         raise RuntimeError("toy agent crashed on purpose")
+
+
+AGENTS["toy-big"] = "tests.toy_plugin:BigRecordAgent"
+
+
+class BigRecordAgent(Agent):
+    """Returns the default with ~200 KB of diagnostics (records bigger than a pipe)."""
+
+    name = "toy-big"
+    description = "default configuration plus a very large record (tests only)"
+
+    def run(self, ctx: TrialContext) -> dict:
+        self.diagnostics = {f"d{i:05d}": float(i) for i in range(10_000)}
+        return ctx.param_space.default()
