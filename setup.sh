@@ -36,7 +36,11 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 # 3. torch: pinned to 2.13.0, the CPU build (an unpinned torch pulls a multi-GB CUDA build).
 if ! .venv/bin/python -c 'import torch, sys; sys.exit(torch.__version__.split("+")[0] != "2.13.0")' 2>/dev/null; then
   say "installing torch==2.13.0 (CPU build)"
-  "${PIP[@]}" install "torch==2.13.0"
+  if ! "${PIP[@]}" install "torch==2.13.0" >.venv/pip-torch.log 2>&1; then
+    grep -v "^WARNING: Location" .venv/pip-torch.log | tail -n 20 >&2
+    echo "setup: error: installing torch failed (full log: .venv/pip-torch.log)" >&2
+    exit 1
+  fi
 fi
 
 # 4. tunebench itself (editable) with its dependencies; skipped when setup.cfg is unchanged.
