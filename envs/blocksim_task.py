@@ -92,7 +92,7 @@ def make_blocksim_task(
     jobs: int = 1,
     iterations: int = 100,
 ) -> BlockSimTask:
-    """blocksim (full table of ``cpu``) vs measured cycles per 100 iterations.
+    """blocksim: its full per-opcode table (plus globals) vs measured cycles per 100 iterations.
 
     Args:
         dataset: shipped dataset name or a CSV path (measured or BHive format).

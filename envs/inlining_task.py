@@ -182,7 +182,9 @@ def make_inlining_task(
     jobs: int = 1,
     per_module_metrics: bool = True,
 ) -> InliningTask:
-    """The ``inlining`` task over csmith seeds 1..n_csmith plus our programs.
+    """LLVM 22 inlining for size: a linear call-site policy vs the -Oz heuristic (.text bytes).
+
+    The corpus: csmith seeds 1..n_csmith plus our programs.
 
     The corpus is compiled to IR and measured under the heuristic once, then cached
     (``$TUNEBENCH_CACHE``, default ``~/.cache/tunebench``).

@@ -96,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"tunebench: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (e.g. `tunebench list | head`): not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(
             "tunebench: interrupted; finished trials are saved, run again to resume",
