@@ -144,32 +144,29 @@ def _target(p: Path, line: int, s: str) -> float:
 
 
 def _parse_measured(p: Path, rows: list[list[str]]) -> tuple[list[str], list[float]]:
-    inputs: list[str] = []
-    targets: list[float] = []
-    seen: set[str] = set()
     for i, r in enumerate(rows, start=2):
         if len(r) < len(MEASURED_COLUMNS):
             raise ValueError(
                 f"{p} line {i}: expected {len(MEASURED_COLUMNS)} columns, got {len(r)}"
             )
-        if r[4].strip() != "ok":
-            continue
-        h = _hex(p, i, r[0])
-        if h in seen:
-            continue
-        seen.add(h)
-        inputs.append(h)
-        targets.append(_target(p, i, r[1]))
-    return inputs, targets
+    ok = [(i, r) for i, r in enumerate(rows, start=2) if r[4].strip() == "ok"]
+    return _unique_rows(p, ok)
 
 
 def _parse_bhive(p: Path, rows: list[list[str]], first_line: int) -> tuple[list[str], list[float]]:
-    inputs: list[str] = []
-    targets: list[float] = []
-    seen: set[str] = set()
     for i, r in enumerate(rows, start=first_line):
         if len(r) < 2:
             raise ValueError(f"{p} line {i}: expected hex,throughput")
+    return _unique_rows(p, list(enumerate(rows, start=first_line)))
+
+
+def _unique_rows(p: Path, rows: list[tuple[int, list[str]]]) -> tuple[list[str], list[float]]:
+    """(line, row) pairs with hex in column 0 and the target in column 1 -> inputs and
+    targets; a repeated block keeps its first row."""
+    inputs: list[str] = []
+    targets: list[float] = []
+    seen: set[str] = set()
+    for i, r in rows:
         h = _hex(p, i, r[0])
         if h in seen:
             continue

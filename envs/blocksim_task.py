@@ -16,8 +16,7 @@ import numpy as np
 
 from envs.blocksim.simulator import BlockSim
 from envs.blocksim.tables import Table
-from envs.datasets import DEFAULT_DATASET, dataset_path
-from harness.dataset import Dataset, subsample
+from envs.datasets import DEFAULT_DATASET, load_measured
 from harness.errors import UserError
 from harness.params import IntParam, ParamSpace
 from harness.task import TimingTask
@@ -101,14 +100,7 @@ def make_blocksim_task(
         jobs: numba threads per prediction call.
         iterations: blocksim iterations (100 = the ground truth's unit).
     """
-    from envs.blockdata import load_block_dataset
-
-    try:
-        data: Dataset = load_block_dataset(dataset_path(dataset))
-    except (ValueError, FileNotFoundError) as exc:
-        raise UserError(str(exc)) from None
-    if max_items is not None:
-        data = subsample(data, int(max_items))
+    data = load_measured(dataset, max_items)
     sim = BlockSim(cpu, iterations=iterations, jobs=jobs)
     compiled = sim.compiled(data.inputs)
     bad = [h for h, b in zip(data.inputs, compiled, strict=True) if b is None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.dataset import Dataset, subsample
 from harness.errors import UserError
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -16,3 +17,15 @@ def dataset_path(dataset: str) -> Path:
         if path.is_file():
             return path
     raise UserError(f"dataset not found: {dataset} (a path, or a name in {DATA_DIR})")
+
+
+def load_measured(dataset: str, max_items: int | None = None) -> Dataset:
+    """Load a measured block dataset by name or path, optionally cut to ``max_items``
+    blocks (a stable hash-chosen subset); a bad or missing file is a UserError."""
+    from envs.blockdata import load_block_dataset
+
+    try:
+        data = load_block_dataset(dataset_path(dataset))
+    except (ValueError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+    return data if max_items is None else subsample(data, int(max_items))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from envs.datasets import DEFAULT_DATASET, dataset_path
+from envs.datasets import DEFAULT_DATASET, load_measured
 from envs.mca.simulator import McaSimulator
-from harness.dataset import subsample
 from harness.errors import UserError
 from harness.params import CategoricalParam, IntParam, ParamSpace
 from harness.task import TimingTask
@@ -66,14 +65,7 @@ def make_mca_task(
         jobs: llvm-mca processes at once (default: all cores).
         iterations: llvm-mca iterations (100 = the ground truth's unit).
     """
-    from envs.blockdata import load_block_dataset
-
-    try:
-        data = load_block_dataset(dataset_path(dataset))
-    except (ValueError, FileNotFoundError) as exc:
-        raise UserError(str(exc)) from None
-    if max_items is not None:
-        data = subsample(data, int(max_items))
+    data = load_measured(dataset, max_items)
     sim = McaSimulator(iterations=iterations, jobs=jobs)
     bad = sim.decode(data.inputs)
     if bad:

@@ -2,8 +2,8 @@
 
 One process per trial (rather than a pool) means a trial that crashes or is killed
 takes nothing else down: it is simply left unfinished and the next run resumes it.
-Forking after the parent has built the suite's tasks lets every trial reuse the
-loaded, decoded datasets without reloading them.
+The runner builds the suite's tasks before calling ``run`` (harness.runner), so the
+forked trials reuse the loaded, decoded datasets without reloading them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from harness.trial import TrialSpec, build_task, run_trial
+from harness.trial import TrialSpec, run_trial
 
 OnResult = Callable[[TrialSpec, dict[str, Any] | None, str], None]
 
@@ -41,8 +41,6 @@ class LocalExecutor:
     def run(self, specs: Sequence[TrialSpec], on_result: OnResult) -> None:
         """Run ``specs``; call ``on_result(spec, record, "")`` as each finishes, or
         ``on_result(spec, None, why)`` for a trial whose process died."""
-        for spec in specs:  # warm the per-process task cache before forking
-            build_task(spec.task, spec.task_options)
         ctx = mp.get_context("fork")
         pending = list(specs)
         # Keyed by the parent's end of each child's pipe. We wait on the pipes, not on
