@@ -48,90 +48,331 @@ import numpy as np
 _INF = np.int64(1) << np.int64(60)
 
 
-@nb.njit(cache=True, nogil=True)
-def _push(ht: np.ndarray, hr: np.ndarray, hk: np.ndarray, size: int, t: int, r: int, k: int) -> int:
-    """Push (t, r, k) on the binary min-heap ordered by (t, r); returns the new size."""
-    i = size
+@nb.njit(cache=True, nogil=True, inline="always")
+def _tpush(th: np.ndarray, ts: int, t: int) -> int:
+    """Push cycle ``t`` on the min-heap ``th[:ts]``; returns the new size."""
+    i = ts
     while i > 0:
         par = (i - 1) >> 1
-        tp = ht[par]
-        if tp < t or (tp == t and hr[par] <= r):
+        if th[par] <= t:
             break
-        ht[i] = tp
-        hr[i] = hr[par]
-        hk[i] = hk[par]
+        th[i] = th[par]
         i = par
-    ht[i] = t
-    hr[i] = r
-    hk[i] = k
-    return size + 1
+    th[i] = t
+    return ts + 1
 
 
-@nb.njit(cache=True, nogil=True)
-def _pop(ht: np.ndarray, hr: np.ndarray, hk: np.ndarray, size: int) -> int:
-    """Remove the heap's top (read it first); returns the new size."""
-    size -= 1
-    t = ht[size]
-    r = hr[size]
-    k = hk[size]
+@nb.njit(cache=True, nogil=True, inline="always")
+def _tpop(th: np.ndarray, ts: int) -> int:
+    """Remove the top of the min-heap ``th[:ts]``; returns the new size."""
+    ts -= 1
+    t = th[ts]
     i = 0
     while True:
         ch = 2 * i + 1
-        if ch >= size:
+        if ch >= ts:
             break
-        if ch + 1 < size and (
-            ht[ch + 1] < ht[ch] or (ht[ch + 1] == ht[ch] and hr[ch + 1] < hr[ch])
-        ):
+        if ch + 1 < ts and th[ch + 1] < th[ch]:
             ch += 1
-        if ht[ch] < t or (ht[ch] == t and hr[ch] < r):
-            ht[i] = ht[ch]
-            hr[i] = hr[ch]
-            hk[i] = hk[ch]
+        if th[ch] < t:
+            th[i] = th[ch]
             i = ch
         else:
             break
-    ht[i] = t
-    hr[i] = r
-    hk[i] = k
-    return size
+    th[i] = t
+    return ts
 
 
-@nb.njit(cache=True, nogil=True)
-def _compact(
-    ht: np.ndarray, hr: np.ndarray, hk: np.ndarray, size: int, rq_ver: np.ndarray, n_res: int
-) -> int:
-    """Drop stale resource-queue proxies from the heap and rebuild it; the new size."""
-    j = 0
-    for i in range(size):
-        k = hk[i]
-        if k < 0 and (-1 - k) // n_res != rq_ver[(-1 - k) % n_res]:
-            continue
-        t = ht[i]
-        r = hr[i]
-        # Entries 0..j-1 already form a heap; inserting entry i only writes at <= j.
-        j = _push(ht, hr, hk, j, t, r, k)
-    return j
-
-
-@nb.njit(cache=True, nogil=True)
-def _rq_proxy(
-    ht: np.ndarray,
-    hr: np.ndarray,
-    hk: np.ndarray,
-    hs: int,
+@nb.njit(cache=True, nogil=True, inline="always")
+def _cal_push(
+    cal: np.ndarray,
+    e_r: np.ndarray,
+    e_k: np.ndarray,
+    e_next: np.ndarray,
+    th: np.ndarray,
+    free: int,
+    ts: int,
     t: int,
-    rid: int,
-    rq_head: np.ndarray,
-    rq_ver: np.ndarray,
-    okey: np.ndarray,
-    n_res: int,
-) -> int:
-    """Push a fresh proxy for resource queue ``rid`` at cycle ``t`` (if non-empty)."""
-    h = rq_head[rid]
+    r: int,
+    k: int,
+) -> tuple[int, int]:
+    """File (order key r, entry k) under cycle ``t`` (> the current cycle) in the
+    calendar; returns the new (free-list head, time-heap size). The caller makes
+    sure the free list is not empty."""
+    slot = t & (cal.shape[0] - 1)
+    e = free
+    free = e_next[e]
+    e_r[e] = r
+    e_k[e] = k
+    h = cal[slot]
     if h < 0:
-        return hs
-    rq_ver[rid] += 1
-    return _push(ht, hr, hk, hs, t, okey[h], -1 - (rq_ver[rid] * n_res + rid))
+        ts = _tpush(th, ts, t)
+    e_next[e] = h
+    cal[slot] = e
+    return free, ts
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _cur_insert(cur_r: np.ndarray, cur_k: np.ndarray, ncur: int, lo: int, r: int, k: int) -> int:
+    """Insert (r, k) into the sorted ``cur[lo:ncur]`` (this cycle's entries not yet
+    checked); returns the new ``ncur``."""
+    i = ncur
+    while i > lo and cur_r[i - 1] > r:
+        cur_r[i] = cur_r[i - 1]
+        cur_k[i] = cur_k[i - 1]
+        i -= 1
+    cur_r[i] = r
+    cur_k[i] = k
+    return ncur + 1
+
+
+@nb.njit(cache=True, nogil=True)
+def _purge_stale(
+    cal: np.ndarray, e_k: np.ndarray, e_next: np.ndarray, free: int, rq_ver: np.ndarray
+) -> int:
+    """Unlink stale resource-queue proxies from the calendar; the new free-list head."""
+    n_res = rq_ver.shape[0]
+    for slot in range(cal.shape[0]):
+        prev = -1
+        e = cal[slot]
+        while e >= 0:
+            en = e_next[e]
+            k = e_k[e]
+            if k < 0 and (-1 - k) // n_res != rq_ver[(-1 - k) % n_res]:
+                if prev < 0:
+                    cal[slot] = en
+                else:
+                    e_next[prev] = en
+                e_next[e] = free
+                free = e
+            else:
+                prev = e
+            e = en
+    return free
+
+
+# Where a waiting (dispatched, unissued) instance is: on the timer heap, parked on an
+# unissued producer, or in a resource's queue (see the module docstring).
+_LOC_HEAP = 1
+_LOC_DEP = 2
+_LOC_RQ = 3
+_NOT_READY = -(np.int64(1) << np.int64(50))  # operand-ready cycle not known yet
+_SIG_RING = 16  # cheap signatures of the last checks (see _state_vector)
+_MAX_FULL = 8  # full state vectors taken per block before giving up on a jump
+
+
+@nb.njit(cache=True, nogil=True)
+def _state_vector(
+    out: np.ndarray,
+    c: int,
+    a: int,
+    n: int,
+    ret: int,
+    nd: int,
+    rob_used: int,
+    carry: int,
+    issue: np.ndarray,
+    done: np.ndarray,
+    rdy: np.ndarray,
+    loc: np.ndarray,
+    locv: np.ndarray,
+    rq_head: np.ndarray,
+    rq_t: np.ndarray,
+    rr: np.ndarray,
+    busy: np.ndarray,
+) -> int:
+    """Write the pipeline state at the start of cycle ``c`` into ``out``; its length.
+
+    Everything the future of the run depends on, as offsets from the cycle ``c`` and
+    from the anchor instance ``a`` (the first instance of the iteration being
+    dispatched), so that two states a whole number of iterations apart compare equal
+    exactly when the run from one is the run from the other shifted in time and
+    index. Layout: nd - a, ret - a, rob_used, carry; per resource its round-robin
+    position and its queue's proxy cycle (-1 if the queue is empty); per unit the
+    cycles until it is free (0 if free); per instance from ``lo`` (two iterations
+    before the oldest unretired one: the oldest producer a later read can see) to
+    ``nd``: issued: (-1, issue, done); waiting: (place, cycle / producer / resource,
+    operand-ready cycle or _NOT_READY).
+    """
+    out[0] = nd - a
+    out[1] = ret - a
+    out[2] = rob_used
+    out[3] = carry
+    w = 4
+    for r in range(rr.shape[0]):
+        out[w] = rr[r]
+        out[w + 1] = rq_t[r] - c if rq_head[r] >= 0 else -1
+        w += 2
+    for u in range(busy.shape[0]):
+        b = busy[u] - c
+        out[w] = b if b > 0 else 0
+        w += 1
+    lo = (ret // n - 2) * n
+    for k in range(lo, nd):
+        if issue[k] >= 0:
+            out[w] = -1
+            out[w + 1] = issue[k] - c
+            out[w + 2] = done[k] - c
+        else:
+            place = loc[k]
+            out[w] = place
+            if place == _LOC_HEAP:
+                out[w + 1] = locv[k] - c
+            elif place == _LOC_DEP:
+                out[w + 1] = locv[k] - a
+            else:
+                out[w + 1] = locv[k]
+            out[w + 2] = rdy[k] - c if rdy[k] >= 0 else _NOT_READY
+        w += 3
+    return w
+
+
+@nb.njit(cache=True, nogil=True)
+def _same_state(x: np.ndarray, y: np.ndarray, length: int) -> bool:
+    for i in range(length):
+        if x[i] != y[i]:
+            return False
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def _restore_state(
+    v: np.ndarray,
+    c: int,
+    a: int,
+    n: int,
+    m: int,
+    base: int,
+    umax: int,
+    users: np.ndarray,
+    issue: np.ndarray,
+    done: np.ndarray,
+    rdy: np.ndarray,
+    loc: np.ndarray,
+    locv: np.ndarray,
+    okey: np.ndarray,
+    dep_head: np.ndarray,
+    dep_next: np.ndarray,
+    rq_head: np.ndarray,
+    rq_tail: np.ndarray,
+    rq_next: np.ndarray,
+    rq_prev: np.ndarray,
+    rq_t: np.ndarray,
+    rq_ver: np.ndarray,
+    rr: np.ndarray,
+    busy: np.ndarray,
+    cal: np.ndarray,
+    e_r: np.ndarray,
+    e_k: np.ndarray,
+    e_next: np.ndarray,
+    th: np.ndarray,
+) -> tuple[int, int]:
+    """Rebuild the state ``v`` (see :func:`_state_vector`) at cycle ``c``, anchor ``a``.
+
+    Instances, timers, queues and their proxies are re-created at the new indices and
+    cycles in an emptied calendar (stale proxies dropped). Returns the calendar's new
+    (free-list head, time-heap size); the caller sets nd, ret, rob_used and carry
+    from ``v[0:4]``.
+    """
+    n_res = rr.shape[0]
+    cal[:] = -1
+    cap = e_next.shape[0]
+    for e in range(cap - 1):
+        e_next[e] = e + 1
+    e_next[cap - 1] = -1
+    free = 0
+    ts = 0
+    w = 4
+    for r in range(n_res):
+        rr[r] = v[w]
+        rq_t[r] = c + v[w + 1] if v[w + 1] >= 0 else -1
+        rq_head[r] = -1
+        rq_tail[r] = -1
+        w += 2
+    for u in range(busy.shape[0]):
+        busy[u] = c + v[w]
+        w += 1
+    nd = a + v[0]
+    ret = a + v[1]
+    lo = (ret // n - 2) * n
+    for k in range(lo, nd):
+        dep_head[k] = -1
+    for k in range(lo, nd):
+        key = (k - users[base + k % n] + umax) * m + k
+        okey[k] = key
+        if v[w] < 0:
+            issue[k] = c + v[w + 1]
+            done[k] = c + v[w + 2]
+            loc[k] = 0
+        else:
+            issue[k] = -1
+            rdy[k] = -1 if v[w + 2] == _NOT_READY else c + v[w + 2]
+            place = v[w]
+            loc[k] = place
+            if place == _LOC_HEAP:
+                locv[k] = c + v[w + 1]
+                free, ts = _cal_push(cal, e_r, e_k, e_next, th, free, ts, c + v[w + 1], key, k)
+            elif place == _LOC_DEP:
+                p = a + v[w + 1]
+                locv[k] = p
+                dep_next[k] = dep_head[p]
+                dep_head[p] = k
+            else:
+                rid = v[w + 1]
+                locv[k] = rid
+                prv = rq_tail[rid]  # queue order = scheduling order
+                while prv >= 0 and okey[prv] > key:
+                    prv = rq_prev[prv]
+                rq_prev[k] = prv
+                if prv < 0:
+                    nxt = rq_head[rid]
+                    rq_head[rid] = k
+                else:
+                    nxt = rq_next[prv]
+                    rq_next[prv] = k
+                rq_next[k] = nxt
+                if nxt < 0:
+                    rq_tail[rid] = k
+                else:
+                    rq_prev[nxt] = k
+        w += 3
+    for r in range(n_res):
+        if rq_head[r] >= 0:
+            rq_ver[r] += 1
+            code = -1 - (rq_ver[r] * n_res + r)
+            free, ts = _cal_push(
+                cal, e_r, e_k, e_next, th, free, ts, rq_t[r], okey[rq_head[r]], code
+            )
+    return free, ts
+
+
+@nb.njit(cache=True, nogil=True)
+def _signature(
+    out: np.ndarray,
+    c: int,
+    a: int,
+    ret: int,
+    nd: int,
+    rob_used: int,
+    carry: int,
+    rr: np.ndarray,
+    busy: np.ndarray,
+) -> None:
+    """A cheap necessary condition for equal states (see :func:`_state_vector`): the
+    scalars plus hashes of the round-robin positions and the units' busy times."""
+    out[0] = nd - a
+    out[1] = ret - a
+    out[2] = rob_used
+    out[3] = carry
+    h = np.int64(0)
+    for r in range(rr.shape[0]):
+        h = h * np.int64(1000003) + rr[r]
+    out[4] = h
+    h = np.int64(0)
+    for u in range(busy.shape[0]):
+        bu = busy[u] - c
+        h = h * np.int64(1000003) + (bu if bu > 0 else 0)
+    out[5] = h
 
 
 @nb.njit(cache=True, nogil=True)
@@ -165,12 +406,18 @@ def simulate_block(
     ru_idx: np.ndarray,
     n_units: int,
     extrapolate: bool,
+    jump: bool,
+    horizon: int,
 ) -> float:
     """Total cycles of block ``b`` (instructions blk_ptr[b]:blk_ptr[b+1]).
 
+    With ``jump``, the run skips whole periods once the pipeline state repeats (exact,
+    see the module docstring); without, every cycle is simulated (same result).
     With ``extrapolate``, the run stops once the retirement cycles of whole iterations
     repeat with a period of 1-4 iterations for three periods, and the rest is
     extrapolated (see :func:`_extrapolate`): approximate, off by default.
+    ``horizon``: a bound on how many cycles ahead of the current one a timer can be
+    set (see :func:`simulate_batch`).
 
     Per-instruction arrays are indexed by global instruction index; ``rd_*`` by read
     index (CSR through ``rd_ptr``); table arrays by table row; ``res_*`` (CSR through
@@ -187,19 +434,33 @@ def simulate_block(
     # Instances waiting for an unissued producer p: linked list dep_head[p] -> dep_next.
     dep_head = np.full(m, -1, np.int64)
     dep_next = np.empty(m, np.int64)
-    # Timer heap of (cycle, order key, instance). Order key = llvm-mca's scheduling
-    # order (age - users, then age) made non-negative: (k - users + umax) * m + k.
-    # At most m instances plus one valid proxy per resource queue (below) are live in
-    # the heap; stale proxies (at most `stale_max` since the last compaction) come on
-    # top, and are dropped by compaction before they could overflow it.
+    # Timers: a calendar of `cal_size` slots (a power of two > horizon), slot t mod
+    # cal_size holding a list of (order key, instance) entries for cycle t (pool e_*,
+    # free list `free`), plus a min-heap `th` of the cycles that have entries (to skip
+    # idle cycles). At the start of a cycle its entries are sorted by order key into
+    # `cur` and checked in that order; an entry made for the current cycle while it is
+    # being checked is inserted into `cur`. Order key = llvm-mca's scheduling order
+    # (age - users, then age) made non-negative: (k - users + umax) * m + k.
+    # Live entries: at most m instances plus one proxy per resource queue (below);
+    # stale proxies are unlinked when the pool runs out.
     n_res = ru_ptr.shape[0] - 1
-    stale_max = m + 16
-    cap = m + n_res + stale_max + 8
-    ht = np.empty(cap, np.int64)
-    hr = np.empty(cap, np.int64)
-    hk = np.empty(cap, np.int64)
-    hs = 0
-    nstale = 0  # proxies made stale since the last compaction (an upper bound)
+    cal_size = 1
+    while cal_size <= horizon:
+        cal_size *= 2
+    cal = np.full(cal_size, -1, np.int64)
+    th = np.empty(cal_size + 1, np.int64)
+    ts = 0
+    cap = 2 * m + 2 * n_res + 64
+    e_r = np.empty(cap, np.int64)
+    e_k = np.empty(cap, np.int64)
+    e_next = np.empty(cap, np.int64)
+    for e in range(cap - 1):
+        e_next[e] = e + 1
+    e_next[cap - 1] = -1
+    free = 0
+    # (a cycle's entries: at most the whole pool plus those made during the cycle)
+    cur_r = np.empty(cap + m + n_res, np.int64)
+    cur_k = np.empty(cap + m + n_res, np.int64)
     umax = 0
     for p in range(n):
         if users[base + p] > umax:
@@ -208,14 +469,18 @@ def simulate_block(
     # Instances that found resource rid full wait in rid's queue (doubly linked, in
     # scheduling order) instead of on a timer: when a unit frees, only the queue's
     # head is checked, and the next one only if the head issued, not every waiting
-    # instance. One "proxy" heap entry per non-empty queue, (cycle, head key,
-    # -1 - (version * n_res + rid)); a proxy whose version is stale is dropped.
+    # instance. One "proxy" timer entry per non-empty queue, (head key,
+    # -1 - (version * n_res + rid)) at its cycle rq_t; a stale version is dropped.
     rq_head = np.full(n_res, -1, np.int64)
     rq_tail = np.full(n_res, -1, np.int64)
     rq_ver = np.zeros(n_res, np.int64)
+    rq_t = np.full(n_res, -1, np.int64)
     rq_next = np.empty(m, np.int64)
     rq_prev = np.empty(m, np.int64)
     okey = np.empty(m, np.int64)  # scheduling-order key, set at dispatch
+    # Where each waiting instance is (_LOC_*) and its cycle / producer / resource there.
+    loc = np.zeros(m, np.int64)
+    locv = np.zeros(m, np.int64)
     busy = np.zeros(n_units, np.int64)
     rr = np.empty(n_res, np.int64)
     for r in range(n_res):
@@ -224,6 +489,25 @@ def simulate_block(
     # Round-robin positions changed by a check, restored if the check fails.
     svr = np.empty(64, np.int64)
     svv = np.empty(64, np.int64)
+    # Steady state (module docstring): once per iteration (the first cycle start after
+    # dispatch enters it) a signature is compared with the last _SIG_RING ones; a
+    # repeat makes the full state a candidate; when the candidate's signature comes
+    # round again the full states are compared, and equal states P iterations and D
+    # cycles apart let the run jump ahead whole periods.
+    steady = jump and not extrapolate
+    next_check = 0
+    sig = np.zeros((_SIG_RING, 6), np.int64)
+    sig_it = np.zeros(_SIG_RING, np.int64)
+    n_sig = 0
+    now = np.zeros(6, np.int64)
+    vlen = 4 + 2 * n_res + n_units + 3 * m
+    full = np.empty((0, 0), np.int64)  # rows: candidate, scratch; allocated on demand
+    cand = -1  # row of the candidate state, -1 = none
+    cand_it = 0
+    cand_c = 0
+    cand_len = 0
+    cand_sig = np.zeros(6, np.int64)
+    n_full = 0
 
     nd = 0
     ret = 0
@@ -232,6 +516,76 @@ def simulate_block(
     c = 0
     last_retire = 0
     while ret < m:
+        if steady and nd >= next_check and ret >= 2 * n:
+            # (From iteration 2 on, no read of a waiting or future instance reaches
+            # before iteration 0, so the run from here on is shift invariant.)
+            j = nd // n
+            next_check = (j + 1) * n
+            a = j * n
+            _signature(now, c, a, ret, nd, rob_used, carry, rr, busy)
+            if cand >= 0 and j - cand_it > _SIG_RING:
+                cand = -1  # it never came round again
+            if cand >= 0:
+                same = True
+                for i in range(6):
+                    if now[i] != cand_sig[i]:
+                        same = False
+                        break
+                if same:
+                    new = 1 - cand
+                    ln = _state_vector(
+                        full[new], c, a, n, ret, nd, rob_used, carry, issue, done, rdy,
+                        loc, locv, rq_head, rq_t, rr, busy,
+                    )  # fmt: skip
+                    n_full += 1
+                    if ln == cand_len and _same_state(full[cand], full[new], ln):
+                        period = j - cand_it
+                        q = (m - 1 - nd) // (period * n)
+                        if q >= 1:
+                            a += q * period * n
+                            dcyc = q * (c - cand_c)
+                            c += dcyc
+                            last_retire += dcyc
+                            free, ts = _restore_state(
+                                full[new], c, a, n, m, base, umax, users, issue, done,
+                                rdy, loc, locv, okey, dep_head, dep_next, rq_head,
+                                rq_tail, rq_next, rq_prev, rq_t, rq_ver, rr, busy, cal,
+                                e_r, e_k, e_next, th,
+                            )  # fmt: skip
+                            nd = a + full[new, 0]
+                            ret = a + full[new, 1]
+                        steady = False
+                    else:  # the later state is the likelier one to repeat
+                        cand = new
+                        cand_it = j
+                        cand_c = c
+                        cand_len = ln
+            else:
+                for e in range(min(n_sig, _SIG_RING)):
+                    same = True
+                    for i in range(6):
+                        if sig[e, i] != now[i]:
+                            same = False
+                            break
+                    if same:
+                        if full.shape[0] == 0:
+                            full = np.empty((2, vlen), np.int64)
+                        cand = 0
+                        cand_it = j
+                        cand_c = c
+                        cand_len = _state_vector(
+                            full[0], c, a, n, ret, nd, rob_used, carry, issue, done,
+                            rdy, loc, locv, rq_head, rq_t, rr, busy,
+                        )  # fmt: skip
+                        cand_sig[:] = now
+                        n_full += 1
+                        break
+            e = n_sig % _SIG_RING
+            sig[e] = now
+            sig_it[e] = j
+            n_sig += 1
+            if n_full >= _MAX_FULL:
+                steady = False
         progressed = False
         # 1. retire
         while ret < nd and issue[ret] >= 0 and done[ret] < c:
@@ -248,15 +602,28 @@ def simulate_block(
                         return float(total + 1)
         if ret >= m:
             break
-        # 2. issue: candidates due this cycle, in scheduling order (a producer issued
-        # now may wake a later-ordered consumer in this same cycle, as in a scan)
-        while hs > 0 and ht[0] <= c:
-            if nstale >= stale_max:
-                hs = _compact(ht, hr, hk, hs, rq_ver, n_res)
-                nstale = 0
-            kr = hr[0]
-            k = hk[0]
-            hs = _pop(ht, hr, hk, hs)
+        # 2. issue: this cycle's timers, in scheduling order (a producer issued now
+        # may wake a later-ordered consumer in this same cycle, as in a scan)
+        ncur = 0
+        if ts > 0 and th[0] <= c:
+            while ts > 0 and th[0] <= c:
+                ts = _tpop(th, ts)
+            slot = c & (cal_size - 1)
+            e = cal[slot]
+            cal[slot] = -1
+            while e >= 0:
+                en = e_next[e]
+                ncur = _cur_insert(cur_r, cur_k, ncur, 0, e_r[e], e_k[e])
+                e_next[e] = free
+                free = e
+                e = en
+        icur = 0
+        while icur < ncur:
+            if free < 0:
+                free = _purge_stale(cal, e_k, e_next, free, rq_ver)
+            kr = cur_r[icur]
+            k = cur_k[icur]
+            icur += 1
             from_rq = -1
             if k < 0:  # a resource queue's proxy: check its head
                 code = -1 - k
@@ -312,10 +679,14 @@ def simulate_block(
                 if wait_on >= 0:  # park on the producer; it wakes k when it issues
                     dep_next[k] = dep_head[wait_on]
                     dep_head[wait_on] = k
+                    loc[k] = _LOC_DEP
+                    locv[k] = wait_on
                     continue
                 rdy[k] = t
             if t > c:
-                hs = _push(ht, hr, hk, hs, t, kr, k)
+                free, ts = _cal_push(cal, e_r, e_k, e_next, th, free, ts, t, kr, k)
+                loc[k] = _LOC_HEAP
+                locv[k] = t
                 continue
             if is_store[i]:
                 wait_on = -1
@@ -334,6 +705,8 @@ def simulate_block(
                 if wait_on >= 0:
                     dep_next[k] = dep_head[wait_on]
                     dep_head[wait_on] = k
+                    loc[k] = _LOC_DEP
+                    locv[k] = wait_on
                     continue
             # resources: a free unit for each use, all or nothing
             nch = 0
@@ -345,24 +718,24 @@ def simulate_block(
                 lo = ru_ptr[rid]
                 cnt = ru_ptr[rid + 1] - lo
                 found = -1
-                for s in range(cnt):
-                    pp = (rr[rid] - s) % cnt
+                pp = rr[rid]
+                for _s in range(cnt):
                     uu = ru_idx[lo + pp]
-                    if busy[uu] > c:
-                        continue
-                    dup = False
-                    for q in range(nch):
-                        if chosen[q] == uu:
-                            dup = True
+                    if busy[uu] <= c:
+                        dup = False
+                        for q in range(nch):
+                            if chosen[q] == uu:
+                                dup = True
+                                break
+                        if not dup:
+                            found = uu
+                            if nsv < 64:
+                                svr[nsv] = rid
+                                svv[nsv] = rr[rid]
+                                nsv += 1
+                            rr[rid] = pp - 1 if pp > 0 else cnt - 1
                             break
-                    if not dup:
-                        found = uu
-                        if nsv < 64:
-                            svr[nsv] = rid
-                            svv[nsv] = rr[rid]
-                            nsv += 1
-                        rr[rid] = (pp - 1) % cnt
-                        break
+                    pp = pp - 1 if pp > 0 else cnt - 1
                 if found < 0:
                     tmin = busy[ru_idx[lo]]
                     for s in range(1, cnt):
@@ -386,8 +759,12 @@ def simulate_block(
                     for q in range(nsv - 1, -1, -1):
                         rr[svr[q]] = svv[q]
                 if wres < 0:
-                    hs = _push(ht, hr, hk, hs, wake, kr, k)
+                    free, ts = _cal_push(cal, e_r, e_k, e_next, th, free, ts, wake, kr, k)
+                    loc[k] = _LOC_HEAP
+                    locv[k] = wake
                 else:
+                    loc[k] = _LOC_RQ
+                    locv[k] = wres
                     # Queue on the full resource, in scheduling order (from the tail:
                     # newcomers are usually the youngest).
                     a = -1 if from_rq == wres else rq_tail[wres]  # was the head
@@ -406,12 +783,16 @@ def simulate_block(
                     else:
                         rq_prev[nh] = k
                     if a < 0:  # new head: new proxy at the first cycle a unit frees
-                        if nh >= 0:
-                            nstale += 1  # the old head's proxy
                         rq_ver[wres] += 1
-                        hs = _push(ht, hr, hk, hs, wake, kr, -1 - (rq_ver[wres] * n_res + wres))
-                if from_rq >= 0 and from_rq != wres:
-                    hs = _rq_proxy(ht, hr, hk, hs, c, from_rq, rq_head, rq_ver, okey, n_res)
+                        rq_t[wres] = wake
+                        code = -1 - (rq_ver[wres] * n_res + wres)
+                        free, ts = _cal_push(cal, e_r, e_k, e_next, th, free, ts, wake, kr, code)
+                if from_rq >= 0 and from_rq != wres and rq_head[from_rq] >= 0:
+                    # the queue's next instance gets its proxy now (this cycle)
+                    rq_ver[from_rq] += 1
+                    rq_t[from_rq] = c
+                    code = -1 - (rq_ver[from_rq] * n_res + from_rq)
+                    ncur = _cur_insert(cur_r, cur_k, ncur, icur, okey[rq_head[from_rq]], code)
                 continue
             q = 0
             for j in range(res_ptr[row], res_ptr[row + 1]):
@@ -421,15 +802,27 @@ def simulate_block(
             issue[k] = c
             done[k] = c + lat[row]
             progressed = True
-            if from_rq >= 0:  # the queue's next instance may take another unit now
-                hs = _rq_proxy(ht, hr, hk, hs, c, from_rq, rq_head, rq_ver, okey, n_res)
+            if from_rq >= 0 and rq_head[from_rq] >= 0:
+                # the queue's next instance may take another unit now
+                rq_ver[from_rq] += 1
+                rq_t[from_rq] = c
+                code = -1 - (rq_ver[from_rq] * n_res + from_rq)
+                ncur = _cur_insert(cur_r, cur_k, ncur, icur, okey[rq_head[from_rq]], code)
             # Wake the instances parked on k: those after k in scheduling order are
             # checked later in this cycle, the others (already passed) next cycle.
             d = dep_head[k]
             while d >= 0:
                 dn = dep_next[d]
                 dr = okey[d]
-                hs = _push(ht, hr, hk, hs, c if dr > kr else c + 1, dr, d)
+                loc[d] = _LOC_HEAP
+                if dr > kr:
+                    ncur = _cur_insert(cur_r, cur_k, ncur, icur, dr, d)
+                    locv[d] = c
+                else:
+                    if free < 0:
+                        free = _purge_stale(cal, e_k, e_next, free, rq_ver)
+                    free, ts = _cal_push(cal, e_r, e_k, e_next, th, free, ts, c + 1, dr, d)
+                    locv[d] = c + 1
                 d = dn
             dep_head[k] = -1
         # 3. dispatch
@@ -511,7 +904,11 @@ def simulate_block(
                     issue[k] = c
                     done[k] = c
                     continue
-            hs = _push(ht, hr, hk, hs, c + 1, okey[k], k)
+            if free < 0:
+                free = _purge_stale(cal, e_k, e_next, free, rq_ver)
+            free, ts = _cal_push(cal, e_r, e_k, e_next, th, free, ts, c + 1, okey[k], k)
+            loc[k] = _LOC_HEAP
+            locv[k] = c + 1
         # Next cycle: skip cycles in which nothing can happen. Dispatch blocked by
         # width (or a multi-uop carry) changes next cycle; blocked by the ROB, it
         # waits for a retirement.
@@ -519,8 +916,8 @@ def simulate_block(
             c += 1
         else:
             ev = _INF
-            if hs > 0:
-                ev = ht[0]
+            if ts > 0:
+                ev = th[0]
             if ret < nd and issue[ret] >= 0 and done[ret] + 1 < ev:
                 ev = done[ret] + 1
             c = ev if ev > c + 1 and ev < _INF else c + 1
@@ -557,10 +954,20 @@ def simulate_batch(
     ru_idx: np.ndarray,
     n_units: int,
     extrapolate: bool,
+    jump: bool = True,
 ) -> np.ndarray:
     """float64 [n_blocks]: total cycles of every block (numba threads over blocks)."""
     nb_blocks = blk_ptr.shape[0] - 1
     out = np.empty(nb_blocks)
+    # No timer is set further ahead than an operand-ready cycle (two latencies: a
+    # partial-write merge adds the merged write's latency) or a unit's busy time.
+    max_lat = 0
+    for x in lat:
+        max_lat = max(max_lat, x)
+    max_cyc = 0
+    for x in res_cyc:
+        max_cyc = max(max_cyc, x)
+    horizon = 2 * max_lat + max_cyc + 2
     for b in nb.prange(nb_blocks):
         out[b] = simulate_block(
             b,
@@ -592,6 +999,8 @@ def simulate_batch(
             ru_idx,
             n_units,
             extrapolate,
+            jump,
+            horizon,
         )
     return out
 

@@ -187,12 +187,19 @@ class BlockSim:
             the reorder buffer fills; on 2,000 BHive blocks, within 5% of llvm-mca fell
             from 97% to 78% on znver3); off by default. The default full run is exact
             and event driven (see :mod:`envs.blocksim.model`).
+        steady_jump: skip whole periods once the pipeline state repeats exactly (same
+            result as simulating every cycle; off only to check that).
     """
 
     name = "blocksim"
 
     def __init__(
-        self, cpu: str = "znver3", iterations: int = 100, jobs: int = 1, extrapolate: bool = False
+        self,
+        cpu: str = "znver3",
+        iterations: int = 100,
+        jobs: int = 1,
+        extrapolate: bool = False,
+        steady_jump: bool = True,
     ) -> None:
         if iterations < 1:
             raise ValueError("iterations must be >= 1")
@@ -200,6 +207,7 @@ class BlockSim:
         self.iterations = int(iterations)
         self.jobs = max(1, int(jobs))
         self.extrapolate = bool(extrapolate)
+        self.steady_jump = bool(steady_jump)
         self._default = load_default_table(cpu)
         self._decoded: dict[str, tuple[Instruction, ...] | None] = {}
         self._compiled: dict[str, CompiledBlock | None] = {}
@@ -294,6 +302,7 @@ class BlockSim:
                     ru_idx,
                     n_units,
                     self.extrapolate,
+                    self.steady_jump,
                 )
             finally:
                 numba.set_num_threads(prev)
