@@ -128,6 +128,16 @@ class ParamSpace:
             raise ValueError("parameter names must be unique")
         self.params: tuple[Param, ...] = tuple(params)
         self._by_name = {p.name: p for p in self.params}
+        self._names = tuple(names)
+        # All-integer spaces (e.g. simulator tables of thousands of entries) validate
+        # with one vectorised bounds check; anything it does not accept takes the
+        # per-parameter path, which names the bad entry.
+        self._int_bounds: tuple[np.ndarray, np.ndarray] | None = None
+        if self.params and all(isinstance(p, IntParam) for p in self.params):
+            self._int_bounds = (
+                np.array([p.low for p in self.params], np.int64),  # type: ignore[union-attr]
+                np.array([p.high for p in self.params], np.int64),  # type: ignore[union-attr]
+            )
 
     def __len__(self) -> int:
         return len(self.params)
@@ -170,6 +180,16 @@ class ParamSpace:
         missing = [p.name for p in self.params if p.name not in config]
         if missing:
             raise ValueError(f"missing parameters: {missing[:5]}")
+        if self._int_bounds is not None:
+            raw = [config[n] for n in self._names]
+            values = np.array(raw)
+            low, high = self._int_bounds
+            if (
+                values.dtype.kind in "iu"
+                and ((values >= low) & (values <= high)).all()
+                and not any(type(v) is bool for v in raw)
+            ):
+                return dict(zip(self._names, values.tolist(), strict=True))
         return {p.name: p.validate(config[p.name]) for p in self.params}
 
 

@@ -83,3 +83,14 @@ def test_bad_definitions_rejected() -> None:
         FloatParam("x", 0.0, 1.0, 0.5, log=True)
     with pytest.raises(ValueError):
         ParamSpace([IntParam("x", 0, 3, 1), IntParam("x", 0, 3, 1)])
+
+
+def test_all_int_space_validates_like_each_param() -> None:
+    space = ParamSpace([IntParam(f"p{i}", 0, 5, 1) for i in range(50)])
+    good = {f"p{i}": i % 6 for i in range(50)}
+    good["p3"] = np.int64(4)
+    assert space.validate(good) == {**good, "p3": 4}
+    assert all(type(v) is int for v in space.validate(good).values())
+    for bad, word in ((True, "expected an int"), (2.0, "expected an int"), (6, "not in")):
+        with pytest.raises(ValueError, match=f"p7: .*{word}|p7: {word}"):
+            space.validate({**good, "p7": bad})

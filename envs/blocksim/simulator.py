@@ -212,7 +212,12 @@ class BlockSim:
         self._decoded: dict[str, tuple[Instruction, ...] | None] = {}
         self._compiled: dict[str, CompiledBlock | None] = {}
         self._batch_cache: dict[tuple[str, ...], tuple] = {}
+        # Per block, its batch-independent arrays (see _block_arrays); keys get global
+        # ids in order of first appearance.
+        self._block_cache: dict[str, tuple[np.ndarray, ...]] = {}
+        self._key_id: dict[str, int] = {}
         self.missing_keys: Counter[str] = Counter()  # keys simulated with FALLBACK
+        self._layout_cache: tuple | None = None
 
     # ---- public API ---------------------------------------------------------------
     def default_table(self) -> Table:
@@ -346,71 +351,76 @@ class BlockSim:
             out.append(self._compiled[h])
         return out
 
+    def _block_arrays(self, h: str, blk: CompiledBlock) -> tuple[np.ndarray, ...]:
+        """(global key ids, is_store, prev-store pos/dist, prev-load pos/dist) of a block,
+        computed once per block; keys missing from the default table are counted here."""
+        got = self._block_cache.get(h)
+        if got is not None:
+            return got
+        dflt = self._default.index()
+        gids = np.array([self._key_id.setdefault(k, len(self._key_id)) for k in blk.keys], np.int64)
+        load = np.array(
+            [
+                self._default.may_load[dflt[k]] if k in dflt else fb
+                for k, fb in zip(blk.keys, blk.fallback_load, strict=True)
+            ],
+            bool,
+        )
+        store = np.array(
+            [
+                self._default.may_store[dflt[k]] if k in dflt else fb
+                for k, fb in zip(blk.keys, blk.fallback_store, strict=True)
+            ],
+            bool,
+        )
+        for k in blk.keys:
+            if k not in dflt:
+                self.missing_keys[k] += 1
+        got = (gids, store, *_mem_order(load, store))
+        self._block_cache[h] = got
+        return got
+
     def _batch(self, hexes: tuple[str, ...], table: Table) -> tuple:
         cached = self._batch_cache.get(hexes)
         if cached is not None:
             return cached
         blocks = self.compiled(hexes)
         valid = np.array([b is not None for b in blocks], bool)
-        good = [b for b in blocks if b is not None]
-        keys: dict[str, int] = {}
-        dflt = self._default.index()
-        inst_key: list[np.ndarray] = []
-        rd_ptr: list[np.ndarray] = []
-        is_store_l: list[np.ndarray] = []
-        mem: list[tuple[np.ndarray, ...]] = []
-        blk_ptr = [0]
-        n_reads = 0
-        mg_ptr: list[np.ndarray] = []
-        n_merge = 0
-        for blk in good:
-            ids = np.array([keys.setdefault(k, len(keys)) for k in blk.keys], np.int64)
-            inst_key.append(ids)
-            load = np.array(
-                [
-                    self._default.may_load[dflt[k]] if k in dflt else fb
-                    for k, fb in zip(blk.keys, blk.fallback_load, strict=True)
-                ],
-                bool,
-            )
-            store = np.array(
-                [
-                    self._default.may_store[dflt[k]] if k in dflt else fb
-                    for k, fb in zip(blk.keys, blk.fallback_store, strict=True)
-                ],
-                bool,
-            )
-            for k in blk.keys:
-                if k not in dflt:
-                    self.missing_keys[k] += 1
-            is_store_l.append(store)
-            mem.append(_mem_order(load, store))
-            rd_ptr.append(blk.rd_ptr[:-1] + n_reads)
-            n_reads += int(blk.rd_ptr[-1])
-            mg_ptr.append(blk.mg_ptr[:-1] + n_merge)
-            n_merge += int(blk.mg_ptr[-1])
-            blk_ptr.append(blk_ptr[-1] + len(blk.keys))
+        good = [(h, b) for h, b in zip(hexes, blocks, strict=True) if b is not None]
+        arrays = [self._block_arrays(h, b) for h, b in good]
+        blk = [b for _, b in good]
 
         def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
             return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
+        def csr(ptrs: list[np.ndarray]) -> np.ndarray:
+            # per-block CSR offsets (each starting at 0) -> one batch-wide CSR
+            sizes = np.array([int(p[-1]) for p in ptrs], np.int64)
+            shift = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if ptrs else sizes
+            parts = [p[:-1] + o for p, o in zip(ptrs, shift, strict=True)]
+            return np.append(cat(parts, np.int64), int(sizes.sum())).astype(np.int64)
+
+        gids = cat([a[0] for a in arrays], np.int64)
+        used, inst_key = np.unique(gids, return_inverse=True)
+        names = list(self._key_id)
+        lengths = [len(b.keys) for b in blk]
         batch = (
-            np.array(blk_ptr, np.int64),
-            tuple(keys),
-            cat(inst_key, np.int64),
-            np.append(cat(rd_ptr, np.int64), n_reads).astype(np.int64),
-            cat([b.rd_pos for b in good], np.int64),
-            cat([b.rd_dist for b in good], np.int64),
-            cat([b.rd_adv for b in good], np.bool_),
-            cat(is_store_l, np.bool_),
-            cat([m[0] for m in mem], np.int64),
-            cat([m[1] for m in mem], np.int64),
-            cat([m[2] for m in mem], np.int64),
-            cat([m[3] for m in mem], np.int64),
-            np.append(cat(mg_ptr, np.int64), n_merge).astype(np.int64),
-            cat([b.mg_pos for b in good], np.int64),
-            cat([b.mg_dist for b in good], np.int64),
-            cat([b.users for b in good], np.int64),
+            np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            tuple(names[i] for i in used),
+            inst_key.astype(np.int64),
+            csr([b.rd_ptr for b in blk]),
+            cat([b.rd_pos for b in blk], np.int64),
+            cat([b.rd_dist for b in blk], np.int64),
+            cat([b.rd_adv for b in blk], np.bool_),
+            cat([a[1] for a in arrays], np.bool_),
+            cat([a[2] for a in arrays], np.int64),
+            cat([a[3] for a in arrays], np.int64),
+            cat([a[4] for a in arrays], np.int64),
+            cat([a[5] for a in arrays], np.int64),
+            csr([b.mg_ptr for b in blk]),
+            cat([b.mg_pos for b in blk], np.int64),
+            cat([b.mg_dist for b in blk], np.int64),
+            cat([b.users for b in blk], np.int64),
             valid,
         )
         if len(self._batch_cache) > 8:
@@ -418,9 +428,27 @@ class BlockSim:
         self._batch_cache[hexes] = batch
         return batch
 
+    def _layout(self, table: Table) -> tuple:
+        """Per table layout (opcodes, resources), cached: key -> row, resources in
+        llvm-mca's allocation order (units before groups, small groups before large),
+        the fallback resource, and the resource -> unit CSR."""
+        c = self._layout_cache
+        if c is not None and c[0] is table.opcodes and c[1] is table.resources:
+            return c[2:]
+        sizes = np.array([len(u) for u in table.resource_units], np.int64)
+        out = (
+            table.index(),
+            np.argsort(sizes, kind="stable"),
+            table.fallback_resource(),
+            np.cumsum([0] + [len(u) for u in table.resource_units]).astype(np.int64),
+            np.array([u for us in table.resource_units for u in us], np.int64),
+        )
+        self._layout_cache = (table.opcodes, table.resources, *out)
+        return out
+
     def _table_arrays(self, table: Table, keys: tuple[str, ...]) -> tuple:
         """Table rows for the batch's keys (in batch key order), FALLBACK where absent."""
-        idx = table.index()
+        idx, order, fallback_res, ru_ptr, ru_idx = self._layout(table)
         n_res = len(table.resources)
         rows = np.array([idx.get(k, -1) for k in keys], np.int64)
         have = rows >= 0
@@ -432,28 +460,19 @@ class BlockSim:
         uops[have] = table.micro_ops[rows[have]]
         ra[have] = table.read_advance[rows[have]]
         cyc[have] = table.resource_cycles[rows[have]]
-        cyc[~have, table.fallback_resource()] = FALLBACK["port_cycles"]
-        # Units before groups, small groups before large: llvm-mca's allocation order.
-        sizes = np.array([len(u) for u in table.resource_units], np.int64)
-        order = np.argsort(sizes, kind="stable")
-        res_ptr = [0]
-        res_id: list[int] = []
-        res_cyc: list[int] = []
-        for r in range(len(keys)):
-            for j in order:
-                if cyc[r, j] > 0:
-                    res_id.append(int(j))
-                    res_cyc.append(int(cyc[r, j]))
-            res_ptr.append(len(res_id))
-        ru_ptr = np.cumsum([0] + [len(u) for u in table.resource_units]).astype(np.int64)
-        ru_idx = np.array([u for us in table.resource_units for u in us], np.int64)
+        cyc[~have, fallback_res] = FALLBACK["port_cycles"]
+        # Per key, its used resources in allocation order: CSR (res_ptr, res_id, res_cyc).
+        ordered = cyc[:, order]
+        r_idx, c_idx = np.nonzero(ordered > 0)
+        res_ptr = np.zeros(len(keys) + 1, np.int64)
+        np.cumsum(np.bincount(r_idx, minlength=len(keys)), out=res_ptr[1:])
         return (
             lat,
             uops,
             ra,
-            np.array(res_ptr, np.int64),
-            np.array(res_id, np.int64),
-            np.array(res_cyc, np.int64),
+            res_ptr,
+            order[c_idx].astype(np.int64),
+            ordered[r_idx, c_idx].astype(np.int64),
             ru_ptr,
             ru_idx,
             len(table.units),

@@ -46,6 +46,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,38 @@ FORMAT_VERSION = 1
 FALLBACK = {"lat": 1, "uops": 1, "ra": 0, "port_cycles": 1}
 _MAX_LAT = 1000
 _MAX_UOPS = 1000
+
+
+# Flat-parameter targets (see Table._locate) and their clipping bounds.
+_FIELDS = (
+    "dispatch_width",
+    "rob_size",
+    "latency",
+    "micro_ops",
+    "read_advance",
+    "resource_cycles",
+)
+_FIELD_LOW = np.array([1, 1, 0, 1, 0, 0], np.float64)
+_FIELD_HIGH = np.array([_MAX_LAT, 100_000, _MAX_LAT, _MAX_UOPS, _MAX_LAT, _MAX_LAT], np.float64)
+
+
+@dataclass(frozen=True)
+class FlatIndex:
+    """Locations of a fixed list of flat parameter names in one table layout.
+
+    Attributes:
+        names: the d names.
+        opcodes / resources: the layout it was made for.
+        fields: int64 [d], index into ``_FIELDS``; rows / cols: int64 [d], table row and
+            resource column (-1 where not applicable).
+    """
+
+    names: tuple[str, ...]
+    opcodes: tuple[str, ...]
+    resources: tuple[str, ...]
+    fields: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -105,7 +138,11 @@ class Table:
 
     # ---- lookup ---------------------------------------------------------------
     def index(self) -> dict[str, int]:
-        """key -> row."""
+        """key -> row (shared: do not modify)."""
+        return self._key_rows
+
+    @cached_property
+    def _key_rows(self) -> dict[str, int]:
         return {k: i for i, k in enumerate(self.opcodes)}
 
     def fallback_resource(self) -> int:
@@ -173,30 +210,55 @@ class Table:
             )
         return out
 
-    def with_flat(self, names: Sequence[str], values: Sequence[float] | np.ndarray) -> Table:
+    def flat_index(self, names: Sequence[str]) -> FlatIndex:
+        """Where each named parameter lives; reuse it for many :meth:`with_flat` calls
+        with the same names (tables of the same CPU layout)."""
+        idx = self.index()
+        res = {r: i for i, r in enumerate(self.resources)}
+        fields = np.empty(len(names), np.int64)
+        rows = np.full(len(names), -1, np.int64)
+        cols = np.full(len(names), -1, np.int64)
+        for j, name in enumerate(names):
+            arr, row, col = self._locate(name, idx, res)
+            fields[j] = _FIELDS.index(arr)
+            rows[j] = -1 if row is None else row
+            cols[j] = -1 if col is None else col
+        return FlatIndex(tuple(names), self.opcodes, self.resources, fields, rows, cols)
+
+    def with_flat(
+        self, names: Sequence[str] | FlatIndex, values: Sequence[float] | np.ndarray
+    ) -> Table:
         """A copy with the named parameters set; values are rounded to integers and
         clipped (latency, ReadAdvance, port cycles >= 0; micro-ops >= 1; dispatch
-        width, ROB size >= 1)."""
-        if len(names) != len(values):
-            raise ValueError(f"{len(names)} names but {len(values)} values")
+        width, ROB size >= 1). ``names`` may be a :meth:`flat_index` of them."""
+        fi = names if isinstance(names, FlatIndex) else self.flat_index(names)
+        if fi.opcodes is not self.opcodes and (
+            fi.opcodes != self.opcodes or fi.resources != self.resources
+        ):
+            raise ValueError("flat index made for a table with another layout")
+        v = np.asarray(values, np.float64).reshape(-1)
+        if len(v) != len(fi.names):
+            raise ValueError(f"{len(fi.names)} names but {len(v)} values")
+        bad = ~np.isfinite(v)
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"parameter {fi.names[j]} = {values[j]} is not finite")
+        iv = np.rint(v)  # round half to even, as Python's round()
+        lo = _FIELD_LOW[fi.fields]
+        hi = _FIELD_HIGH[fi.fields]
+        iv = np.minimum(np.maximum(iv, lo), hi).astype(np.int64)
         new = self.copy()
-        idx = new.index()
-        res = {r: i for i, r in enumerate(new.resources)}
         glob: dict[str, int] = {}
-        for name, value in zip(names, values, strict=True):
-            v = float(value)
-            if not math.isfinite(v):
-                raise ValueError(f"parameter {name} = {value} is not finite")
-            arr, row, col = self._locate(name, idx, res)
-            lo = 1 if arr in ("dispatch_width", "rob_size", "micro_ops") else 0
-            hi = _MAX_UOPS if arr == "micro_ops" else _MAX_LAT
-            iv = int(min(max(round(v), lo), hi if arr != "rob_size" else 100_000))
-            if row is None:
-                glob[arr] = iv
-            elif col is None:
-                getattr(new, arr)[row] = iv
+        for f, name in enumerate(_FIELDS):
+            sel = fi.fields == f
+            if not sel.any():
+                continue
+            if name in ("dispatch_width", "rob_size"):
+                glob[name] = int(iv[sel][-1])
+            elif name == "resource_cycles":
+                new.resource_cycles[fi.rows[sel], fi.cols[sel]] = iv[sel]
             else:
-                new.resource_cycles[row, col] = iv
+                getattr(new, name)[fi.rows[sel]] = iv[sel]
         return replace(new, **glob) if glob else new
 
     @staticmethod
