@@ -349,3 +349,32 @@ def test_jobs_do_not_change_predictions() -> None:
     assert np.array_equal(
         one.predict(hexes, one.default_table()), two.predict(hexes, two.default_table())
     )
+
+
+@pytest.mark.skipif(not DEFAULT_BLOCKS.exists(), reason="needs ../shared BHive blocks")
+@pytest.mark.parametrize("cpu", ["znver3", "haswell"])
+def test_steady_state_jump_changes_no_prediction(cpu: str) -> None:
+    """The jump skips whole periods only once the full state repeats: the cycles are
+    those of the cycle-by-cycle run, under default, perturbed and narrow tables."""
+    bhive = read_bhive_hex(DEFAULT_BLOCKS, limit=5000)
+    rng = np.random.default_rng(11)
+    hexes = [bhive[i] for i in rng.choice(len(bhive), 400, replace=False)]
+    hexes += [asm(lines) for lines in EXACT_BLOCKS]
+    full, jump = BlockSim(cpu, steady_jump=False), BlockSim(cpu)
+    base = full.default_table()
+    keys = sorted({k for b in full.compiled(hexes) if b for k in b.keys} & set(base.index()))
+    names = base.param_names(keys, ports="used")
+    vals = base.to_flat(names)
+    tables = [
+        base,
+        base.with_flat(names, np.maximum(vals + rng.integers(-2, 3, len(vals)), 0)),
+        base.with_flat(names[:2], [3, 48]),
+    ]
+    jumped = 0
+    for table in tables:
+        want = full.predict(hexes, table)
+        assert not full.last_skipped_iterations.any()
+        got = jump.predict(hexes, table)
+        assert np.array_equal(got, want, equal_nan=True)
+        jumped += int((jump.last_skipped_iterations > 0).sum())
+    assert jumped >= 100  # the comparison covers many jumps, not a few

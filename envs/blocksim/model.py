@@ -408,6 +408,7 @@ def simulate_block(
     extrapolate: bool,
     jump: bool,
     horizon: int,
+    skipped: np.ndarray,
 ) -> float:
     """Total cycles of block ``b`` (instructions blk_ptr[b]:blk_ptr[b+1]).
 
@@ -417,7 +418,8 @@ def simulate_block(
     repeat with a period of 1-4 iterations for three periods, and the rest is
     extrapolated (see :func:`_extrapolate`): approximate, off by default.
     ``horizon``: a bound on how many cycles ahead of the current one a timer can be
-    set (see :func:`simulate_batch`).
+    set (see :func:`simulate_batch`). ``skipped[b]`` is set to the iterations the
+    steady-state jump skipped (0 if none).
 
     Per-instruction arrays are indexed by global instruction index; ``rd_*`` by read
     index (CSR through ``rd_ptr``); table arrays by table row; ``res_*`` (CSR through
@@ -542,6 +544,7 @@ def simulate_block(
                         period = j - cand_it
                         q = (m - 1 - nd) // (period * n)
                         if q >= 1:
+                            skipped[b] = q * period
                             a += q * period * n
                             dcyc = q * (c - cand_c)
                             c += dcyc
@@ -955,10 +958,12 @@ def simulate_batch(
     n_units: int,
     extrapolate: bool,
     jump: bool = True,
-) -> np.ndarray:
-    """float64 [n_blocks]: total cycles of every block (numba threads over blocks)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Total cycles of every block, float64 [n_blocks], and the iterations of each that
+    the steady-state jump skipped, int64 [n_blocks] (numba threads over blocks)."""
     nb_blocks = blk_ptr.shape[0] - 1
     out = np.empty(nb_blocks)
+    skipped = np.zeros(nb_blocks, np.int64)
     # No timer is set further ahead than an operand-ready cycle (two latencies: a
     # partial-write merge adds the merged write's latency) or a unit's busy time.
     max_lat = 0
@@ -1001,8 +1006,9 @@ def simulate_batch(
             extrapolate,
             jump,
             horizon,
+            skipped,
         )
-    return out
+    return out, skipped
 
 
 @nb.njit(cache=True, nogil=True)

@@ -218,6 +218,7 @@ class BlockSim:
         self._key_id: dict[str, int] = {}
         self.missing_keys: Counter[str] = Counter()  # keys simulated with FALLBACK
         self._layout_cache: tuple | None = None
+        self.last_skipped_iterations = np.zeros(0, np.int64)
 
     # ---- public API ---------------------------------------------------------------
     def default_table(self) -> Table:
@@ -274,11 +275,13 @@ class BlockSim:
             table, keys
         )
         out = np.full(len(hexes), np.nan)
+        # Per block of this call, iterations the exact steady-state jump skipped.
+        self.last_skipped_iterations = np.zeros(len(hexes), np.int64)
         if valid.any():
             prev = numba.get_num_threads()
             numba.set_num_threads(min(self.jobs, numba.config.NUMBA_NUM_THREADS))
             try:
-                res = simulate_batch(
+                res, skipped = simulate_batch(
                     self.iterations,
                     int(table.dispatch_width),
                     int(table.rob_size),
@@ -312,6 +315,7 @@ class BlockSim:
             finally:
                 numba.set_num_threads(prev)
             out[valid] = res
+            self.last_skipped_iterations[valid] = skipped
         return out
 
     def versions(self) -> dict[str, str]:
