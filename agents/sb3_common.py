@@ -39,7 +39,8 @@ class RLOptions:
     """Options shared by the SB3 agents (suite ``[agents.<name>] options``).
 
     Env (see envs/gym_envs.py): ``horizon`` steps per episode, ``step_size`` (unit-cube
-    units per step), ``group_size`` (parameters per edit; None = all), ``minibatch``
+    units per step), ``group_size`` (parameters per edit, at most 32 by default; None =
+    all at once, see below), ``minibatch``
     (None: all of the trial's ``eval_items``; k: a seeded subset of k of them),
     ``cache`` (no re-simulation of a configuration already simulated),
     ``random_start_prob``. PPO: ``n_steps`` (rollout length), ``batch_size``,
@@ -48,11 +49,20 @@ class RLOptions:
     ``log_std_init`` (initial log std of the Gaussian policy, in action units),
     ``max_steps_factor`` (cap on env steps, as a multiple of the steps the budget can
     pay for: with the cache, steps may be free, and training must end somewhere).
+
+    ``group_size`` bounds the action's dimension m. PPO's probability ratio is a product
+    over the m action dimensions, and one Adam step moves every output's mean by about
+    the learning rate, so the policy's KL per update grows about linearly with m: on
+    blocksim's 1,591-parameter table with the whole vector as one action (m = 1,591)
+    SB3's approx_kl reached 1e13-1e35 per rollout, and at n_steps = 16 the policy went
+    NaN (the trial failed); with m = 32 it stays around 0.1-1.
+    Spaces of at most 32 parameters (mca: 7, the tests' toy: 4) are one group, the whole
+    vector at once, as before.
     """
 
     horizon: int = 8
     step_size: float = 0.1
-    group_size: int | None = None
+    group_size: int | None = 32
     minibatch: int | None = None
     cache: bool = True
     random_start_prob: float = 0.0
@@ -99,12 +109,15 @@ def torch_threads(n: int = 1) -> Iterator[None]:
 
 
 def make_env(ctx: TrialContext, opts: RLOptions) -> ParamTuningEnv:
-    """The trial's env: ``ctx.objective``, minibatch from ``ctx.eval_items``."""
+    """The trial's env: ``ctx.objective``, minibatch from ``ctx.eval_items``, its RNG
+    seeded with ``ctx.seed``: resets that are not SB3's (the expert's, the clone's
+    episodes) draw the first edited group from it, and an unseeded gymnasium env would
+    draw it from OS entropy. SB3 reseeds it with the same seed when it starts learning."""
     items = np.asarray(ctx.eval_items, dtype=np.int64)
     if opts.minibatch is not None and opts.minibatch < len(items):
         pick = minibatch_items(len(items), opts.minibatch, stable_int("minibatch", ctx.seed))
         items = items[pick]
-    return ParamTuningEnv(
+    env = ParamTuningEnv(
         ctx.objective,
         items=items,
         horizon=opts.horizon,
@@ -114,6 +127,8 @@ def make_env(ctx: TrialContext, opts: RLOptions) -> ParamTuningEnv:
         start=opts.start,
         cache=opts.cache,
     )
+    env.np_random = gymnasium.utils.seeding.np_random(ctx.seed)[0]
+    return env
 
 
 def make_ppo(env: ParamTuningEnv, ctx: TrialContext, opts: RLOptions) -> PPO:

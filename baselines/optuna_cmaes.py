@@ -12,9 +12,11 @@ give to adapt (its learning rate is ~2/d^2), so the diagonal one loses nothing t
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import optuna
+from optuna.exceptions import ExperimentalWarning
 
 from baselines.optuna_common import OptunaAgent
 from harness.agent import TrialContext
@@ -49,7 +51,15 @@ class OptunaCMAES(OptunaAgent):
 
     def make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         # CMA-ES handles only numbers; Optuna samples categoricals with a seeded
-        # independent sampler, which is what we want, so its warning is noise.
-        return optuna.samplers.CmaEsSampler(
-            seed=seed, use_separable_cma=self._separable, warn_independent_sampling=False
-        )
+        # independent sampler, which is what we want, so its warning is noise. So is
+        # "Argument ``use_separable_cma`` is an experimental feature" (in every run log):
+        # only that warning is silenced, only while the sampler is built.
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore",
+                message=r"Argument ``use_separable_cma`` is an experimental feature",
+                category=ExperimentalWarning,
+            )
+            return optuna.samplers.CmaEsSampler(
+                seed=seed, use_separable_cma=self._separable, warn_independent_sampling=False
+            )

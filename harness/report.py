@@ -3,7 +3,9 @@
 Per task setting and budget: a table of each agent's final test metrics (median and
 95% bootstrap CI over seeds), samples and wall time used, and the validation loss of
 each agent's best-so-far configuration vs samples (median line, interquartile band,
-log x axis). The trial table is also written as ``trials.csv`` for pandas.
+log x axis), and one small table per agent that reports diagnostics (its own
+``diag_*`` values: median, min and max over seeds). The trial table is also written as
+``trials.csv`` for pandas.
 """
 
 from __future__ import annotations
@@ -93,16 +95,60 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def diagnostics_table(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Agents' optional ``diag_*`` columns (see the trial record): header and one row
-    per agent that reports any, each cell the median over ok seeds; empty if none."""
+@dataclass
+class AgentDiagnostics:
+    """One agent's own ``diag_*`` columns (see the trial record) at one task and budget:
+    rows of (name without ``diag_``, median, min, max, seeds), over the ok seeds that
+    report that value, in the order the agent's records give them. A value null in
+    every seed (missing, or stored as null because it was not finite) is left out."""
+
+    agent: str
+    rows: list[tuple[str, str, str, str, str]]
+
+    header = ("diagnostic", "median", "min", "max", "seeds")
+
+
+def diagnostics_tables(frame: pd.DataFrame) -> list[AgentDiagnostics]:
+    """One table per agent (sorted by name) that reports any diagnostic, each with only
+    the columns that agent reports; empty if none does."""
     ok = frame[frame.status == "ok"]
-    cols = [c for c in ok.columns if c.startswith("diag_") and ok[c].notna().any()]
-    rows = []
+    diag = [c for c in ok.columns if c.startswith("diag_")]
+    tables = []
     for agent, grp in ok.groupby("agent", sort=True):
-        if cols and grp[cols].notna().any().any():
-            rows.append([str(agent), *[fmt(float(grp[c].median())) for c in cols]])
-    return (["agent", *[c[len("diag_") :] for c in cols]], rows) if rows else ([], [])
+        rows = []
+        for c in diag:
+            vals = grp[c].dropna().to_numpy(dtype=float)
+            if len(vals):
+                stats = (np.median(vals), vals.min(), vals.max())
+                rows.append((c[len("diag_") :], *(fmt(float(v)) for v in stats), str(len(vals))))
+        if rows:
+            tables.append(AgentDiagnostics(str(agent), rows))
+    return tables
+
+
+def diagnostics_markdown(tables: list[AgentDiagnostics]) -> list[str]:
+    """Markdown lines: a heading and a small table per agent."""
+    md: list[str] = []
+    for t in tables:
+        md += ["", f"### Agent diagnostics: {t.agent}", ""]
+        md.append("| " + " | ".join(t.header) + " |")
+        md.append("|" + "---|" * len(t.header))
+        md += ["| " + " | ".join(r) + " |" for r in t.rows]
+    return md
+
+
+def diagnostics_html(tables: list[AgentDiagnostics]) -> list[str]:
+    """HTML fragments: a heading and a small table per agent."""
+    out: list[str] = []
+    for t in tables:
+        out += [
+            f"<h3>Agent diagnostics: {html.escape(t.agent)}</h3><table><tr>"
+            + "".join(f"<th>{html.escape(c)}</th>" for c in t.header)
+            + "</tr>",
+            *["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in t.rows],
+            "</table>",
+        ]
+    return out
 
 
 def _png(fig: plt.Figure) -> bytes:
@@ -234,23 +280,8 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
                 "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
             )
         sub = frame[(frame.task_label == label) & (frame.budget_samples == budget)]
-        diag_cols, diag_rows = diagnostics_table(sub)
-        diag_html: list[str] = []
-        if diag_rows:
-            md += ["", "Agent diagnostics (median over seeds):", ""]
-            md.append("| " + " | ".join(diag_cols) + " |")
-            md.append("|" + "---|" * len(diag_cols))
-            md += ["| " + " | ".join(r) + " |" for r in diag_rows]
-            diag_html = [
-                "<p>Agent diagnostics (median over seeds):</p><table><tr>"
-                + "".join(f"<th>{html.escape(c)}</th>" for c in diag_cols)
-                + "</tr>",
-                *[
-                    "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-                    for r in diag_rows
-                ],
-                "</table>",
-            ]
+        diag_tables = diagnostics_tables(sub)
+        md += diagnostics_markdown(diag_tables)
         figs = []
         if any(r["status"] == "ok" for r in recs):
             figs.append(curve_figure([r for r in recs if r["status"] == "ok"], label, int(budget)))
@@ -261,7 +292,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
             "<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>",
             *rows_html,
             "</table>",
-            *diag_html,
+            *diagnostics_html(diag_tables),
         ]
         for f in figs:
             (out / f.name).write_bytes(f.png)

@@ -112,4 +112,5 @@ def test_list_and_report(tmp_path) -> None:
     assert page.count("data:image/png;base64,") == 2 and "optuna-tpe" in page
     md = (tmp_path / "reports/run/report.md").read_text()
     assert "| agent |" in md and "default" in md and "[" in md
+    assert "Agent diagnostics" not in md  # no toy agent reports diagnostics
     assert (tmp_path / "reports/run/trials.csv").exists()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -21,6 +24,8 @@ from envs.gym_envs import (
 )
 from harness.agent import TrialContext
 from harness.budget import BudgetedObjective
+from harness.params import IntParam, ParamSpace
+from harness.task import Task
 from harness.trial import TrialSpec, run_trial
 from tests.conftest import SMALL_DATASET
 from tests.toy_plugin import ToyTask
@@ -192,3 +197,76 @@ def test_short_seeded_ppo_run_improves_over_its_first_policy() -> None:
     again.run(ctx2)
     assert again.env.best_loss == agent.env.best_loss
     assert ctx2.objective.samples_used == ctx.objective.samples_used
+
+
+class WideTask(Task):
+    """d integer parameters in [0, 5] (blocksim's table is 1,591 such): the prediction is
+    t_i * (1 + mean |x - c| / 5), so the loss falls as more parameters reach the centre."""
+
+    def __init__(self, d: int = 1500, n: int = 20) -> None:
+        self.name, self.description = "wide", "wide toy task"
+        self.param_space = ParamSpace([IntParam(f"p{i}", 0, 5, 2) for i in range(d)])
+        rng = np.random.default_rng(0)
+        self.centre = rng.integers(0, 6, size=d)
+        self._targets = {s: rng.uniform(50, 500, size=n) for s in ("train", "val", "test")}
+
+    def n_items(self, split: str) -> int:
+        return len(self._targets[split])
+
+    def simulate(self, config: Mapping[str, Any], split: str, items: np.ndarray) -> np.ndarray:
+        x = np.array([config[f"p{i}"] for i in range(len(self.centre))])
+        return self._targets[split][items] * (1.0 + np.mean(np.abs(x - self.centre)) / 5)
+
+    def targets(self, split: str, items: np.ndarray) -> np.ndarray:
+        return self._targets[split][items]
+
+    def loss(self, predictions: np.ndarray, targets: np.ndarray) -> float:
+        return float(np.mean(np.abs(predictions - targets) / targets))
+
+    def metrics(self, predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        return {"loss": self.loss(predictions, targets)}
+
+
+def test_ppo_stays_finite_on_a_1500_parameter_space() -> None:
+    # With the whole vector as one 1,500-d action, PPO's ratio (a product over the action
+    # dimensions) overflowed after a rollout and the policy went NaN (ValueError from
+    # torch's Normal); by default the env edits at most 32 parameters per step.
+    task = WideTask(d=1500)
+    ctx = TrialContext(
+        objective=BudgetedObjective(task, 200 * 5),
+        param_space=task.param_space,
+        seed=0,
+        eval_items=np.arange(5, dtype=np.int64),
+        rng=np.random.default_rng(0),
+    )
+    agent = PPOAgent(n_steps=16, batch_size=16)
+    config = agent.run(ctx)
+    assert agent.env.action_space.shape == (32,) and len(agent.env.groups) == 47
+    assert agent.model._n_updates >= 10 * 10  # >= 10 rollouts x n_epochs were trained on
+    assert all(bool(p.isfinite().all()) for p in agent.model.policy.parameters())
+    # The last update's KL estimate (SB3 keeps it in the logger until the next dump):
+    # ~1.5 here; with one 1,500-d action it was inf.
+    assert agent.model.logger.name_to_value["train/approx_kl"] < 10.0
+    assert ctx.objective.samples_used == 1_000 and config == agent.env.best_config
+
+
+def test_bc_is_reproducible_with_grouped_edits() -> None:
+    # With several groups, each reset draws the episode's first group from the env's RNG;
+    # the expert's and the clone's resets are not SB3's, so the agent seeds that RNG.
+    def run() -> BCAgent:
+        task = WideTask(d=320)  # 10 groups of 32
+        ctx = TrialContext(
+            objective=BudgetedObjective(task, 10_000),
+            param_space=task.param_space,
+            seed=4,
+            eval_items=np.arange(5, dtype=np.int64),
+            rng=np.random.default_rng(4),
+        )
+        agent = BCAgent(expert_episodes=3, bc_epochs=20)
+        agent.run(ctx)
+        return agent
+
+    a, b = run(), run()
+    assert len(a.env.groups) == 10 and len(a.expert) == 3 * 8
+    assert np.array_equal(a.expert.obs, b.expert.obs)
+    assert a.env.best_loss == b.env.best_loss and a.env.best_config == b.env.best_config
