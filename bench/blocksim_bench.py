@@ -43,6 +43,7 @@ def compare(cpu: str, hexes: list[str], label: str) -> tuple[np.ndarray, np.ndar
     t0 = time.perf_counter()
     pred = sim.predict(hexes, table)
     t_sim = time.perf_counter() - t0
+    skipped = sim.last_skipped_iterations
     t0 = time.perf_counter()
     ref = mca_total_cycles(texts, cpu, iterations=100)
     t_mca = time.perf_counter() - t0
@@ -55,6 +56,8 @@ def compare(cpu: str, hexes: list[str], label: str) -> tuple[np.ndarray, np.ndar
         f"within_5%={np.mean(rel < 0.05):.3f} | blocksim {len(hexes) / t_sim:,.0f} blocks/s "
         f"(decode+compile {len(hexes) / t_prep:,.0f} blocks/s) | llvm-mca "
         f"{len(hexes) / t_mca:,.0f} blocks/s | speedup {t_mca / t_sim:.1f}x | "
+        f"steady-state jump in {np.mean(skipped > 0):.0%} of blocks, "
+        f"{skipped.sum() / (len(hexes) * sim.iterations):.0%} of iterations skipped | "
         f"fallback keys {sum(sim.missing_keys.values())}"
     )
     return pred, ref
