@@ -216,7 +216,7 @@ class BlockSim:
         # ids in order of first appearance.
         self._block_cache: dict[str, tuple[np.ndarray, ...]] = {}
         self._key_id: dict[str, int] = {}
-        self.missing_keys: Counter[str] = Counter()  # keys simulated with FALLBACK
+        self.missing_keys: Counter[str] = Counter()  # see fallback_report
         self._layout_cache: tuple | None = None
         self.last_skipped_iterations = np.zeros(0, np.int64)
 
@@ -334,7 +334,8 @@ class BlockSim:
         }
 
     def fallback_report(self) -> dict[str, int]:
-        """Keys simulated with the FALLBACK row so far -> instruction occurrences."""
+        """Keys simulated with the FALLBACK row so far -> their occurrences in the distinct
+        blocks simulated (each block counted once, however often it is simulated)."""
         return dict(self.missing_keys.most_common())
 
     # ---- internals ---------------------------------------------------------------
