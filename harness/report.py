@@ -177,6 +177,11 @@ def curve_figure(records: list[dict], label: str, budget: int) -> Figure:
         low, med, high = curve_band(curves, grid)
         ax.plot(grid, med, color=colors(k % 10), label=f"{agent} (n={len(curves)})", lw=1.8)
         ax.fill_between(grid, low, high, color=colors(k % 10), alpha=0.18, lw=0)
+        # A dot where each median curve ends, so that an agent which proposes only late
+        # in its budget (a short curve at the right edge) is not hidden by the others.
+        have = np.flatnonzero(np.isfinite(med))
+        if have.size:
+            ax.plot(grid[have[-1]], med[have[-1]], "o", color=colors(k % 10), ms=5)
     ax.set_xscale("log")
     ax.set_xlabel("samples used (simulations of one input)")
     ax.set_ylabel("validation loss of best-so-far config")
