@@ -6,7 +6,8 @@ For each CPU: llvm-mca region-batched (``# LLVM-MCA-BEGIN``/``END`` per block, 1
 blocks per process, -iterations=100) and blocksim with the CPU's default table run on
 the same decodable blocks (a seeded sample of BHive); prints Kendall tau, the median
 and mean absolute relative difference of blocksim vs llvm-mca, and blocks/s of both
-(blocksim timed after a warm-up call, single thread). With ``--measured`` (a measured
+(blocksim timed after a warm-up call, single thread; medians of 5 blocksim and 3 llvm-mca
+runs, interleaved). With ``--measured`` (a measured
 dataset CSV), also prints MAPE of both against the measurements.
 """
 
@@ -40,13 +41,18 @@ def compare(cpu: str, hexes: list[str], label: str) -> tuple[np.ndarray, np.ndar
     texts = [compiled[i].texts for i in ok]  # type: ignore[union-attr]
     sim.predict(hexes[:2], table)  # numba warm-up (cached compile)
     sim.predict(hexes, table)  # builds the batch arrays once
-    t0 = time.perf_counter()
-    pred = sim.predict(hexes, table)
-    t_sim = time.perf_counter() - t0
+    # Medians of repeated runs, interleaved (a shared machine's load comes and goes).
+    sim_s, mca_s = [], []
+    for rep in range(5):
+        t0 = time.perf_counter()
+        pred = sim.predict(hexes, table)
+        sim_s.append(time.perf_counter() - t0)
+        if rep % 2 == 0:
+            t0 = time.perf_counter()
+            ref = mca_total_cycles(texts, cpu, iterations=100)
+            mca_s.append(time.perf_counter() - t0)
+    t_sim, t_mca = float(np.median(sim_s)), float(np.median(mca_s))
     skipped = sim.last_skipped_iterations
-    t0 = time.perf_counter()
-    ref = mca_total_cycles(texts, cpu, iterations=100)
-    t_mca = time.perf_counter() - t0
     g = np.isfinite(pred) & np.isfinite(ref)
     rel = np.abs(pred[g] - ref[g]) / ref[g]
     tau = kendalltau(pred[g], ref[g])[0]

@@ -184,7 +184,7 @@ def _state_vector(
     cycles until it is free (0 if free); per instance from ``lo`` (two iterations
     before the oldest unretired one: the oldest producer a later read can see) to
     ``nd``: issued: (-1, issue, done); waiting: (place, cycle / producer / resource,
-    operand-ready cycle or _NOT_READY).
+    operand-ready cycle clamped at ``c`` (an earlier one acts the same), or _NOT_READY).
     """
     out[0] = nd - a
     out[1] = ret - a
@@ -214,7 +214,10 @@ def _state_vector(
                 out[w + 1] = locv[k] - a
             else:
                 out[w + 1] = locv[k]
-            out[w + 2] = rdy[k] - c if rdy[k] >= 0 else _NOT_READY
+            if rdy[k] < 0:
+                out[w + 2] = _NOT_READY
+            else:  # any ready cycle up to now acts the same
+                out[w + 2] = rdy[k] - c if rdy[k] > c else 0
         w += 3
     return w
 
