@@ -127,7 +127,12 @@ def test_resume_measures_nothing_twice_and_loses_nothing(tmp_path: Path) -> None
     assert len(read_rows(out)) == 5
     meta = json.loads((tmp_path / "r.json").read_text())
     assert len(meta["sessions"]) == 3
-    assert meta["counts"] == {"ok": 4, "fault": 1}
+    # Every row counted once. Whether a block with only 3 x 4 samples comes out "ok" or
+    # "noisy" depends on the machine's load (1 run in 3 here): that split is not what
+    # this test is about; the measurement tests above check the values.
+    counts = meta["counts"]
+    assert counts.get("fault") == 1 and counts.get("ok", 0) + counts.get("noisy", 0) == 4
+    assert sum(counts.values()) == 5
     for key in ("cpu_model", "cc_version", "method", "runs"):
         assert meta[key]
     sess = meta["sessions"][0]
