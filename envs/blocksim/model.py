@@ -494,7 +494,6 @@ def simulate_block(
     steady = jump and not extrapolate
     next_check = 0
     sig = np.zeros((_SIG_RING, 6), np.int64)
-    sig_it = np.zeros(_SIG_RING, np.int64)
     n_sig = 0
     now = np.zeros(6, np.int64)
     vlen = 4 + 2 * n_res + n_units + 3 * m
@@ -580,7 +579,6 @@ def simulate_block(
                         break
             e = n_sig % _SIG_RING
             sig[e] = now
-            sig_it[e] = j
             n_sig += 1
             if n_full >= _MAX_FULL:
                 steady = False
