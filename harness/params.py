@@ -150,7 +150,7 @@ class ParamSpace:
 
     @property
     def names(self) -> list[str]:
-        return [p.name for p in self.params]
+        return list(self._names)
 
     def default(self) -> Config:
         """The default configuration (the simulator's own behaviour)."""

@@ -124,6 +124,14 @@ def test_flat_round_trip_and_names() -> None:
     assert t.to_flat(names).tolist() == vals.tolist()  # original untouched
     with pytest.raises(KeyError):
         t.with_flat(["lat:NOT_A_KEY"], [1])
+    # A located index gives the same table, and is refused by another CPU's layout.
+    fi = t.flat_index(names)
+    assert np.array_equal(t.with_flat(fi, vals + 1).resource_cycles, t2.resource_cycles)
+    assert t.with_flat(fi, vals + 1).to_flat(names).tolist() == (vals + 1).tolist()
+    with pytest.raises(ValueError, match="another layout"):
+        load_default_table("haswell").with_flat(fi, vals)
+    with pytest.raises(ValueError, match="not finite"):
+        t.with_flat(fi, np.full(len(names), np.nan))
 
 
 def test_table_save_load(tmp_path) -> None:  # type: ignore[no-untyped-def]

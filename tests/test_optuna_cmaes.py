@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import optuna
 from optuna.exceptions import ExperimentalWarning
 
 from baselines.optuna_cmaes import OptunaCMAES
-from harness.agent import TrialContext
-from harness.budget import BudgetedObjective
-from tests.toy_plugin import ToyTask
+from harness.params import IntParam, ParamSpace
+from tests.toy_plugin import ToyTask, trial_context
 
 
 def test_separable_cma_builds_without_the_experimental_warning_only() -> None:
     task = ToyTask(n=10)
-    ctx = TrialContext(
-        objective=BudgetedObjective(task, 100),
-        param_space=task.param_space,
-        seed=0,
-        eval_items=np.arange(5, dtype=np.int64),
-        rng=np.random.default_rng(0),
-    )
+    ctx = trial_context(task, 100, 5)
     agent = OptunaCMAES(covariance="diagonal")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -34,3 +26,14 @@ def test_separable_cma_builds_without_the_experimental_warning_only() -> None:
     assert [str(w.message).split(".")[0] for w in caught] == [
         "Argument ``use_separable_cma`` is an experimental feature"
     ]
+
+
+def test_auto_covariance_is_full_up_to_100_parameters_and_diagonal_above() -> None:
+    small = ToyTask(n=10)  # 3 numeric parameters
+    wide = ToyTask(n=10)
+    wide.param_space = ParamSpace([IntParam(f"p{i}", 0, 3, 1) for i in range(101)])
+    for task, separable in ((small, 0.0), (wide, 1.0)):
+        agent = OptunaCMAES()
+        agent.setup(trial_context(task, 100, 5))
+        assert agent.diagnostics == {"separable_cma": separable}
+        assert agent.make_sampler(0)._use_separable_cma is bool(separable)

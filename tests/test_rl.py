@@ -28,7 +28,7 @@ from harness.params import IntParam, ParamSpace
 from harness.task import Task
 from harness.trial import TrialSpec, run_trial
 from tests.conftest import SMALL_DATASET
-from tests.toy_plugin import ToyTask
+from tests.toy_plugin import ToyTask, trial_context
 
 ENV_KWARGS = {
     MCA_ENV_ID: {"dataset": str(SMALL_DATASET), "max_items": 120, "minibatch": 6},
@@ -232,13 +232,7 @@ def test_ppo_stays_finite_on_a_1500_parameter_space() -> None:
     # dimensions) overflowed after a rollout and the policy went NaN (ValueError from
     # torch's Normal); by default the env edits at most 32 parameters per step.
     task = WideTask(d=1500)
-    ctx = TrialContext(
-        objective=BudgetedObjective(task, 200 * 5),
-        param_space=task.param_space,
-        seed=0,
-        eval_items=np.arange(5, dtype=np.int64),
-        rng=np.random.default_rng(0),
-    )
+    ctx = trial_context(task, 200 * 5, 5)
     agent = PPOAgent(n_steps=16, batch_size=16)
     config = agent.run(ctx)
     assert agent.env.action_space.shape == (32,) and len(agent.env.groups) == 47
@@ -255,13 +249,7 @@ def test_bc_is_reproducible_with_grouped_edits() -> None:
     # the expert's and the clone's resets are not SB3's, so the agent seeds that RNG.
     def run() -> BCAgent:
         task = WideTask(d=320)  # 10 groups of 32
-        ctx = TrialContext(
-            objective=BudgetedObjective(task, 10_000),
-            param_space=task.param_space,
-            seed=4,
-            eval_items=np.arange(5, dtype=np.int64),
-            rng=np.random.default_rng(4),
-        )
+        ctx = trial_context(task, 10_000, 5, seed=4)
         agent = BCAgent(expert_episodes=3, bc_epochs=20)
         agent.run(ctx)
         return agent

@@ -14,12 +14,25 @@ from typing import Any
 import numpy as np
 
 from harness.agent import Agent, TrialContext
+from harness.budget import BudgetedObjective
 from harness.params import CategoricalParam, FloatParam, IntParam, ParamSpace
 from harness.task import Task
 
 TASKS = {"toy": "tests.toy_plugin:make_toy_task"}
 
 CENTRE = {"x": 0.3, "y": 7, "z": 2.0}
+
+
+def trial_context(task: Task, budget: int, n_items: int, seed: int = 0) -> TrialContext:
+    """A trial context for calling an agent directly: ``budget`` samples, the first
+    ``n_items`` training items per evaluation, generators seeded with ``seed``."""
+    return TrialContext(
+        objective=BudgetedObjective(task, budget),
+        param_space=task.param_space,
+        seed=seed,
+        eval_items=np.arange(n_items, dtype=np.int64),
+        rng=np.random.default_rng(seed),
+    )
 
 
 class ToyTask(Task):

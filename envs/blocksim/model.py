@@ -30,7 +30,7 @@ Total cycles = the cycle of the last retirement + 1, as llvm-mca's "Total Cycles
 The scheduler is event driven, so the cost is per instruction, not per waiting
 instruction per cycle (the first version rescanned every waiting instruction each
 cycle). A waiting instance is in exactly one place: on a timer (operands ready at a
-known cycle, or "next cycle") in a heap ordered by (cycle, scheduling order); parked
+known cycle, or "next cycle"), taken in (cycle, scheduling order); parked
 on the unissued producer it waits for, which wakes it when it issues; or in the queue
 of the resource it found full, whose oldest member alone is re-checked when a unit
 frees (the next one only after it issued). Checks that fail have no side effects
@@ -143,9 +143,9 @@ def _purge_stale(
     return free
 
 
-# Where a waiting (dispatched, unissued) instance is: on the timer heap, parked on an
-# unissued producer, or in a resource's queue (see the module docstring).
-_LOC_HEAP = 1
+# Where a waiting (dispatched, unissued) instance is: on a timer (the calendar),
+# parked on an unissued producer, or in a resource's queue (see the module docstring).
+_LOC_TIMER = 1
 _LOC_DEP = 2
 _LOC_RQ = 3
 _NOT_READY = -(np.int64(1) << np.int64(50))  # operand-ready cycle not known yet
@@ -208,7 +208,7 @@ def _state_vector(
         else:
             place = loc[k]
             out[w] = place
-            if place == _LOC_HEAP:
+            if place == _LOC_TIMER:
                 out[w + 1] = locv[k] - c
             elif place == _LOC_DEP:
                 out[w + 1] = locv[k] - a
@@ -304,7 +304,7 @@ def _restore_state(
             rdy[k] = -1 if v[w + 2] == _NOT_READY else c + v[w + 2]
             place = v[w]
             loc[k] = place
-            if place == _LOC_HEAP:
+            if place == _LOC_TIMER:
                 locv[k] = c + v[w + 1]
                 free, ts = _cal_push(cal, e_r, e_k, e_next, th, free, ts, c + v[w + 1], key, k)
             elif place == _LOC_DEP:
@@ -725,7 +725,7 @@ def simulate_block(
                     ts += 1
                 e_next[_e] = _h
                 cal[_slot] = _e
-                loc[k] = _LOC_HEAP
+                loc[k] = _LOC_TIMER
                 locv[k] = t
                 continue
             if is_store[i]:
@@ -819,7 +819,7 @@ def simulate_block(
                         ts += 1
                     e_next[_e] = _h
                     cal[_slot] = _e
-                    loc[k] = _LOC_HEAP
+                    loc[k] = _LOC_TIMER
                     locv[k] = wake
                 else:
                     loc[k] = _LOC_RQ
@@ -912,7 +912,7 @@ def simulate_block(
             while d >= 0:
                 dn = dep_next[d]
                 dr = okey[d]
-                loc[d] = _LOC_HEAP
+                loc[d] = _LOC_TIMER
                 if dr > kr:
                     # insert (dr, d) into this cycle's sorted cur[icur:ncur] (inlined by hand)
                     _rr = dr
@@ -1053,7 +1053,7 @@ def simulate_block(
                 ts += 1
             e_next[_e] = _h
             cal[_slot] = _e
-            loc[k] = _LOC_HEAP
+            loc[k] = _LOC_TIMER
             locv[k] = c + 1
         # Next cycle: skip cycles in which nothing can happen. Dispatch blocked by
         # width (or a multi-uop carry) changes next cycle; blocked by the ROB, it

@@ -232,9 +232,7 @@ class Table:
         clipped (latency, ReadAdvance, port cycles >= 0; micro-ops >= 1; dispatch
         width, ROB size >= 1). ``names`` may be a :meth:`flat_index` of them."""
         fi = names if isinstance(names, FlatIndex) else self.flat_index(names)
-        if fi.opcodes is not self.opcodes and (
-            fi.opcodes != self.opcodes or fi.resources != self.resources
-        ):
+        if (fi.opcodes, fi.resources) != (self.opcodes, self.resources):
             raise ValueError("flat index made for a table with another layout")
         v = np.asarray(values, np.float64).reshape(-1)
         if len(v) != len(fi.names):
