@@ -105,6 +105,27 @@ def test_matches_llvm_mca_with_default_table(sim: BlockSim, lines: list[str]) ->
     assert ours == pytest.approx(ref, rel=0.02)
 
 
+@pytest.mark.parametrize(
+    ("cpu", "lines"),
+    [  # BHive blocks whose llvm-mca total needs the scheduler buffers / load queue
+        ("znver3", ["movq 64(%rsp), %rsi", "movq 24(%rsi), %r8", "movq (%r8,%rbx,8), %rdi",
+                    "movq 8(%rdi), %r9", "testb $-128, 170(%r9)"]),
+        ("znver3", ["cmpl $1000, %esi", "movl $1000, %eax", "cmovgl %eax, %esi"]),
+        ("skylake", ["testl %r12d, %r12d", "setg %dl", "testl %r13d, %r13d", "setg %cl",
+                     "orb %cl, %dl"]),
+        # three multiplies hold up retirement; loads / stores fill llvm-mca's LQ / SQ
+        ("znver3", ["imulq %rax, %rax"] * 3 + [f"movq {8 * j}(%rsi), %rcx" for j in range(4)]),
+        ("znver3", ["imulq %rax, %rax"] * 3 + [f"movq %rcx, {8 * j}(%rsi)" for j in range(4)]),
+    ],
+)  # fmt: skip
+def test_scheduler_buffers_and_load_store_queues_match_llvm_mca(cpu: str, lines: list[str]) -> None:
+    table = load_default_table(cpu)
+    assert table.buffers and (cpu != "znver3" or (table.load_queue, table.store_queue) == (72, 64))
+    ours = run(BlockSim(cpu), lines, table)
+    ref = float(mca_total_cycles([lines], cpu, iterations=100)[0])
+    assert ours == ref
+
+
 def test_undecodable_block_is_nan(sim: BlockSim) -> None:
     good = asm(["addl %eax, %ebx"])
     out = sim.predict([good, "0f0b", good], sim.default_table())
@@ -157,8 +178,9 @@ def test_shipped_tables(cpu: str) -> None:
 @nb.njit(cache=True)
 def _scan_block(  # noqa: PLR0912, PLR0915 - a literal transcription of the model
     b, iters, width, rob, blk_ptr, row_of, rd_ptr, rd_pos, rd_dist, rd_adv, is_store,
-    ps_pos, ps_dist, pl_pos, pl_dist, mg_ptr, mg_pos, mg_dist, users, lat, uops, ra,
-    res_ptr, res_id, res_cyc, ru_ptr, ru_idx, n_units,
+    is_load, ps_pos, ps_dist, pl_pos, pl_dist, mg_ptr, mg_pos, mg_dist, users, lat, uops,
+    ra, res_ptr, res_id, res_cyc, ru_ptr, ru_idx, n_units, buf_ptr, buf_id, buf_size,
+    lq_size, sq_size,
 ):  # fmt: skip
     """Reference: every cycle, check every waiting instance in scheduling order."""
     base = blk_ptr[b]
@@ -173,10 +195,13 @@ def _scan_block(  # noqa: PLR0912, PLR0915 - a literal transcription of the mode
     waiting = np.empty(m, np.int64)
     chosen = np.empty(64, np.int64)
     saved = rr.copy()
-    nw = nd = ret = rob_used = carry = c = last = 0
+    buf_used = np.zeros(buf_size.shape[0], np.int64)
+    nw = nd = ret = rob_used = carry = c = last = lq = sq = 0
     while ret < m:
         while ret < nd and issue[ret] >= 0 and done[ret] < c:
             rob_used -= uops[row_of[base + ret % n]]
+            lq -= is_load[base + ret % n]
+            sq -= is_store[base + ret % n]
             ret += 1
             last = c
         keep = 0
@@ -239,6 +264,7 @@ def _scan_block(  # noqa: PLR0912, PLR0915 - a literal transcription of the mode
                     busy[chosen[q]] = c + res_cyc[res_ptr[row] + q]
                 issue[k] = c
                 done[k] = c + lat[row]
+                buf_used[buf_id[buf_ptr[row] : buf_ptr[row + 1]]] -= 1
             else:
                 waiting[keep] = k
                 keep += 1
@@ -250,6 +276,17 @@ def _scan_block(  # noqa: PLR0912, PLR0915 - a literal transcription of the mode
             u = uops[row]
             if min(u, width) > avail or (rob_used > 0 and rob_used + min(u, rob) > rob):
                 break
+            bufs = buf_id[buf_ptr[row] : buf_ptr[row + 1]]
+            i = base + nd % n
+            if (
+                np.any(buf_used[bufs] >= buf_size[bufs])
+                or (lq_size > 0 and is_load[i] and lq >= lq_size)
+                or (sq_size > 0 and is_store[i] and sq >= sq_size)
+            ):
+                break
+            buf_used[bufs] += 1
+            lq += is_load[i]
+            sq += is_store[i]
             disp[nd] = c
             rob_used += u
             carry, avail = (u - width, 0) if u > width else (carry, avail - u)
@@ -281,6 +318,7 @@ def _scan_block(  # noqa: PLR0912, PLR0915 - a literal transcription of the mode
                 if ready:
                     issue[k] = c
                     done[k] = c
+                    buf_used[bufs] -= 1
                     continue
             rank = k - users[base + k % n]
             j = nw
@@ -304,8 +342,11 @@ def _scan_predict(sim: BlockSim, hexes: list[str], table: Table) -> np.ndarray:
             int(table.dispatch_width),
             int(table.rob_size),
             batch[0],
-            *batch[2:16],
+            *batch[2:17],
             *arrays,
+            np.asarray(table.buffer_sizes, np.int64),
+            table.load_queue,
+            table.store_queue,
         )  # fmt: skip
         for b in range(len(batch[0]) - 1)
     ]

@@ -21,7 +21,9 @@ flat arrays (numba ``@njit``). Per cycle, in llvm-mca's stage order:
    It finishes after ``latency`` cycles.
 3. Dispatch: in order, up to ``dispatch_width`` micro-ops per cycle (an instruction
    with more micro-ops needs a whole empty group and carries the rest over to the
-   next cycles), if the reorder buffer has room for its micro-ops. An instruction with
+   next cycles), if the reorder buffer has room for its micro-ops, each scheduler
+   buffer it takes has a free entry (held until it issues) and, for a load (store),
+   the load (store) queue has one (held until it retires). An instruction with
    zero latency and no resources issues in its dispatch cycle (llvm-mca's
    "must issue immediately").
 
@@ -62,12 +64,15 @@ the rest. The state (:func:`_state_vector`) holds every instance from two iterat
 before the oldest unretired one to the newest dispatched: issue/finish cycles, or
 where it waits (timer cycle, producer, resource queue) and its operand-ready cycle;
 per resource the round-robin position and its queue's proxy cycle; per unit its busy
-time (clamped at the current cycle); ROB use, dispatch carry. A cheap signature is
+time (clamped at the current cycle); ROB use, dispatch carry (scheduler-buffer and
+load/store-queue use follow from the instances). A cheap signature is
 compared first, the full state only when the signature recurs. Round-robin positions
 make typical periods 12 iterations (units in groups of 3 and 4). Blocks whose
-reorder buffer keeps filling (dispatch faster than execution, common with a 6-wide
-dispatch) have no exactly periodic state before the ROB is full, and are simulated
-in full; ``tests/test_blocksim.py`` checks jump against full runs.
+window keeps growing (dispatch faster than execution, common with a 6-wide dispatch)
+have no exactly periodic state before a scheduler buffer, a load/store queue or the
+ROB is full, and if that is late they are simulated in full (the buffers made this
+rarer: jumps in 54% of znver3 blocks, was 36%); ``tests/test_blocksim.py`` checks
+jump against full runs.
 
 The hottest helpers (calendar push, insertion into the cycle's entries, time-heap
 pop) are inlined by hand: numba reference-counts the array arguments of a call it
@@ -391,6 +396,7 @@ def simulate_block(
     rd_dist: np.ndarray,
     rd_adv: np.ndarray,
     is_store: np.ndarray,
+    is_load: np.ndarray,
     ps_pos: np.ndarray,
     ps_dist: np.ndarray,
     pl_pos: np.ndarray,
@@ -407,6 +413,11 @@ def simulate_block(
     res_cyc: np.ndarray,
     ru_ptr: np.ndarray,
     ru_idx: np.ndarray,
+    buf_ptr: np.ndarray,
+    buf_id: np.ndarray,
+    buf_size: np.ndarray,
+    lq_size: int,
+    sq_size: int,
     n_units: int,
     extrapolate: bool,
     jump: bool,
@@ -487,6 +498,11 @@ def simulate_block(
     loc = np.zeros(m, np.int64)
     locv = np.zeros(m, np.int64)
     busy = np.zeros(n_units, np.int64)
+    # Scheduler-buffer entries in use (dispatch to issue), load / store queue entries
+    # in use (dispatch to retirement); buf_* is CSR by table row, sizes per buffer.
+    buf_used = np.zeros(buf_size.shape[0], np.int64)
+    lq_used = 0
+    sq_used = 0
     rr = np.empty(n_res, np.int64)
     for r in range(n_res):
         rr[r] = ru_ptr[r + 1] - ru_ptr[r] - 1
@@ -559,6 +575,18 @@ def simulate_block(
                             )  # fmt: skip
                             nd = a + full[new, 0]
                             ret = a + full[new, 1]
+                            # buffer and queue use follow from the restored instances
+                            buf_used[:] = 0
+                            lq_used = 0
+                            sq_used = 0
+                            for kk in range(ret, nd):
+                                ik = base + kk % n
+                                if issue[kk] < 0:
+                                    rk = inst_row[ik]
+                                    for x in range(buf_ptr[rk], buf_ptr[rk + 1]):
+                                        buf_used[buf_id[x]] += 1
+                                lq_used += is_load[ik]
+                                sq_used += is_store[ik]
                         steady = False
                     else:  # the later state is the likelier one to repeat
                         cand = new
@@ -593,7 +621,10 @@ def simulate_block(
         progressed = False
         # 1. retire
         while ret < nd and issue[ret] >= 0 and done[ret] < c:
-            rob_used -= uops[inst_row[base + ret % n]]
+            ir = base + ret % n
+            rob_used -= uops[inst_row[ir]]
+            lq_used -= is_load[ir]
+            sq_used -= is_store[ir]
             ret += 1
             last_retire = c
             progressed = True
@@ -897,6 +928,8 @@ def simulate_block(
                     q += 1
             issue[k] = c
             done[k] = c + lat[row]
+            for x in range(buf_ptr[row], buf_ptr[row + 1]):
+                buf_used[buf_id[x]] -= 1
             progressed = True
             if from_rq >= 0 and rq_head[from_rq] >= 0:
                 # the queue's next instance may take another unit now
@@ -1045,6 +1078,21 @@ def simulate_block(
             q = u if u < rob_size else rob_size
             if rob_used > 0 and rob_used + q > rob_size:
                 break
+            # a full scheduler buffer it needs, or a full load / store queue, stalls
+            # dispatch until an issue (a retirement) frees an entry
+            i = base + nd % n
+            stall = (lq_size > 0 and is_load[i] and lq_used >= lq_size) or (
+                sq_size > 0 and is_store[i] and sq_used >= sq_size
+            )
+            for x in range(buf_ptr[row], buf_ptr[row + 1]):
+                if buf_used[buf_id[x]] >= buf_size[buf_id[x]]:
+                    stall = True
+            if stall:
+                break
+            for x in range(buf_ptr[row], buf_ptr[row + 1]):
+                buf_used[buf_id[x]] += 1
+            lq_used += is_load[i]
+            sq_used += is_store[i]
             rob_used += u
             if u > dispatch_width:
                 carry = u - dispatch_width
@@ -1106,6 +1154,8 @@ def simulate_block(
                 if ok:
                     issue[k] = c
                     done[k] = c
+                    for x in range(buf_ptr[row], buf_ptr[row + 1]):
+                        buf_used[buf_id[x]] -= 1
                     continue
             tk = c + 1
             if rdy[k] < 0:
@@ -1207,6 +1257,7 @@ def simulate_batch(
     rd_dist: np.ndarray,
     rd_adv: np.ndarray,
     is_store: np.ndarray,
+    is_load: np.ndarray,
     ps_pos: np.ndarray,
     ps_dist: np.ndarray,
     pl_pos: np.ndarray,
@@ -1223,6 +1274,11 @@ def simulate_batch(
     res_cyc: np.ndarray,
     ru_ptr: np.ndarray,
     ru_idx: np.ndarray,
+    buf_ptr: np.ndarray,
+    buf_id: np.ndarray,
+    buf_size: np.ndarray,
+    lq_size: int,
+    sq_size: int,
     n_units: int,
     extrapolate: bool,
     jump: bool = True,
@@ -1254,6 +1310,7 @@ def simulate_batch(
             rd_dist,
             rd_adv,
             is_store,
+            is_load,
             ps_pos,
             ps_dist,
             pl_pos,
@@ -1270,6 +1327,11 @@ def simulate_batch(
             res_cyc,
             ru_ptr,
             ru_idx,
+            buf_ptr,
+            buf_id,
+            buf_size,
+            lq_size,
+            sq_size,
             n_units,
             extrapolate,
             jump,

@@ -15,10 +15,13 @@ Known departures from llvm-mca 14 (measured figures: bench/blocksim_bench.py):
 - resource groups are recovered from llvm-mca's per-unit pressure, so a use split
   over two groups with equal per-unit pressure can be merged; unit choice inside a
   group is round-robin, not llvm-mca's exact selection order;
-- the scheduler picks the oldest ready instruction (llvm-mca also weighs the number
-  of users); scheduler-queue sizes (buffers), physical register files, retire width,
-  the load/store queue sizes and move elimination are not modelled (move-like zero
-  latency instructions issue at dispatch, which gives the same timing in most cases);
+- scheduler buffers (``Zn3Int`` 96, ``HWPortAny`` 60, ...; an entry per buffer an
+  instruction takes, from dispatch to issue) and load / store queues (znver3: 72 / 64
+  entries, from dispatch to retirement) stall dispatch as in llvm-mca; which buffers a
+  key takes is measured per key (``-scheduler-stats``) and is not a tunable parameter;
+- physical register files, retire width and move elimination are not modelled
+  (move-like zero latency instructions issue at dispatch, which gives the same timing
+  in most cases);
 - memory: loads never wait for stores (llvm-mca's default -noalias); a store issues
   no earlier than the previous store and the previous load (same cycle allowed);
 - register dependencies are tracked per register family (rax/eax/ax/al/ah are one);
@@ -261,6 +264,7 @@ class BlockSim:
             rd_dist,
             rd_adv,
             is_store,
+            is_load,
             ps_pos,
             ps_dist,
             pl_pos,
@@ -271,9 +275,10 @@ class BlockSim:
             users,
             valid,
         ) = batch
-        lat, uops, ra, res_ptr, res_id, res_cyc, ru_ptr, ru_idx, n_units = self._table_arrays(
-            table, keys
+        (lat, uops, ra, res_ptr, res_id, res_cyc, ru_ptr, ru_idx, n_units, buf_ptr, buf_id) = (
+            self._table_arrays(table, keys)
         )
+        buf_size = np.asarray(table.buffer_sizes, np.int64)
         out = np.full(len(hexes), np.nan)
         # Per block of this call, iterations the exact steady-state jump skipped.
         self.last_skipped_iterations = np.zeros(len(hexes), np.int64)
@@ -292,6 +297,7 @@ class BlockSim:
                     rd_dist,
                     rd_adv,
                     is_store,
+                    is_load,
                     ps_pos,
                     ps_dist,
                     pl_pos,
@@ -308,6 +314,11 @@ class BlockSim:
                     res_cyc,
                     ru_ptr,
                     ru_idx,
+                    buf_ptr,
+                    buf_id,
+                    buf_size,
+                    int(table.load_queue),
+                    int(table.store_queue),
                     n_units,
                     self.extrapolate,
                     self.steady_jump,
@@ -381,7 +392,7 @@ class BlockSim:
         for k in blk.keys:
             if k not in dflt:
                 self.missing_keys[k] += 1
-        got = (gids, store, *_mem_order(load, store))
+        got = (gids, store, *_mem_order(load, store), load)
         self._block_cache[h] = got
         return got
 
@@ -418,6 +429,7 @@ class BlockSim:
             cat([b.rd_dist for b in blk], np.int64),
             cat([b.rd_adv for b in blk], np.bool_),
             cat([a[1] for a in arrays], np.bool_),
+            cat([a[6] for a in arrays], np.bool_),
             cat([a[2] for a in arrays], np.int64),
             cat([a[3] for a in arrays], np.int64),
             cat([a[4] for a in arrays], np.int64),
@@ -471,6 +483,18 @@ class BlockSim:
         r_idx, c_idx = np.nonzero(ordered > 0)
         res_ptr = np.zeros(len(keys) + 1, np.int64)
         np.cumsum(np.bincount(r_idx, minlength=len(keys)), out=res_ptr[1:])
+        # Per key, the scheduler buffers it takes (CSR); a fallback key takes those most
+        # keys on the fallback resource take.
+        n_buf = len(table.buffers)
+        use = np.zeros((len(keys), n_buf), bool)
+        if n_buf:
+            use[have] = table.buffer_use[rows[have]]
+            on_fb = table.resource_cycles[:, fallback_res] > 0
+            if on_fb.any():
+                use[~have] = table.buffer_use[on_fb].mean(axis=0) > 0.5
+        b_idx, b_col = np.nonzero(use)
+        buf_ptr = np.zeros(len(keys) + 1, np.int64)
+        np.cumsum(np.bincount(b_idx, minlength=len(keys)), out=buf_ptr[1:])
         return (
             lat,
             uops,
@@ -481,4 +505,6 @@ class BlockSim:
             ru_ptr,
             ru_idx,
             len(table.units),
+            buf_ptr,
+            b_col.astype(np.int64),
         )

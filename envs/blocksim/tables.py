@@ -11,7 +11,12 @@ resolve an opcode differently by its operands, see :class:`envs.blocksim.isa.Ins
   group for that many cycles, as llvm-mca's ResourceManager does;
 - ``read_advance`` (cycles): how much earlier the instruction's explicit register
   sources may be read (LLVM's ReadAfterLd family: the load of a load-op runs first);
-- ``may_load`` / ``may_store``: structural, not tunable.
+- ``may_load`` / ``may_store``: structural, not tunable;
+- ``buffer_use``: which of the CPU's scheduler buffers the key takes an entry of
+  (structural, measured with ``llvm-mca -scheduler-stats``, one region per key).
+
+Global structure (not tunable): scheduler buffer sizes, load / store queue sizes
+(measured with a probe block, see :func:`measure_load_store_queues`).
 
 Global parameters: ``dispatch_width`` (micro-ops per cycle) and ``rob_size``
 (micro-ops in flight).
@@ -114,6 +119,12 @@ class Table:
         read_advance: int64 [n_op], cycles.
         resource_cycles: int64 [n_op, n_res], cycles each resource is held.
         may_load: bool [n_op]; may_store: bool [n_op].
+        buffers / buffer_sizes: llvm-mca's scheduler buffers (``Zn3Int``: 96 entries,
+            ``HWPortAny``: 60, ...); empty in tables made before they were modelled.
+        buffer_use: bool [n_op, n_buf], the buffers each key takes one entry of, from
+            dispatch until it issues.
+        load_queue / store_queue: entries of llvm-mca's load / store queue (one per
+            load / store, from dispatch until it retires); 0 = unbounded.
         partial_gpr_dep: 8/16-bit GPR writes wait for the register's previous value.
         cmp_same_breaks: ``cmp %r, %r`` ignores its register inputs (znver3 model).
         meta: provenance (LLVM version, counts, ReadAdvance per class, ...).
@@ -135,6 +146,11 @@ class Table:
     partial_gpr_dep: bool = False
     cmp_same_breaks: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    buffers: tuple[str, ...] = ()
+    buffer_sizes: tuple[int, ...] = ()
+    buffer_use: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))
+    load_queue: int = 0
+    store_queue: int = 0
 
     # ---- lookup ---------------------------------------------------------------
     def index(self) -> dict[str, int]:
@@ -161,6 +177,7 @@ class Table:
             may_load=self.may_load.copy(),
             may_store=self.may_store.copy(),
             meta=dict(self.meta),
+            buffer_use=self.buffer_use.copy(),
         )
 
     # ---- flat parameter vectors -------------------------------------------------
@@ -296,6 +313,8 @@ class Table:
                     if c > 0
                 },
             }
+            if self.buffers:
+                ops[k]["buf"] = [b for j, b in enumerate(self.buffers) if self.buffer_use[i, j]]
         return {
             "format": FORMAT_VERSION,
             "cpu": self.cpu,
@@ -308,6 +327,12 @@ class Table:
             ],
             "partial_gpr_dep": self.partial_gpr_dep,
             "cmp_same_breaks": self.cmp_same_breaks,
+            "buffers": [
+                {"name": b, "size": int(z)}
+                for b, z in zip(self.buffers, self.buffer_sizes, strict=True)
+            ],
+            "load_queue": self.load_queue,
+            "store_queue": self.store_queue,
             "opcodes": ops,
             "meta": self.meta,
         }
@@ -327,12 +352,17 @@ class Table:
         rc = np.zeros((n, m), np.int64)
         ld = np.zeros(n, bool)
         st = np.zeros(n, bool)
+        buffers = tuple(b["name"] for b in d.get("buffers", ()))
+        bpos = {b: j for j, b in enumerate(buffers)}
+        buse = np.zeros((n, len(buffers)), bool)
         for i, k in enumerate(keys):
             o = d["opcodes"][k]
             lat[i], uops[i], ra[i] = o["lat"], o["uops"], o["ra"]
             ld[i], st[i] = o["load"], o["store"]
             for rname, c in o["res"].items():
                 rc[i, rpos[rname]] = c
+            for b in o.get("buf", ()):
+                buse[i, bpos[b]] = True
         return cls(
             cpu=d["cpu"],
             dispatch_width=int(d["dispatch_width"]),
@@ -350,6 +380,11 @@ class Table:
             partial_gpr_dep=bool(d.get("partial_gpr_dep", False)),
             cmp_same_breaks=bool(d.get("cmp_same_breaks", False)),
             meta=dict(d.get("meta", {})),
+            buffers=buffers,
+            buffer_sizes=tuple(int(b["size"]) for b in d.get("buffers", ())),
+            buffer_use=buse,
+            load_queue=int(d.get("load_queue", 0)),
+            store_queue=int(d.get("store_queue", 0)),
         )
 
     def save(self, path: str | Path) -> None:
@@ -604,6 +639,92 @@ def mca_globals(cpu: str) -> tuple[int, int]:
     return int(dw.group(1)), int(rob.group(1))
 
 
+_QUEUE_ROW = re.compile(r"^(\S+)\s+\d+\s+(\d+)\s+(\d+)\s*$")
+
+
+def measure_buffers(
+    cpu: str, texts: Sequence[str]
+) -> tuple[tuple[str, ...], tuple[int, ...], np.ndarray]:
+    """llvm-mca's scheduler buffers and which of them each instruction takes.
+
+    One code region per instruction, run once (``-iterations=1 -scheduler-stats``):
+    a buffer whose "maximum number of used buffer entries" is 1 in a region is one the
+    instruction takes (llvm-mca reserves one entry per buffer per instruction).
+
+    Returns:
+        (buffer names, their sizes in entries, bool [len(texts), n_buf]).
+    """
+    lines: list[str] = []
+    for i, t in enumerate(texts):
+        lines += [f"# LLVM-MCA-BEGIN r{i}", t, "# LLVM-MCA-END"]
+    with tempfile.NamedTemporaryFile("w", suffix=".s", delete=False) as f:
+        f.write("\n".join(lines) + "\n")
+        path = f.name
+    try:
+        proc = subprocess.run(
+            [llvm_tool("llvm-mca"), f"-mcpu={cpu}", "-iterations=1", "-scheduler-stats",
+             "--instruction-info=0", "--resource-pressure=0", path],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    finally:
+        os.unlink(path)
+    if proc.returncode != 0:
+        raise UserError(f"llvm-mca -scheduler-stats -mcpu={cpu} failed: {proc.stderr[:200]}")
+    regions = re.split(r"^\[\d+\] Code Region - ", proc.stdout, flags=re.M)[1:]
+    if len(regions) != len(texts):
+        raise UserError(f"llvm-mca gave {len(regions)} regions for {len(texts)} instructions")
+    names: list[str] = []
+    sizes: dict[str, int] = {}
+    used: list[set[str]] = []
+    for chunk in regions:
+        got: set[str] = set()
+        for line in chunk.split("Scheduler's queue usage:", 1)[-1].splitlines():
+            m = _QUEUE_ROW.match(line)
+            if m:
+                if m.group(1) not in sizes:
+                    names.append(m.group(1))
+                    sizes[m.group(1)] = int(m.group(3))
+                if int(m.group(2)) > 0:
+                    got.add(m.group(1))
+        used.append(got)
+    use = np.array([[b in u for b in names] for u in used], bool).reshape(len(texts), len(names))
+    return tuple(names), tuple(sizes[b] for b in names), use
+
+
+def measure_load_store_queues(cpu: str) -> tuple[int, int]:
+    """(load queue, store queue) entries of llvm-mca's LSUnit for ``cpu``; 0 = unbounded.
+
+    Probe: three dependent multiplies (they hold up retirement) and four independent
+    loads (stores), 500 iterations. If llvm-mca reports load (store) queue stalls, the
+    queue size is the number of loads (stores) among the "Max Used ROB Entries" oldest
+    instructions, counted from an iteration's start.
+    """
+    out = []
+    for op, stall in (("movq {o}(%rsi), %rcx", "LQ"), ("movq %rcx, {o}(%rsi)", "SQ")):
+        block = ["imulq %rax, %rax"] * 3 + [op.format(o=8 * j) for j in range(4)]
+        with tempfile.NamedTemporaryFile("w", suffix=".s", delete=False) as f:
+            f.write("\n".join(block) + "\n")
+            path = f.name
+        try:
+            proc = subprocess.run(
+                [llvm_tool("llvm-mca"), f"-mcpu={cpu}", "-iterations=500", "-dispatch-stats",
+                 "-retire-stats", "--instruction-info=0", "--resource-pressure=0", path],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+        finally:
+            os.unlink(path)
+        stalls = re.search(rf"^{stall}\s+-[^:]*:\s+(\d+)", proc.stdout, flags=re.M)
+        rob = re.search(r"Max Used ROB Entries:\s+(\d+)", proc.stdout)
+        if proc.returncode != 0 or not stalls or not rob:
+            raise UserError(f"cannot read {stall} stalls from llvm-mca -mcpu={cpu}")
+        if int(stalls.group(1)) == 0:
+            out.append(0)
+            continue
+        window = int(rob.group(1))
+        out.append(sum(1 for j in range(window) if j % len(block) >= 3))
+    return out[0], out[1]
+
+
 def ra_class(rep: Representative) -> str | None:
     """Register class whose ReadAdvance applies to ``rep``'s sources, or None."""
     if not any(adv for _, adv in rep.info.reads):
@@ -646,6 +767,8 @@ def build_table(cpu: str, reps: dict[str, Representative]) -> Table:
         cls = ra_class(reps[k]) if row["load"] else None
         ra[j] = ra_by_class.get(cls, 0) if cls else 0
     missing = [keys[i] for i, r in enumerate(rows) if r is None]
+    buffers, buffer_sizes, buffer_use = measure_buffers(cpu, [reps[k].text for k in out_keys])
+    lq, sq = measure_load_store_queues(cpu)
     version = subprocess.run(
         [llvm_tool("llvm-mca"), "--version"], capture_output=True, text=True, check=False
     ).stdout
@@ -666,6 +789,11 @@ def build_table(cpu: str, reps: dict[str, Representative]) -> Table:
         may_store=st,
         partial_gpr_dep=measure_partial_gpr_dep(cpu),
         cmp_same_breaks=cpu == "znver3",
+        buffers=buffers,
+        buffer_sizes=buffer_sizes,
+        buffer_use=buffer_use,
+        load_queue=lq,
+        store_queue=sq,
         meta={
             "source": "llvm-mca -instruction-tables -json on BHive representatives",
             "llvm_version": vm.group(1) if vm else "unknown",
