@@ -335,7 +335,7 @@ class BlockSim:
             [llvm_tool("llvm-mca"), "--version"], capture_output=True, text=True, check=False
         ).stdout
         return {
-            "blocksim": "1",
+            "blocksim": "2",  # 2: scheduler buffers and load/store queues
             "table_cpu": self._default.cpu,
             "table_llvm": str(self._default.meta.get("llvm_version", "unknown")),
             "llvm_mc": next((ln.strip() for ln in mca.splitlines() if "version" in ln), "?"),
