@@ -427,3 +427,24 @@ def test_steady_state_jump_changes_no_prediction(cpu: str) -> None:
         assert np.array_equal(got, want, equal_nan=True)
         jumped += int((jump.last_skipped_iterations > 0).sum())
     assert jumped >= 100  # the comparison covers many jumps, not a few
+
+
+def test_generated_kernel_is_current() -> None:
+    """envs/blocksim/_kernel_unsigned.py is kernel_gen's output for today's model.py."""
+    from envs.blocksim import kernel_gen
+
+    assert kernel_gen.TARGET.read_text() == kernel_gen.generate(kernel_gen.SOURCE.read_text()), (
+        "model.py changed: run `python envs/blocksim/kernel_gen.py`"
+    )
+
+
+def test_readable_kernel_equals_generated_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    import envs.blocksim.simulator as simulator_module
+    from envs.blocksim import model
+
+    hexes = read_bhive_hex(DEFAULT_BLOCKS, limit=300)
+    fast = BlockSim("znver3").predict(hexes, load_default_table("znver3"))
+    monkeypatch.setattr(simulator_module, "simulate_batch", model.simulate_batch)
+    readable = BlockSim("znver3").predict(hexes, load_default_table("znver3"))
+    assert np.isfinite(fast).sum() > 250
+    assert np.array_equal(fast, readable, equal_nan=True)

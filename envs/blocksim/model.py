@@ -78,6 +78,12 @@ The hottest helpers (calendar push, insertion into the cycle's entries, time-hea
 pop) are inlined by hand: numba reference-counts the array arguments of a call it
 does not inline away, and with them as calls 17% of the kernel's samples were in
 NRT_incref/NRT_decref (perf, 2,000 BHive blocks).
+
+This file is the readable source; BlockSim runs the kernel generated from it by
+:mod:`envs.blocksim.kernel_gen` (every array index cast to ``np.uint64``, which spares
+numba's negative-index wraparound: 1.27x), ``envs/blocksim/_kernel_unsigned.py``.
+After editing this file, run ``python envs/blocksim/kernel_gen.py``; a test fails
+while the generated file is stale.
 """
 
 from __future__ import annotations

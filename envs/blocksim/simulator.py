@@ -43,8 +43,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from envs.blocksim._kernel_unsigned import simulate_batch  # generated from model.py
 from envs.blocksim.isa import analyze
-from envs.blocksim.model import simulate_batch
 from envs.blocksim.tables import FALLBACK, Table, load_default_table
 from envs.x86.disasm import Instruction, check_hex, disassemble, llvm_tool
 
