@@ -156,11 +156,18 @@ def test_flat_round_trip_and_names() -> None:
 
 
 def test_table_save_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    t = load_default_table("haswell")
-    t.save(tmp_path / "h.json.gz")
-    u = Table.load(tmp_path / "h.json.gz")
+    t = load_default_table("znver3")
+    t.save(tmp_path / "z.json.gz")
+    u = Table.load(tmp_path / "z.json.gz")
     assert u.opcodes == t.opcodes and u.resources == t.resources
     assert np.array_equal(u.resource_cycles, t.resource_cycles)
+    assert (u.buffers, u.buffer_sizes, u.load_queue, u.store_queue) == (
+        t.buffers,
+        t.buffer_sizes,
+        t.load_queue,
+        t.store_queue,
+    )
+    assert np.array_equal(u.buffer_use, t.buffer_use) and u.buffer_use.any()
 
 
 @pytest.mark.parametrize("cpu", ["znver3", "znver2", "haswell", "skylake"])
@@ -448,3 +455,16 @@ def test_readable_kernel_equals_generated_kernel(monkeypatch: pytest.MonkeyPatch
     readable = BlockSim("znver3").predict(hexes, load_default_table("znver3"))
     assert np.isfinite(fast).sum() > 250
     assert np.array_equal(fast, readable, equal_nan=True)
+
+
+def test_buffer_and_queue_extraction_from_llvm_mca() -> None:
+    from envs.blocksim.tables import measure_buffers, measure_load_store_queues
+
+    texts = ["addq %rax, %rbx", "movq (%rsi), %rcx", "vaddps %ymm0, %ymm1, %ymm2"]
+    names, sizes, use = measure_buffers("znver3", texts)
+    size = dict(zip(names, sizes, strict=True))
+    assert size["Zn3Int"] == 96 and size["Zn3Load"] == 72 and size["Zn3FP"] == 64
+    taken = [{b for b, u in zip(names, row, strict=True) if u} for row in use]
+    assert taken == [{"Zn3Int"}, {"Zn3Int", "Zn3Load"}, {"Zn3FP"}]
+    assert measure_load_store_queues("znver3") == (72, 64)
+    assert measure_load_store_queues("haswell") == (0, 0)
