@@ -34,6 +34,36 @@ def _cal_push(cal: np.ndarray, e_r: np.ndarray, e_k: np.ndarray, e_next: np.ndar
     cal[np.uint64(slot)] = e
     return (free, ts)
 
+@nb.njit(cache=True, nogil=True, inline='always')
+def _operands(it: int, i: int, row: int, n: int, base: int, issue: np.ndarray, inst_row: np.ndarray, lat: np.ndarray, ra: np.ndarray, rd_ptr: np.ndarray, rd_pos: np.ndarray, rd_dist: np.ndarray, rd_adv: np.ndarray, mg_ptr: np.ndarray, mg_pos: np.ndarray, mg_dist: np.ndarray) -> tuple[np.uint64(int), np.uint64(int)]:
+    t = 0
+    for r in range(rd_ptr[np.uint64(i)], rd_ptr[np.uint64(i + 1)]):
+        pit = it - rd_dist[np.uint64(r)]
+        if pit < 0:
+            continue
+        p = pit * n + rd_pos[np.uint64(r)]
+        if issue[np.uint64(p)] < 0:
+            return (0, p)
+        lp = lat[np.uint64(inst_row[np.uint64(base + rd_pos[np.uint64(r)])])]
+        if rd_adv[np.uint64(r)]:
+            lp -= ra[np.uint64(row)]
+        if lp < 0:
+            lp = 0
+        if issue[np.uint64(p)] + lp > t:
+            t = issue[np.uint64(p)] + lp
+        ip = base + rd_pos[np.uint64(r)]
+        for g in range(mg_ptr[np.uint64(ip)], mg_ptr[np.uint64(ip + 1)]):
+            git = pit - mg_dist[np.uint64(g)]
+            if git < 0:
+                continue
+            q = git * n + mg_pos[np.uint64(g)]
+            if issue[np.uint64(q)] < 0:
+                return (0, q)
+            tq = issue[np.uint64(q)] + lat[np.uint64(inst_row[np.uint64(base + mg_pos[np.uint64(g)])])] + lat[np.uint64(inst_row[np.uint64(ip)])]
+            if tq > t:
+                t = tq
+    return (t, -1)
+
 @nb.njit(cache=True, nogil=True)
 def _purge_stale(cal: np.ndarray, e_k: np.ndarray, e_next: np.ndarray, free: int, rq_ver: np.ndarray) -> int:
     n_res = rq_ver.shape[0]
@@ -415,37 +445,7 @@ def simulate_block(b: int, iterations: int, dispatch_width: int, rob_size: int, 
             row = inst_row[np.uint64(i)]
             t = rdy[np.uint64(k)]
             if t < 0:
-                t = 0
-                wait_on = -1
-                for r in range(rd_ptr[np.uint64(i)], rd_ptr[np.uint64(i + 1)]):
-                    pit = it - rd_dist[np.uint64(r)]
-                    if pit < 0:
-                        continue
-                    p = pit * n + rd_pos[np.uint64(r)]
-                    if issue[np.uint64(p)] < 0:
-                        wait_on = p
-                        break
-                    lp = lat[np.uint64(inst_row[np.uint64(base + rd_pos[np.uint64(r)])])]
-                    if rd_adv[np.uint64(r)]:
-                        lp -= ra[np.uint64(row)]
-                    if lp < 0:
-                        lp = 0
-                    if issue[np.uint64(p)] + lp > t:
-                        t = issue[np.uint64(p)] + lp
-                    ip = base + rd_pos[np.uint64(r)]
-                    for g in range(mg_ptr[np.uint64(ip)], mg_ptr[np.uint64(ip + 1)]):
-                        git = pit - mg_dist[np.uint64(g)]
-                        if git < 0:
-                            continue
-                        q = git * n + mg_pos[np.uint64(g)]
-                        if issue[np.uint64(q)] < 0:
-                            wait_on = q
-                            break
-                        tq = issue[np.uint64(q)] + lat[np.uint64(inst_row[np.uint64(base + mg_pos[np.uint64(g)])])] + lat[np.uint64(inst_row[np.uint64(ip)])]
-                        if tq > t:
-                            t = tq
-                    if wait_on >= 0:
-                        break
+                t, wait_on = _operands(it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_adv, mg_ptr, mg_pos, mg_dist)
                 if wait_on >= 0:
                     dep_next[np.uint64(k)] = dep_head[np.uint64(wait_on)]
                     dep_head[np.uint64(wait_on)] = k
@@ -648,37 +648,7 @@ def simulate_block(b: int, iterations: int, dispatch_width: int, rob_size: int, 
                 dit = d // n
                 di = base + d - dit * n
                 drow = inst_row[np.uint64(di)]
-                td = 0
-                wait_d = -1
-                for r in range(rd_ptr[np.uint64(di)], rd_ptr[np.uint64(di + 1)]):
-                    pit = dit - rd_dist[np.uint64(r)]
-                    if pit < 0:
-                        continue
-                    p = pit * n + rd_pos[np.uint64(r)]
-                    if issue[np.uint64(p)] < 0:
-                        wait_d = p
-                        break
-                    lp = lat[np.uint64(inst_row[np.uint64(base + rd_pos[np.uint64(r)])])]
-                    if rd_adv[np.uint64(r)]:
-                        lp -= ra[np.uint64(drow)]
-                    if lp < 0:
-                        lp = 0
-                    if issue[np.uint64(p)] + lp > td:
-                        td = issue[np.uint64(p)] + lp
-                    ip = base + rd_pos[np.uint64(r)]
-                    for g in range(mg_ptr[np.uint64(ip)], mg_ptr[np.uint64(ip + 1)]):
-                        git = pit - mg_dist[np.uint64(g)]
-                        if git < 0:
-                            continue
-                        qg = git * n + mg_pos[np.uint64(g)]
-                        if issue[np.uint64(qg)] < 0:
-                            wait_d = qg
-                            break
-                        tq = issue[np.uint64(qg)] + lat[np.uint64(inst_row[np.uint64(base + mg_pos[np.uint64(g)])])] + lat[np.uint64(inst_row[np.uint64(ip)])]
-                        if tq > td:
-                            td = tq
-                    if wait_d >= 0:
-                        break
+                td, wait_d = _operands(dit, di, drow, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_adv, mg_ptr, mg_pos, mg_dist)
                 if wait_d >= 0:
                     dep_next[np.uint64(d)] = dep_head[np.uint64(wait_d)]
                     dep_head[np.uint64(wait_d)] = d
@@ -784,45 +754,19 @@ def simulate_block(b: int, iterations: int, dispatch_width: int, rob_size: int, 
             k = nd
             nd += 1
             okey[np.uint64(k)] = (k - users[np.uint64(base + k % n)] + umax) * m + k
-            if lat[np.uint64(row)] == 0 and res_ptr[np.uint64(row + 1)] == res_ptr[np.uint64(row)]:
-                it = k // n
-                i = base + k - it * n
+            it = k // n
+            i = base + k - it * n
+            t, wait_on = _operands(it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_adv, mg_ptr, mg_pos, mg_dist)
+            if wait_on >= 0:
+                dep_next[np.uint64(k)] = dep_head[np.uint64(wait_on)]
+                dep_head[np.uint64(wait_on)] = k
+                loc[np.uint64(k)] = _LOC_DEP
+                locv[np.uint64(k)] = wait_on
+                continue
+            rdy[np.uint64(k)] = t
+            if lat[np.uint64(row)] == 0 and res_ptr[np.uint64(row + 1)] == res_ptr[np.uint64(row)] and (t <= c):
                 ok = True
-                t = 0
-                for r in range(rd_ptr[np.uint64(i)], rd_ptr[np.uint64(i + 1)]):
-                    pit = it - rd_dist[np.uint64(r)]
-                    if pit < 0:
-                        continue
-                    p = pit * n + rd_pos[np.uint64(r)]
-                    if issue[np.uint64(p)] < 0:
-                        ok = False
-                        break
-                    lp = lat[np.uint64(inst_row[np.uint64(base + rd_pos[np.uint64(r)])])]
-                    if rd_adv[np.uint64(r)]:
-                        lp -= ra[np.uint64(row)]
-                    if lp < 0:
-                        lp = 0
-                    if issue[np.uint64(p)] + lp > t:
-                        t = issue[np.uint64(p)] + lp
-                    ip = base + rd_pos[np.uint64(r)]
-                    for g in range(mg_ptr[np.uint64(ip)], mg_ptr[np.uint64(ip + 1)]):
-                        git = pit - mg_dist[np.uint64(g)]
-                        if git < 0:
-                            continue
-                        qq = git * n + mg_pos[np.uint64(g)]
-                        if issue[np.uint64(qq)] < 0:
-                            ok = False
-                            break
-                        tq = issue[np.uint64(qq)] + lat[np.uint64(inst_row[np.uint64(base + mg_pos[np.uint64(g)])])] + lat[np.uint64(inst_row[np.uint64(ip)])]
-                        if tq > t:
-                            t = tq
-                    if not ok:
-                        break
-                if ok:
-                    rdy[np.uint64(k)] = t
-                    if t > c:
-                        ok = False
-                if ok and is_store[np.uint64(i)]:
+                if is_store[np.uint64(i)]:
                     if ps_pos[np.uint64(i)] >= 0:
                         pit = it - ps_dist[np.uint64(i)]
                         if pit >= 0 and issue[np.uint64(pit * n + ps_pos[np.uint64(i)])] < 0:
@@ -837,52 +781,7 @@ def simulate_block(b: int, iterations: int, dispatch_width: int, rob_size: int, 
                     for x in range(buf_ptr[np.uint64(row)], buf_ptr[np.uint64(row + 1)]):
                         buf_used[np.uint64(buf_id[np.uint64(x)])] -= 1
                     continue
-            tk = c + 1
-            if rdy[np.uint64(k)] < 0:
-                it = k // n
-                i = base + k - it * n
-                t = 0
-                wait_on = -1
-                for r in range(rd_ptr[np.uint64(i)], rd_ptr[np.uint64(i + 1)]):
-                    pit = it - rd_dist[np.uint64(r)]
-                    if pit < 0:
-                        continue
-                    p = pit * n + rd_pos[np.uint64(r)]
-                    if issue[np.uint64(p)] < 0:
-                        wait_on = p
-                        break
-                    lp = lat[np.uint64(inst_row[np.uint64(base + rd_pos[np.uint64(r)])])]
-                    if rd_adv[np.uint64(r)]:
-                        lp -= ra[np.uint64(row)]
-                    if lp < 0:
-                        lp = 0
-                    if issue[np.uint64(p)] + lp > t:
-                        t = issue[np.uint64(p)] + lp
-                    ip = base + rd_pos[np.uint64(r)]
-                    for g in range(mg_ptr[np.uint64(ip)], mg_ptr[np.uint64(ip + 1)]):
-                        git = pit - mg_dist[np.uint64(g)]
-                        if git < 0:
-                            continue
-                        qq = git * n + mg_pos[np.uint64(g)]
-                        if issue[np.uint64(qq)] < 0:
-                            wait_on = qq
-                            break
-                        tq = issue[np.uint64(qq)] + lat[np.uint64(inst_row[np.uint64(base + mg_pos[np.uint64(g)])])] + lat[np.uint64(inst_row[np.uint64(ip)])]
-                        if tq > t:
-                            t = tq
-                    if wait_on >= 0:
-                        break
-                if wait_on >= 0:
-                    dep_next[np.uint64(k)] = dep_head[np.uint64(wait_on)]
-                    dep_head[np.uint64(wait_on)] = k
-                    loc[np.uint64(k)] = _LOC_DEP
-                    locv[np.uint64(k)] = wait_on
-                    continue
-                rdy[np.uint64(k)] = t
-                if t > tk:
-                    tk = t
-            elif rdy[np.uint64(k)] > tk:
-                tk = rdy[np.uint64(k)]
+            tk = t if t > c + 1 else c + 1
             if free < 0:
                 free = _purge_stale(cal, e_k, e_next, free, rq_ver)
             _slot = tk & cal.shape[0] - 1

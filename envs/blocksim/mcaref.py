@@ -23,23 +23,36 @@ from envs.x86.disasm import llvm_tool
 _ERR_LINE = re.compile(r":(\d+):\d+: error")
 
 
-def run_mca_json(asm: str, cpu: str, args: Sequence[str] = ()) -> tuple[dict[str, Any] | None, str]:
-    """Run ``llvm-mca -json`` on ``asm``; (parsed JSON or None on failure, stderr)."""
+def run_mca(asm: str, cpu: str, args: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+    """Run llvm-mca 14 ``-mcpu=cpu`` with ``args`` on the assembly text ``asm``."""
     with tempfile.NamedTemporaryFile("w", suffix=".s", delete=False) as f:
         f.write(asm)
         path = f.name
     try:
-        proc = subprocess.run(
-            [llvm_tool("llvm-mca"), f"-mcpu={cpu}", "-json", *args, path],
+        return subprocess.run(
+            [llvm_tool("llvm-mca"), f"-mcpu={cpu}", *args, path],
             capture_output=True,
             text=True,
             check=False,
         )
     finally:
         os.unlink(path)
+
+
+def run_mca_json(asm: str, cpu: str, args: Sequence[str] = ()) -> tuple[dict[str, Any] | None, str]:
+    """Run ``llvm-mca -json`` on ``asm``; (parsed JSON or None on failure, stderr)."""
+    proc = run_mca(asm, cpu, ["-json", *args])
     if proc.returncode != 0:
         return None, proc.stderr
     return json.loads(proc.stdout), proc.stderr
+
+
+def region_asm(blocks: Sequence[Sequence[str]], names: Sequence[str]) -> str:
+    """Assembly with each block in a code region of its own (``# LLVM-MCA-BEGIN name``)."""
+    lines: list[str] = []
+    for name, block in zip(names, blocks, strict=True):
+        lines += [f"# LLVM-MCA-BEGIN {name}", *block, "# LLVM-MCA-END"]
+    return "\n".join(lines) + "\n"
 
 
 def error_lines(stderr: str) -> set[int]:
@@ -81,14 +94,9 @@ def _run_batch(
     out: np.ndarray,
 ) -> None:
     while idx:
-        lines: list[str] = []
-        line_owner: list[int] = []
-        for i in idx:
-            body = [f"# LLVM-MCA-BEGIN b{i}", *blocks[i], "# LLVM-MCA-END"]
-            lines.extend(body)
-            line_owner.extend([i] * len(body))
+        line_owner = [i for i in idx for _ in range(len(blocks[i]) + 2)]  # + BEGIN/END
         data, stderr = run_mca_json(
-            "\n".join(lines) + "\n",
+            region_asm([blocks[i] for i in idx], [f"b{i}" for i in idx]),
             cpu,
             [f"-iterations={iterations}", "--instruction-info=0", "--resource-pressure=0", *args],
         )

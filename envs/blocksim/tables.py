@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 
 from envs.blocksim.isa import InstInfo, analyze
-from envs.blocksim.mcaref import error_lines, mca_total_cycles, run_mca_json
+from envs.blocksim.mcaref import error_lines, mca_total_cycles, region_asm, run_mca, run_mca_json
 from envs.x86.disasm import Instruction, disassemble, llvm_tool
 from harness.errors import UserError
 
@@ -618,18 +618,7 @@ def measure_partial_gpr_dep(cpu: str) -> bool:
 
 def mca_globals(cpu: str) -> tuple[int, int]:
     """(dispatch width, ROB size) llvm-mca uses for ``cpu``."""
-    with tempfile.NamedTemporaryFile("w", suffix=".s", delete=False) as f:
-        f.write("addl %eax, %ebx\n")
-        path = f.name
-    try:
-        proc = subprocess.run(
-            [llvm_tool("llvm-mca"), f"-mcpu={cpu}", "-retire-stats", path],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    finally:
-        os.unlink(path)
+    proc = run_mca("addl %eax, %ebx\n", cpu, ["-retire-stats"])
     if proc.returncode != 0:
         raise UserError(f"llvm-mca -mcpu={cpu} failed: {proc.stderr.strip()[:200]}")
     dw = re.search(r"Dispatch Width:\s+(\d+)", proc.stdout)
@@ -654,20 +643,9 @@ def measure_buffers(
     Returns:
         (buffer names, their sizes in entries, bool [len(texts), n_buf]).
     """
-    lines: list[str] = []
-    for i, t in enumerate(texts):
-        lines += [f"# LLVM-MCA-BEGIN r{i}", t, "# LLVM-MCA-END"]
-    with tempfile.NamedTemporaryFile("w", suffix=".s", delete=False) as f:
-        f.write("\n".join(lines) + "\n")
-        path = f.name
-    try:
-        proc = subprocess.run(
-            [llvm_tool("llvm-mca"), f"-mcpu={cpu}", "-iterations=1", "-scheduler-stats",
-             "--instruction-info=0", "--resource-pressure=0", path],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-    finally:
-        os.unlink(path)
+    asm = region_asm([[t] for t in texts], [f"r{i}" for i in range(len(texts))])
+    args = ["-iterations=1", "-scheduler-stats", "--instruction-info=0", "--resource-pressure=0"]
+    proc = run_mca(asm, cpu, args)
     if proc.returncode != 0:
         raise UserError(f"llvm-mca -scheduler-stats -mcpu={cpu} failed: {proc.stderr[:200]}")
     regions = re.split(r"^\[\d+\] Code Region - ", proc.stdout, flags=re.M)[1:]
@@ -702,17 +680,12 @@ def measure_load_store_queues(cpu: str) -> tuple[int, int]:
     out = []
     for op, stall in (("movq {o}(%rsi), %rcx", "LQ"), ("movq %rcx, {o}(%rsi)", "SQ")):
         block = ["imulq %rax, %rax"] * 3 + [op.format(o=8 * j) for j in range(4)]
-        with tempfile.NamedTemporaryFile("w", suffix=".s", delete=False) as f:
-            f.write("\n".join(block) + "\n")
-            path = f.name
-        try:
-            proc = subprocess.run(
-                [llvm_tool("llvm-mca"), f"-mcpu={cpu}", "-iterations=500", "-dispatch-stats",
-                 "-retire-stats", "--instruction-info=0", "--resource-pressure=0", path],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
-        finally:
-            os.unlink(path)
+        proc = run_mca(
+            "\n".join(block) + "\n",
+            cpu,
+            ["-iterations=500", "-dispatch-stats", "-retire-stats", "--instruction-info=0",
+             "--resource-pressure=0"],
+        )  # fmt: skip
         stalls = re.search(rf"^{stall}\s+-[^:]*:\s+(\d+)", proc.stdout, flags=re.M)
         rob = re.search(r"Max Used ROB Entries:\s+(\d+)", proc.stdout)
         if proc.returncode != 0 or not stalls or not rob:
