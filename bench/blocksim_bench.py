@@ -84,7 +84,7 @@ def main() -> int:
     for cpu in args.cpus:
         compare(cpu, hexes, f"BHive sample seed={args.seed}")
     if args.measured:
-        from envs.blockdata import load_block_dataset
+        from envs.groundtruth.blockdata import load_block_dataset
 
         data = load_block_dataset(args.measured)
         inputs = list(data.inputs)

@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/mca_vs_measured.py envs/data/bhive_zen3.csv.gz \\
+    .venv/bin/python bench/mca_vs_measured.py envs/groundtruth/data/bhive_znver3.csv.gz \\
         [--mcpu znver3 znver2 haswell] [--limit N] [--jobs 1]
 
 For each ``-mcpu`` prints the number of blocks llvm-mca could model, MAPE, median
@@ -31,7 +31,7 @@ from scipy.stats import kendalltau
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from envs.blockdata import load_block_dataset  # noqa: E402
+from envs.groundtruth.blockdata import load_block_dataset  # noqa: E402
 
 BATCH = 400
 _REGION_RE = re.compile(r"\[\d+\] Code Region - (b\d+)")

@@ -25,8 +25,8 @@ from scipy.stats import kendalltau
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from envs.blockdata import load_block_dataset  # noqa: E402
-from envs.measure import runner  # noqa: E402
+from envs.groundtruth.blockdata import load_block_dataset  # noqa: E402
+from envs.groundtruth.measure import runner  # noqa: E402
 
 
 def main() -> int:

@@ -11,6 +11,6 @@ TASKS: dict[str, str] = {
     "inlining": "envs.inlining_task:make_inlining_task",
 }
 COMMANDS: dict[str, str] = {
-    "measure": "envs.measure.cli",
+    "measure": "envs.groundtruth.measure.cli",
     "blocksim-tables": "envs.blocksim.cli",
 }

@@ -16,7 +16,7 @@ import numpy as np
 
 from envs.blocksim.simulator import BlockSim
 from envs.blocksim.tables import Table
-from envs.datasets import DEFAULT_DATASET, load_measured
+from envs.groundtruth.datasets import DEFAULT_DATASET, load_measured
 from harness.errors import UserError
 from harness.params import IntParam, ParamSpace
 from harness.task import TimingTask

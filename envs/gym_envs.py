@@ -350,7 +350,7 @@ def make_task_env(
 
 
 def make_mca_env(
-    dataset: str = "bhive_zen3",
+    dataset: str = "bhive_znver3",
     cpu: str = "znver3",
     max_items: int | None = None,
     jobs: int | None = 1,
@@ -367,7 +367,7 @@ def make_mca_env(
 
 
 def make_blocksim_env(
-    dataset: str = "bhive_zen3",
+    dataset: str = "bhive_znver3",
     cpu: str = "znver3",
     max_items: int | None = None,
     jobs: int = 1,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envs.datasets import DEFAULT_DATASET, load_measured
+from envs.groundtruth.datasets import DEFAULT_DATASET, load_measured
 from envs.mca.simulator import McaSimulator
 from harness.errors import UserError
 from harness.params import CategoricalParam, IntParam, ParamSpace

@@ -1,4 +1,4 @@
-"""envs.blockdata: measured block files (ours and BHive's) -> Dataset."""
+"""envs.groundtruth.blockdata: measured block files (ours and BHive's) -> Dataset."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envs.blockdata import load_block_dataset
+from envs.groundtruth.blockdata import load_block_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "tests" / "data" / "measured_small.csv"
-SHIPPED = ROOT / "envs" / "data" / "bhive_zen3.csv.gz"
+SHIPPED = ROOT / "envs" / "groundtruth" / "data" / "bhive_znver3.csv.gz"
 
 MEASURED = (
     "hex,cycles_per_100,spread,runs,status\n"
@@ -97,7 +97,7 @@ def test_small_measured_file_and_deterministic_split() -> None:
 @pytest.mark.skipif(not SHIPPED.exists(), reason="shipped dataset not built yet")
 def test_shipped_dataset_loads() -> None:
     d = load_block_dataset(SHIPPED)
-    assert d.name == "bhive_zen3"
+    assert d.name == "bhive_znver3"
     assert len(d) >= 8000
     assert d.meta["cpu_model"] and d.meta["method"]
     assert np.all(np.isfinite(d.targets)) and np.all(d.targets > 0)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from envs.blockdata import load_block_dataset
+from envs.groundtruth.blockdata import load_block_dataset
 from envs.mca.simulator import McaSimulator
 from envs.mca_task import make_mca_task
 from envs.x86.disasm import disassemble

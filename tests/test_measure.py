@@ -1,4 +1,4 @@
-"""Ground-truth measurement on the real CPU (no mocks): envs.measure.
+"""Ground-truth measurement on the real CPU (no mocks): envs.groundtruth.measure.
 
 Needs an x86-64 Linux machine with rdtsc and a C compiler; each test times real blocks.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from envs.measure import build, runner
-from envs.measure.runner import Helper, MeasureConfig, measure_blocks
+from envs.groundtruth.measure import build, runner
+from envs.groundtruth.measure.runner import Helper, MeasureConfig, measure_blocks
 from harness.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,7 +147,7 @@ def test_resume_after_kill(tmp_path: Path) -> None:
 
     out = tmp_path / "k.csv"
     blocks = [f"4801c0{'90' * i}" for i in range(30)]  # add rax, rax + i nops
-    cmd = [sys.executable, "-m", "envs.measure.cli", "--hex", *blocks, "--out", str(out)]
+    cmd = [sys.executable, "-m", "envs.groundtruth.measure.cli", "--hex", *blocks, "--out", str(out)]
     cmd += ["--runs", "3", "--samples", "16", "--quiet"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
@@ -226,7 +226,7 @@ def test_stratified_sample_is_seeded_and_balanced() -> None:
 def test_cli_main_and_standalone(tmp_path: Path) -> None:
     import argparse
 
-    from envs.measure import cli
+    from envs.groundtruth.measure import cli
 
     parser = argparse.ArgumentParser(prog="tunebench")
     sub = parser.add_subparsers()
@@ -242,7 +242,7 @@ def test_cli_main_and_standalone(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="odd number"):
         cli.main(bad)
     proc = subprocess.run(
-        [sys.executable, "-m", "envs.measure.cli", "--hex", "zz", "--out", str(tmp_path / "e.csv")],
+        [sys.executable, "-m", "envs.groundtruth.measure.cli", "--hex", "zz", "--out", str(tmp_path / "e.csv")],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -5,9 +5,9 @@ Examples::
     tunebench measure blocks.csv --out measured.csv            # a CSV with a hex column
     tunebench measure --hex 4801c0 480fafc0 --out chains.csv   # blocks on the command line
     tunebench measure ../shared/data/bhive/blocks.csv.gz --sample 16000 --seed 0 \\
-        --stratify-by sources --skip-invalid --out bhive_zen3.csv
+        --stratify-by sources --skip-invalid --out bhive_znver3.csv
 
-Also runnable as ``python -m envs.measure.cli ...``.
+Also runnable as ``python -m envs.groundtruth.measure.cli ...``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from envs.measure import runner
+from envs.groundtruth.measure import runner
 from harness.errors import UserError
 
 
@@ -97,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _standalone(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m envs.measure.cli", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m envs.groundtruth.measure.cli", description=__doc__)
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:

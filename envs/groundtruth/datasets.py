@@ -8,11 +8,11 @@ from harness.dataset import Dataset, subsample
 from harness.errors import UserError
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-DEFAULT_DATASET = "bhive_zen3"
+DEFAULT_DATASET = "bhive_znver3"
 
 
 def dataset_path(dataset: str) -> Path:
-    """A shipped dataset's name (``bhive_zen3``) or a file path -> existing path."""
+    """A shipped dataset's name (``bhive_znver3``) or a file path -> existing path."""
     for path in (Path(dataset), DATA_DIR / f"{dataset}.csv.gz", DATA_DIR / f"{dataset}.csv"):
         if path.is_file():
             return path
@@ -22,7 +22,7 @@ def dataset_path(dataset: str) -> Path:
 def load_measured(dataset: str, max_items: int | None = None) -> Dataset:
     """Load a measured block dataset by name or path, optionally cut to ``max_items``
     blocks (a stable hash-chosen subset); a bad or missing file is a UserError."""
-    from envs.blockdata import load_block_dataset
+    from envs.groundtruth.blockdata import load_block_dataset
 
     try:
         data = load_block_dataset(dataset_path(dataset))

@@ -38,7 +38,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from envs.measure import build
+from envs.groundtruth.measure import build
+from envs.groundtruth.measure.cpu import CpuIdentity, cpu_identity, mismatch
 from harness.errors import UserError
 
 COLUMNS = ("hex", "cycles_per_100", "spread", "runs", "status")
@@ -404,17 +405,6 @@ def read_done(out: Path) -> dict[str, str]:
     return done
 
 
-def cpu_model() -> str:
-    """``model name`` from /proc/cpuinfo."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
-
-
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
@@ -535,6 +525,14 @@ def _measure_locked(
     if limit is not None:
         todo = todo[: max(0, limit)]
     summary = Summary(skipped=skipped)
+    here = cpu_identity()
+    meta = _load_sidecar(outp)
+    if done:
+        why = mismatch(meta.get("cpu"), here)
+        if why:
+            raise UserError(
+                f"refusing to add timings to {outp}: {why}; measure into a new file"
+            )
     tpc0, tsc_hz = calibrate()
     summary.calibration_start = tpc0
     session: dict[str, Any] = {
@@ -544,9 +542,10 @@ def _measure_locked(
         "tsc_hz": tsc_hz,
         "affinity": sorted(os.sched_getaffinity(0)),
         "blocks_requested": len(todo),
+        "cpu": here.to_json(),
+        "core_clock_mhz": round(tsc_hz / tpc0 / 1e6, 1),
     }
-    meta = _load_sidecar(outp)
-    _update_static_meta(meta, cfg, extra_meta)
+    _update_static_meta(meta, cfg, extra_meta, here)
     meta.setdefault("sessions", []).append(session)
     _write_json(sidecar_path(outp), meta)
 
@@ -594,6 +593,7 @@ def _measure_locked(
                 "s_per_block": round(summary.wall_s / max(summary.measured, 1), 4),
                 "run_tsc_per_cycle_min": min(tpcs) if tpcs else None,
                 "run_tsc_per_cycle_max": max(tpcs) if tpcs else None,
+                "core_clock_mhz_end": round(tsc_hz / tpc1 / 1e6, 1),
             }
         )
         meta["calibration_moved"] = any(s.get("calibration_moved") for s in meta["sessions"])
@@ -621,14 +621,18 @@ def _load_sidecar(outp: Path) -> dict[str, Any]:
     return {}
 
 
-def _update_static_meta(meta: dict[str, Any], cfg: MeasureConfig, extra: dict[str, Any]) -> None:
+def _update_static_meta(
+    meta: dict[str, Any], cfg: MeasureConfig, extra: dict[str, Any], cpu: CpuIdentity
+) -> None:
     from harness import __version__
 
     meta.update(
         {
-            "format": "tunebench-measure-1",
+            "format": "tunebench-measure-2",
             "unit": "cycles_per_100 = core cycles per 100 iterations of the block",
-            "cpu_model": cpu_model(),
+            "cpu": cpu.to_json(),
+            "uarch": cpu.uarch,
+            "cpu_model": cpu.model_name,
             "machine": os.uname().machine,
             "kernel": os.uname().release,
             "cc_version": build.compiler_version(),
