@@ -18,7 +18,9 @@ import pandas as pd
 from envs.mca.simulator import McaSimulator
 from harness.dataset import Dataset, subsample
 
-DATASET = Path(__file__).resolve().parent.parent / "envs" / "groundtruth" / "data" / "bhive_znver3.csv.gz"
+DATASET = (
+    Path(__file__).resolve().parent.parent / "envs" / "groundtruth" / "data" / "bhive_znver3.csv.gz"
+)
 
 
 def main() -> None:

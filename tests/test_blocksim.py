@@ -451,10 +451,16 @@ def test_readable_kernel_equals_generated_kernel(monkeypatch: pytest.MonkeyPatch
     from pathlib import Path
 
     import envs.blocksim.simulator as simulator_module
-    from envs.groundtruth.blockdata import load_block_dataset
     from envs.blocksim import model
+    from envs.groundtruth.blockdata import load_block_dataset
 
-    shipped = Path(__file__).resolve().parents[1] / "envs" / "groundtruth" / "data" / "bhive_znver3.csv.gz"
+    shipped = (
+        Path(__file__).resolve().parents[1]
+        / "envs"
+        / "groundtruth"
+        / "data"
+        / "bhive_znver3.csv.gz"
+    )
     hexes = list(load_block_dataset(shipped).inputs)[:300]  # in the repo: no ../shared
     fast = BlockSim("znver3").predict(hexes, load_default_table("znver3"))
     monkeypatch.setattr(simulator_module, "simulate_batch", model.simulate_batch)

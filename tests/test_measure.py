@@ -147,7 +147,15 @@ def test_resume_after_kill(tmp_path: Path) -> None:
 
     out = tmp_path / "k.csv"
     blocks = [f"4801c0{'90' * i}" for i in range(30)]  # add rax, rax + i nops
-    cmd = [sys.executable, "-m", "envs.groundtruth.measure.cli", "--hex", *blocks, "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "envs.groundtruth.measure.cli",
+        "--hex",
+        *blocks,
+        "--out",
+        str(out),
+    ]
     cmd += ["--runs", "3", "--samples", "16", "--quiet"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
@@ -242,7 +250,15 @@ def test_cli_main_and_standalone(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="odd number"):
         cli.main(bad)
     proc = subprocess.run(
-        [sys.executable, "-m", "envs.groundtruth.measure.cli", "--hex", "zz", "--out", str(tmp_path / "e.csv")],
+        [
+            sys.executable,
+            "-m",
+            "envs.groundtruth.measure.cli",
+            "--hex",
+            "zz",
+            "--out",
+            str(tmp_path / "e.csv"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -97,7 +97,9 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _standalone(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m envs.groundtruth.measure.cli", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m envs.groundtruth.measure.cli", description=__doc__
+    )
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:

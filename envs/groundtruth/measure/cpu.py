@@ -99,7 +99,9 @@ class CpuIdentity:
             stepping=int(data.get("stepping", -1)),
             microcode=str(data.get("microcode", "unknown")),
             model_name=str(data.get("model_name", "")),
-            uarch=str(data.get("uarch") or uarch_name(data["vendor"], data["family"], data["model"])),
+            uarch=str(
+                data.get("uarch") or uarch_name(data["vendor"], data["family"], data["model"])
+            ),
             isa=tuple(data.get("isa", ())),
             kernel=str(data.get("kernel", "")),
             hypervisor=bool(data.get("hypervisor", False)),

@@ -530,9 +530,7 @@ def _measure_locked(
     if done:
         why = mismatch(meta.get("cpu"), here)
         if why:
-            raise UserError(
-                f"refusing to add timings to {outp}: {why}; measure into a new file"
-            )
+            raise UserError(f"refusing to add timings to {outp}: {why}; measure into a new file")
     tpc0, tsc_hz = calibrate()
     summary.calibration_start = tpc0
     session: dict[str, Any] = {
