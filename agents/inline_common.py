@@ -21,7 +21,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from envs.inlining.host import DEFAULT_INDEX
 from envs.inlining.policy import ALL_FEATURES, linear_config
-from envs.inlining_env import BudgetedSource, InliningEnv
+from envs.inlining.env import BudgetedSource, InliningEnv
 from harness.agent import TrialContext
 from harness.params import Config
 

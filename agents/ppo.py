@@ -22,7 +22,7 @@ from agents.sb3_common import (
     sb3_versions,
     torch_threads,
 )
-from envs.gym_envs import ParamTuningEnv
+from envs.param_env import ParamTuningEnv
 from harness.agent import Agent, TrialContext
 from harness.params import Config
 

@@ -1,7 +1,7 @@
 """Shared glue of the stable-baselines3 agents (``ppo``, ``bc``, ``bc+ppo``): not an agent.
 
 - :class:`RLOptions`: the options the three agents share (env shape, PPO settings).
-- :func:`make_env`: the trial's :class:`~envs.gym_envs.ParamTuningEnv` on ``ctx.objective``.
+- :func:`make_env`: the trial's :class:`~envs.param_env.ParamTuningEnv` on ``ctx.objective``.
 - :class:`BudgetStop`: an SB3 callback that ends ``learn`` after the last step the budget
   can pay for. SB3's ``learn(total_timesteps)`` runs whole rollouts of ``n_steps``; the
   callback returns False from ``on_step`` as soon as the env cannot pay for another
@@ -27,7 +27,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import ActorCriticPolicy
 
-from envs.gym_envs import ParamTuningEnv, minibatch_items
+from envs.param_env import ParamTuningEnv, minibatch_items
 from harness.agent import TrialContext
 from harness.budget import BudgetExhausted
 from harness.params import Config

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from envs.inlining_task import make_inlining_task
+from envs.inlining.task import make_inlining_task
 
 
 def main() -> None:

@@ -6,9 +6,9 @@
 """
 
 TASKS: dict[str, str] = {
-    "mca": "envs.mca_task:make_mca_task",
-    "blocksim": "envs.blocksim_task:make_blocksim_task",
-    "inlining": "envs.inlining_task:make_inlining_task",
+    "mca": "envs.mca.task:make_mca_task",
+    "blocksim": "envs.blocksim.task:make_blocksim_task",
+    "inlining": "envs.inlining.task:make_inlining_task",
 }
 COMMANDS: dict[str, str] = {
     "measure": "envs.groundtruth.measure.cli",

@@ -16,7 +16,7 @@ from agents.difftune.agent import DiffTuneAgent
 from agents.difftune.layout import Layout
 from agents.difftune.surrogate import Surrogate, mape_loss
 from agents.difftune.train import Blocks
-from envs.blocksim_task import BlockSimTask, make_blocksim_task
+from envs.blocksim.task import BlockSimTask, make_blocksim_task
 from harness.agent import TrialContext
 from harness.budget import BudgetedObjective
 from tests.conftest import SMALL_DATASET

@@ -19,7 +19,7 @@ SMALL = {"n_csmith": 6, "n_test": 3, "n_val": 2, "per_module_metrics": True}
 
 @pytest.fixture(scope="module")
 def task():  # type: ignore[no-untyped-def]
-    from envs.inlining_task import make_inlining_task
+    from envs.inlining.task import make_inlining_task
 
     return make_inlining_task(**SMALL)
 
@@ -52,7 +52,7 @@ def test_policies_change_size_and_default_is_the_heuristic(task) -> None:  # typ
 
 
 def test_budget_is_one_sample_per_module_compilation(task) -> None:  # type: ignore[no-untyped-def]
-    from envs.inlining_env import BudgetedSource, InliningEnv
+    from envs.inlining.env import BudgetedSource, InliningEnv
     from harness.budget import BudgetedObjective, BudgetExhausted
 
     obj = BudgetedObjective(task, budget_samples=4)
@@ -81,7 +81,7 @@ def test_env_passes_check_env_and_echo_scores_zero(task) -> None:  # type: ignor
     import gymnasium as gym
     from gymnasium.utils.env_checker import check_env
 
-    from envs.inlining_env import ENV_ID, DirectSource, InliningEnv
+    from envs.inlining.env import ENV_ID, DirectSource, InliningEnv
 
     env = InliningEnv(DirectSource(task, "train"), include_default=True)
     check_env(env, skip_render_check=True)
@@ -110,7 +110,7 @@ def test_policies_never_change_program_output(task, tmp_path) -> None:  # type: 
     from envs.inlining.host import compile_with_policy
     from envs.inlining.policy import SMALL_FEATURES, LinearPolicy
     from envs.inlining.tools import llvm_tools
-    from envs.inlining_env import DirectSource, InliningEnv
+    from envs.inlining.env import DirectSource, InliningEnv
     from harness.agent import TrialContext
     from harness.budget import BudgetedObjective
 
@@ -166,7 +166,7 @@ def test_inline_agents_and_a_tuner_end_to_end(monkeypatch) -> None:  # type: ign
     from harness.trial import TrialSpec, run_trial
 
     # The task's registry entry (envs/__init__.py) may not be there yet.
-    monkeypatch.setitem(envs.TASKS, "inlining", "envs.inlining_task:make_inlining_task")
+    monkeypatch.setitem(envs.TASKS, "inlining", "envs.inlining.task:make_inlining_task")
 
     records = {}
     for agent, budget in (("inline-bc+ppo", 8), ("random", 6)):

@@ -5,7 +5,7 @@ import pytest
 
 from envs.groundtruth.blockdata import load_block_dataset
 from envs.mca.simulator import McaSimulator
-from envs.mca_task import make_mca_task
+from envs.mca.task import make_mca_task
 from envs.x86.disasm import disassemble
 from harness.errors import UserError
 from harness.runner import run_suite

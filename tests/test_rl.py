@@ -14,7 +14,7 @@ from agents.bc import BCAgent
 from agents.bc_ppo import BCPPOAgent
 from agents.ppo import PPOAgent
 from agents.sb3_common import RLOptions, make_ppo, policy_actions
-from envs.gym_envs import (
+from envs.param_env import (
     BLOCKSIM_ENV_ID,
     MCA_ENV_ID,
     TASK_ENV_ID,
@@ -48,7 +48,7 @@ def test_check_env_on_every_registered_env(env_id: str) -> None:
 
 
 def test_module_prefixed_id_registers_on_import() -> None:
-    env = gym.make("envs.gym_envs:" + TASK_ENV_ID, task="toy", budget_samples=100)
+    env = gym.make("envs.param_env:" + TASK_ENV_ID, task="toy", budget_samples=100)
     obs, _ = env.reset(seed=0)
     assert env.observation_space.contains(obs)
 

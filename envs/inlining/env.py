@@ -112,7 +112,7 @@ class InliningEnv(gym.Env[np.ndarray, np.int64]):
     ) -> None:
         super().__init__()
         if source is None:
-            from envs.inlining_task import make_inlining_task
+            from envs.inlining.task import make_inlining_task
 
             source = DirectSource(make_inlining_task(), "train")
         self.source = source
@@ -228,7 +228,7 @@ class InliningEnv(gym.Env[np.ndarray, np.int64]):
 def register_envs() -> list[str]:
     """Register ``tunebench/Inlining-v0`` with gymnasium (idempotent); its ids."""
     if ENV_ID not in gym.registry:
-        gym.register(id=ENV_ID, entry_point="envs.inlining_env:InliningEnv")
+        gym.register(id=ENV_ID, entry_point="envs.inlining.env:InliningEnv")
     return [ENV_ID]
 
 

@@ -51,7 +51,7 @@ step is simulated and charged (only ``L_ref`` is remembered). Every new best min
 loss is passed to ``objective.propose`` (the harness's incumbent and anytime curve).
 
 Registered ids (:func:`register_envs`, run on import of this module, so
-``gym.make("envs.gym_envs:tunebench/MCAParams-v0")`` works with no other import):
+``gym.make("envs.param_env:tunebench/MCAParams-v0")`` works with no other import):
 ``tunebench/MCAParams-v0`` (task ``mca``), ``tunebench/BlockSimParams-v0`` (task
 ``blocksim``, only when envs/blocksim_task.py imports) and ``tunebench/TaskParams-v0``
 (any registered task by name, e.g. the tests' ``toy``).
@@ -400,7 +400,7 @@ def _blocksim_available() -> bool:
     from harness import registry
 
     try:
-        importlib.import_module("envs.blocksim_task")
+        importlib.import_module("envs.blocksim.task")
     except Exception:  # noqa: BLE001 - absent or broken: its env is simply not offered
         return False
     return "blocksim" in registry.task_names()
@@ -408,9 +408,9 @@ def _blocksim_available() -> bool:
 
 def register_envs() -> list[str]:
     """Register the tunebench env ids with gymnasium (idempotent); returns them."""
-    ids = [(MCA_ENV_ID, "envs.gym_envs:make_mca_env"), (TASK_ENV_ID, "envs.gym_envs:make_task_env")]
+    ids = [(MCA_ENV_ID, "envs.param_env:make_mca_env"), (TASK_ENV_ID, "envs.param_env:make_task_env")]
     if _blocksim_available():
-        ids.append((BLOCKSIM_ENV_ID, "envs.gym_envs:make_blocksim_env"))
+        ids.append((BLOCKSIM_ENV_ID, "envs.param_env:make_blocksim_env"))
     for env_id, entry in ids:
         if env_id not in gym.registry:
             gym.register(id=env_id, entry_point=entry, disable_env_checker=False)
