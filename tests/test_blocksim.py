@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 import numba as nb
 import numpy as np
 import pytest
 
-from envs.blocksim.cli import DEFAULT_BLOCKS
 from envs.blocksim.mcaref import mca_total_cycles
 from envs.blocksim.simulator import BlockSim
 from envs.blocksim.tables import Table, load_default_table, read_bhive_hex
 from envs.x86.disasm import llvm_tool
+
+# Blocks shipped in the repository (measured BHive blocks): tests never read ../shared.
+SHIPPED_BLOCKS = Path(__file__).resolve().parents[1] / "envs/groundtruth/data/bhive_znver3.csv.gz"
 
 
 def asm(lines: list[str]) -> str:
@@ -380,10 +383,9 @@ EXACT_BLOCKS = [
 def test_event_kernel_equals_cycle_by_cycle_scan(cpu: str) -> None:
     sim = BlockSim(cpu, iterations=40)
     hexes = [asm(lines) for lines in EXACT_BLOCKS]
-    if DEFAULT_BLOCKS.exists():  # plus a seeded sample of BHive
-        bhive = read_bhive_hex(DEFAULT_BLOCKS, limit=3000)
-        rng = np.random.default_rng(7)
-        hexes += [bhive[i] for i in rng.choice(len(bhive), 150, replace=False)]
+    bhive = read_bhive_hex(SHIPPED_BLOCKS, limit=3000)  # plus a seeded sample of BHive
+    rng = np.random.default_rng(7)
+    hexes += [bhive[i] for i in rng.choice(len(bhive), 150, replace=False)]
     base = sim.default_table()
     keys = sorted({k for b in sim.compiled(hexes) if b for k in b.keys} & set(base.index()))
     names = base.param_names(keys, ports="used")
@@ -409,12 +411,11 @@ def test_jobs_do_not_change_predictions() -> None:
     )
 
 
-@pytest.mark.skipif(not DEFAULT_BLOCKS.exists(), reason="needs ../shared BHive blocks")
 @pytest.mark.parametrize("cpu", ["znver3", "haswell"])
 def test_steady_state_jump_changes_no_prediction(cpu: str) -> None:
     """The jump skips whole periods only once the full state repeats: the cycles are
     those of the cycle-by-cycle run, under default, perturbed and narrow tables."""
-    bhive = read_bhive_hex(DEFAULT_BLOCKS, limit=5000)
+    bhive = read_bhive_hex(SHIPPED_BLOCKS, limit=5000)
     rng = np.random.default_rng(11)
     hexes = [bhive[i] for i in rng.choice(len(bhive), 400, replace=False)]
     hexes += [asm(lines) for lines in EXACT_BLOCKS]
@@ -448,20 +449,11 @@ def test_generated_kernel_is_current() -> None:
 
 
 def test_readable_kernel_equals_generated_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pathlib import Path
-
     import envs.blocksim.simulator as simulator_module
     from envs.blocksim import model
     from envs.groundtruth.blockdata import load_block_dataset
 
-    shipped = (
-        Path(__file__).resolve().parents[1]
-        / "envs"
-        / "groundtruth"
-        / "data"
-        / "bhive_znver3.csv.gz"
-    )
-    hexes = list(load_block_dataset(shipped).inputs)[:300]  # in the repo: no ../shared
+    hexes = list(load_block_dataset(SHIPPED_BLOCKS).inputs)[:300]  # in the repo: no ../shared
     fast = BlockSim("znver3").predict(hexes, load_default_table("znver3"))
     monkeypatch.setattr(simulator_module, "simulate_batch", model.simulate_batch)
     readable = BlockSim("znver3").predict(hexes, load_default_table("znver3"))
