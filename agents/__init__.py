@@ -4,11 +4,11 @@
 """
 
 AGENTS: dict[str, str] = {
-    "ppo": "agents.ppo:PPOAgent",
-    "bc": "agents.bc:BCAgent",
-    "bc+ppo": "agents.bc_ppo:BCPPOAgent",
+    "ppo": "agents.rl.ppo:PPOAgent",
+    "bc": "agents.rl.bc:BCAgent",
+    "bc+ppo": "agents.rl.bc_ppo:BCPPOAgent",
     "difftune": "agents.difftune.agent:DiffTuneAgent",
-    "inline-bc": "agents.inline_bc:InlineBCAgent",
-    "inline-ppo": "agents.inline_ppo:InlinePPOAgent",
-    "inline-bc+ppo": "agents.inline_bc_ppo:InlineBCPPOAgent",
+    "inline-bc": "agents.rl.inline_bc:InlineBCAgent",
+    "inline-ppo": "agents.rl.inline_ppo:InlinePPOAgent",
+    "inline-bc+ppo": "agents.rl.inline_bc_ppo:InlineBCPPOAgent",
 }

@@ -26,7 +26,14 @@ from opentuner.resultsdb.models import Result  # noqa: E402
 from opentuner.search import manipulator as otm  # noqa: E402
 
 from harness.agent import AskTellAgent, TrialContext  # noqa: E402
-from harness.params import CategoricalParam, Config, FloatParam, IntParam, ParamSpace  # noqa: E402
+from harness.params import (  # noqa: E402
+    CategoricalParam,
+    Config,
+    FloatParam,
+    IntParam,
+    ParamSpace,
+    ScalarView,
+)
 
 # OpenTuner's logging set-up writes ``opentuner.log`` into the working directory;
 # tunebench keeps its own records, so that set-up is skipped.
@@ -40,7 +47,8 @@ MAX_EMPTY_ASKS = 200
 
 
 def opentuner_manipulator(space: ParamSpace) -> otm.ConfigurationManipulator:
-    """An OpenTuner search space with the same parameters and bounds."""
+    """An OpenTuner search space with the same parameters and bounds (a scalar space:
+    see :class:`~harness.params.ScalarView`)."""
     m = otm.ConfigurationManipulator()
     for p in space:
         if isinstance(p, IntParam):
@@ -66,12 +74,13 @@ class OpenTunerAgent(AskTellAgent):
     name = "opentuner"
     description = "OpenTuner ensemble (AUC bandit over DE, Nelder-Mead, GA, PSO), default first"
 
-    def __init__(self, technique: str | None = None, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self, technique: str | None = None) -> None:
+        super().__init__()
         self.technique = technique
         self._api: TuningRunManager | None = None
         self._pending: Any = None
         self.results_recorded = 0  # evaluations that reached OpenTuner's database
+        self._view: ScalarView | None = None
 
     def setup(self, ctx: TrialContext) -> None:
         # OpenTuner draws from the global ``random`` and ``numpy.random`` states and
@@ -84,10 +93,11 @@ class OpenTunerAgent(AskTellAgent):
         args.label = f"tunebench-seed{ctx.seed}"
         if self.technique:
             args.technique = [self.technique]
+        self._view = view = ScalarView(ctx.param_space)
         interface = _Interface(
-            seeds=[ctx.param_space.default()],
+            seeds=[view.from_space(ctx.param_space.default())],
             args=args,
-            manipulator=opentuner_manipulator(ctx.param_space),
+            manipulator=opentuner_manipulator(view.space),
             project_name="tunebench",
             program_name="task",
             program_version="0",
@@ -101,7 +111,8 @@ class OpenTunerAgent(AskTellAgent):
             dr = self._api.get_next_desired_result()
             if dr is not None:
                 self._pending = dr
-                return dict(dr.configuration.data)
+                assert self._view is not None
+                return self._view.to_space(dr.configuration.data)
         raise StopIteration("OpenTuner proposed nothing new")
 
     def tell(self, config: Config, loss: float) -> None:
@@ -120,9 +131,9 @@ class OpenTunerAgent(AskTellAgent):
         """OpenTuner's own best configuration and its loss (for checks)."""
         assert self._api is not None
         res = self._api.get_best_result()
-        if res is None:
+        if res is None or self._view is None:
             return None, float("inf")
-        return dict(res.configuration.data), float(res.time)
+        return self._view.to_space(res.configuration.data), float(res.time)
 
     def count_results(self) -> int:
         """Results stored in OpenTuner's database for this tuning run."""

@@ -13,7 +13,6 @@ give to adapt (its learning rate is ~2/d^2), so the diagonal one loses nothing t
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import optuna
 from optuna.exceptions import ExperimentalWarning
@@ -33,20 +32,19 @@ class OptunaCMAES(OptunaAgent):
         "default configuration first"
     )
 
-    def __init__(self, covariance: str = "auto", **options: Any) -> None:
+    def __init__(self, covariance: str = "auto") -> None:
         if covariance not in COVARIANCES:
             raise ValueError(f"covariance must be one of {COVARIANCES}, got {covariance!r}")
-        super().__init__(**options)
+        super().__init__()
         self.covariance = covariance
         self._separable = False
-        self.diagnostics: dict[str, float] = {}
 
     def setup(self, ctx: TrialContext) -> None:
         numeric = sum(not isinstance(p, CategoricalParam) for p in ctx.param_space)
         self._separable = self.covariance == "diagonal" or (
             self.covariance == "auto" and numeric > FULL_COVARIANCE_MAX_DIMS
         )
-        self.diagnostics = {"separable_cma": float(self._separable)}
+        self.set_diagnostic("separable_cma", float(self._separable))
         super().setup(ctx)
 
     def make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:

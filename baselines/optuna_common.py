@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import optuna
 from optuna.distributions import (
     BaseDistribution,
@@ -13,11 +11,18 @@ from optuna.distributions import (
 )
 
 from harness.agent import AskTellAgent, TrialContext
-from harness.params import CategoricalParam, Config, FloatParam, IntParam, ParamSpace
+from harness.params import (
+    CategoricalParam,
+    Config,
+    FloatParam,
+    IntParam,
+    ParamSpace,
+    ScalarView,
+)
 
 
 def optuna_distributions(space: ParamSpace) -> dict[str, BaseDistribution]:
-    """One Optuna distribution per parameter, same bounds and scale."""
+    """One Optuna distribution per parameter of a scalar space, same bounds and scale."""
     out: dict[str, BaseDistribution] = {}
     for p in space:
         if isinstance(p, IntParam):
@@ -30,27 +35,33 @@ def optuna_distributions(space: ParamSpace) -> dict[str, BaseDistribution]:
 
 
 class OptunaAgent(AskTellAgent):
-    """Optuna's ask/tell interface with an in-memory study; the default is enqueued first."""
+    """Optuna's ask/tell interface with an in-memory study; the default is enqueued first.
+
+    Sequence and permutation parameters are searched through their
+    :class:`~harness.params.ScalarView` (one categorical per position, one key per item).
+    """
 
     def make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         raise NotImplementedError
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self) -> None:
+        super().__init__()
         self._study: optuna.Study | None = None
         self._dists: dict[str, BaseDistribution] = {}
         self._pending: optuna.Trial | None = None
+        self._view: ScalarView | None = None
 
     def setup(self, ctx: TrialContext) -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self._dists = optuna_distributions(ctx.param_space)
+        self._view = ScalarView(ctx.param_space)
+        self._dists = optuna_distributions(self._view.space)
         self._study = optuna.create_study(direction="minimize", sampler=self.make_sampler(ctx.seed))
-        self._study.enqueue_trial(ctx.param_space.default())
+        self._study.enqueue_trial(self._view.from_space(ctx.param_space.default()))
 
     def ask(self) -> Config:
-        assert self._study is not None
+        assert self._study is not None and self._view is not None
         self._pending = self._study.ask(self._dists)
-        return dict(self._pending.params)
+        return self._view.to_space(self._pending.params)
 
     def tell(self, config: Config, loss: float) -> None:
         assert self._study is not None and self._pending is not None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from harness.agent import AskTellAgent, TrialContext
@@ -14,8 +12,8 @@ class RandomSearch(AskTellAgent):
     name = "random"
     description = "uniform random configurations (the default one first)"
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self) -> None:
+        super().__init__()
         self._space: ParamSpace | None = None
         self._rng: np.random.Generator | None = None
         self._asked = 0

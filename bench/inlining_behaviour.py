@@ -21,8 +21,8 @@ import numpy as np
 from envs.inlining.corpus import CSMITH_INCLUDE
 from envs.inlining.host import Decider, compile_with_policy
 from envs.inlining.policy import LinearPolicy
-from envs.inlining.tools import llvm_tools
 from envs.inlining.task import make_inlining_task
+from envs.inlining.tools import llvm_tools
 from harness.store import finished_records
 
 

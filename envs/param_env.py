@@ -44,23 +44,28 @@ MDP (one env = one task, one fixed minibatch of train items, one budget)
 
 Costs: one step = one evaluation = k samples. The reference loss ``L_ref`` (default
 configuration) is evaluated once, at the first reset. With ``cache=True`` (default) the
-env remembers the loss of every configuration it has simulated on its minibatch
-(simulators are deterministic), so revisiting one, e.g. a reset to the default or an
-edit that does not change any decoded value, costs nothing; with ``cache=False`` every
-step is simulated and charged (only ``L_ref`` is remembered). Every new best minibatch
-loss is passed to ``objective.propose`` (the harness's incumbent and anytime curve).
+env asks the objective with ``reuse=True``: a configuration whose minibatch costs the
+objective has already returned (e.g. a reset to the default or an edit that does not
+change any decoded value) costs nothing; with ``cache=False`` every step is charged
+(only ``L_ref`` is reused). Every new best minibatch loss is passed to
+``objective.propose`` (the harness's incumbent and anytime curve).
 
-Registered ids (:func:`register_envs`, run on import of this module, so
-``gym.make("envs.param_env:tunebench/MCAParams-v0")`` works with no other import):
-``tunebench/MCAParams-v0`` (task ``mca``), ``tunebench/BlockSimParams-v0`` (task
-``blocksim``, only when envs/blocksim_task.py imports) and ``tunebench/TaskParams-v0``
-(any registered task by name, e.g. the tests' ``toy``).
+When the budget is spent the env says so once (a ``UserWarning``) and every later
+``info`` has ``budget_exhausted = True``; the project's RL agents stop there.
+
+This module names no task. It registers ``tunebench/TaskParams-v0`` (any registered
+task by name: ``gym.make("envs.param_env:tunebench/TaskParams-v0", task="toy")``);
+task families register their own ids over :func:`make_task_env`
+(``envs.mca.env:tunebench/MCAParams-v0``, ``envs.blocksim.env:tunebench/BlockSimParams-v0``).
+
+The expert that behavioral cloning imitates, and the mapping from a policy to a
+configuration, belong to the agents (agents/rl/), not to the environment.
 """
 
 from __future__ import annotations
 
-import json
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -72,8 +77,6 @@ from harness.budget import BudgetedObjective, BudgetExhausted
 from harness.params import Config, FloatParam, ParamSpace
 from harness.task import Task
 
-MCA_ENV_ID = "tunebench/MCAParams-v0"
-BLOCKSIM_ENV_ID = "tunebench/BlockSimParams-v0"
 TASK_ENV_ID = "tunebench/TaskParams-v0"
 
 _FAILED_LOSS_FACTOR = 10.0  # a non-finite loss counts as this many times L_ref
@@ -140,7 +143,7 @@ class ParamTuningEnv(gym.Env[np.ndarray, np.ndarray]):
         self.cache_enabled = bool(cache)
         self.propose_best = bool(propose)
 
-        d = len(self.space)
+        d = self.space.dim
         size = d if group_size is None else max(1, min(int(group_size), d))
         self.groups: list[np.ndarray] = [
             np.arange(s, min(s + size, d), dtype=np.int64) for s in range(0, d, size)
@@ -155,8 +158,9 @@ class ParamTuningEnv(gym.Env[np.ndarray, np.ndarray]):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(size,), dtype=np.float32)
 
         self.default_u = self.space.encode(self.space.default())
-        self._cache: dict[str, float] = {}
         self._ref_loss: float | None = None
+        self._ref_key = ""
+        self._warned_exhausted = False
         self.exhausted = False
         self.episodes = 0
         self.best_config: Config | None = None
@@ -234,14 +238,13 @@ class ParamTuningEnv(gym.Env[np.ndarray, np.ndarray]):
             self.exhausted = True
         return self._obs(), float(reward), terminated, truncated, self._info(loss)
 
-    # ---- expert ------------------------------------------------------------------
-    def expert_action(self) -> np.ndarray:
-        """The default-table expert's action, float32 [m]: straight back toward the
-        default configuration, as far as one step allows (zero at the default)."""
-        idx = self._group_indices()
-        a = np.zeros(self.action_space.shape, dtype=np.float32)
-        a[: len(idx)] = np.clip((self.default_u[idx] - self._u[idx]) / self.step_size, -1.0, 1.0)
-        return a
+    def edited_indices(self) -> np.ndarray:
+        """int64 [<= m]: the unit-cube coordinates the next action edits."""
+        return self._group_indices()
+
+    def unit_state(self) -> np.ndarray:
+        """float64 [d]: a copy of the current unit-cube state ``u``."""
+        return self._u.copy()
 
     @property
     def config(self) -> Config:
@@ -272,24 +275,30 @@ class ParamTuningEnv(gym.Env[np.ndarray, np.ndarray]):
         return True
 
     def _evaluate(self, u: np.ndarray) -> float | None:
-        """Minibatch loss of ``decode(u)``, charged unless cached; None if unaffordable."""
+        """Minibatch loss of ``decode(u)``, charged unless already seen (see ``cache``);
+        None if unaffordable."""
         config = self.decode(u)
-        key = json.dumps(config, sort_keys=True, default=str)
-        if key in self._cache:
-            return self._cache[key]
-        if self.exhausted or self.objective.samples_left < self.step_cost:
+        # The objective gives back, free, costs it has already returned for the same
+        # configuration (reuse=True): with cache=False only the reference's.
+        reuse = (
+            self.cache_enabled
+            or self._ref_loss is None
+            or (self.space.key(config) == self._ref_key)
+        )
+        cost = self.objective.sample_cost(config, self.split, self.items, reuse=reuse)
+        if cost > 0 and (self.exhausted or self.objective.samples_left < cost):
             self.exhausted = True
             return None
         try:
-            loss = float(self.objective.loss(config, self.split, self.items))
+            loss = float(self.objective.loss(config, self.split, self.items, reuse=reuse))
         except BudgetExhausted:  # someone else spent the budget meanwhile
             self.exhausted = True
             return None
+        if self._ref_loss is None:
+            self._ref_key = self.space.key(config)
         if not math.isfinite(loss):
             ref = self._ref_loss if self._ref_loss is not None else 1.0
             loss = _FAILED_LOSS_FACTOR * max(ref, 1e-12)
-        if self.cache_enabled or self._ref_loss is None:
-            self._cache[key] = loss
         if loss < self.best_loss:
             self.best_loss, self.best_config, self.best_u = loss, config, u.copy()
             if self.propose_best:
@@ -314,10 +323,19 @@ class ParamTuningEnv(gym.Env[np.ndarray, np.ndarray]):
         return out
 
     def _info(self, loss: float | None) -> dict[str, Any]:
+        if self.exhausted and not self._warned_exhausted:
+            self._warned_exhausted = True
+            warnings.warn(
+                f"budget spent ({self.objective.samples_used} of "
+                f"{self.objective.budget_samples} samples): further steps simulate nothing",
+                UserWarning,
+                stacklevel=3,
+            )
         return {
             "loss": float("nan") if loss is None else loss,
             "samples_used": self.objective.samples_used,
             "exhausted": self.exhausted,
+            "budget_exhausted": self.exhausted,
         }
 
 
@@ -330,7 +348,7 @@ def minibatch_items(n_items: int, size: int | None, seed: int) -> np.ndarray:
 
 
 def make_task_env(
-    task: str | Task = "mca",
+    task: str | Task,
     task_options: Mapping[str, Any] | None = None,
     budget_samples: int = 100_000,
     minibatch: int | None = 32,
@@ -349,72 +367,13 @@ def make_task_env(
     return ParamTuningEnv(objective, items=items, **env_kwargs)
 
 
-def make_mca_env(
-    dataset: str = "bhive_znver3",
-    cpu: str = "znver3",
-    max_items: int | None = None,
-    jobs: int | None = 1,
-    budget_samples: int = 100_000,
-    minibatch: int | None = 32,
-    minibatch_seed: int = 0,
-    **env_kwargs: Any,
-) -> ParamTuningEnv:
-    """``tunebench/MCAParams-v0``: the ``mca`` task (llvm-mca 14 knobs) as an env."""
-    options: dict[str, Any] = {"dataset": dataset, "cpu": cpu, "jobs": jobs}
-    if max_items is not None:
-        options["max_items"] = max_items
-    return make_task_env("mca", options, budget_samples, minibatch, minibatch_seed, **env_kwargs)
-
-
-def make_blocksim_env(
-    dataset: str = "bhive_znver3",
-    cpu: str = "znver3",
-    max_items: int | None = None,
-    jobs: int = 1,
-    budget_samples: int = 100_000,
-    minibatch: int | None = 32,
-    minibatch_seed: int = 0,
-    group_size: int | None = 32,
-    **env_kwargs: Any,
-) -> ParamTuningEnv:
-    """``tunebench/BlockSimParams-v0``: the ``blocksim`` task (full per-opcode table, one
-    parameter per table entry of the opcodes in train); edits ``group_size`` parameters
-    per step, since the table has hundreds to thousands."""
-    options: dict[str, Any] = {"dataset": dataset, "cpu": cpu, "jobs": jobs}
-    if max_items is not None:
-        options["max_items"] = max_items
-    return make_task_env(
-        "blocksim",
-        options,
-        budget_samples,
-        minibatch,
-        minibatch_seed,
-        group_size=group_size,
-        **env_kwargs,
-    )
-
-
-def _blocksim_available() -> bool:
-    import importlib
-
-    from harness import registry
-
-    try:
-        importlib.import_module("envs.blocksim.task")
-    except Exception:  # noqa: BLE001 - absent or broken: its env is simply not offered
-        return False
-    return "blocksim" in registry.task_names()
-
-
 def register_envs() -> list[str]:
-    """Register the tunebench env ids with gymnasium (idempotent); returns them."""
-    ids = [(MCA_ENV_ID, "envs.param_env:make_mca_env"), (TASK_ENV_ID, "envs.param_env:make_task_env")]
-    if _blocksim_available():
-        ids.append((BLOCKSIM_ENV_ID, "envs.param_env:make_blocksim_env"))
-    for env_id, entry in ids:
-        if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=entry, disable_env_checker=False)
-    return [env_id for env_id, _ in ids]
+    """Register ``tunebench/TaskParams-v0`` (any registered task by name, e.g. the tests'
+    ``toy``) with gymnasium (idempotent); returns its id. Task families register their
+    own ids over :func:`make_task_env` (e.g. envs/mca/env.py)."""
+    if TASK_ENV_ID not in gym.registry:
+        gym.register(id=TASK_ENV_ID, entry_point="envs.param_env:make_task_env")
+    return [TASK_ENV_ID]
 
 
 register_envs()

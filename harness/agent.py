@@ -4,18 +4,32 @@ Black-box agents implement :class:`AskTellAgent` (``ask`` / ``tell``); the base 
 owns the loop and stops it when the budget cannot pay for another evaluation, so no
 agent can overspend. Learning agents implement :class:`Agent` and use the budgeted
 objective directly.
+
+Every agent:
+
+- takes its options as explicit keyword arguments with documented defaults, checked in
+  ``__init__`` (a bad option fails when the suite is parsed, before anything runs);
+- says which tasks it can work on (:meth:`Agent.supports`, benchopt's ``skip``): by
+  default, those declaring every capability in :attr:`Agent.requires`;
+- may report named diagnostics (:meth:`Agent.diagnostics`), stored as ``diag_*``
+  columns of its trial record and shown in the report;
+- returns a configuration of the task's space, or (predictor track) a predictor.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from harness.budget import BudgetedObjective
-from harness.params import Config, ParamSpace
+from harness.params import Config, ConstraintViolation, ParamSpace
+
+if TYPE_CHECKING:
+    from harness.task import Predictor, Task
 
 
 @dataclass
@@ -23,13 +37,15 @@ class TrialContext:
     """What an agent gets for one trial.
 
     Attributes:
-        objective: the budgeted objective (the only route to the simulator).
+        objective: the budgeted objective (the only route to the task).
         param_space: the task's parameters.
         seed: the trial's seed; ``rng`` is seeded from it.
         eval_items: indices into the train split that a black-box evaluation uses
             (int64 [k]); fixed for the trial and shared by all agents of one seed.
         rng: numpy generator for the agent's random choices.
-        device: "cpu" or "cuda" for agents that use torch.
+        device: ``cpu`` or ``cuda``: where torch agents put their models.
+        threads: CPU threads the agent may use (torch's intra-op threads); trials run
+            in parallel, one core each by default.
     """
 
     objective: BudgetedObjective
@@ -38,41 +54,73 @@ class TrialContext:
     eval_items: np.ndarray
     rng: np.random.Generator
     device: str = "cpu"
-    extra: dict[str, Any] = field(default_factory=dict)
+    threads: int = 1
 
 
 class Agent(ABC):
     """An optimizer. Subclasses set ``name``/``description`` and implement ``run``.
 
-    Options from the suite file arrive as keyword arguments to ``__init__``.
+    Options from the suite file arrive as keyword arguments to ``__init__``; an agent
+    without options keeps this ``__init__``, which refuses any.
     """
 
     name: ClassVar[str]
     description: ClassVar[str]
+    # Capabilities a task must declare for this agent (see harness.task).
+    requires: ClassVar[frozenset[str]] = frozenset()
     # Resources a trial of this agent asks a distributed executor for, e.g.
     # {"GPU": 1}; resources a cluster lacks are dropped (see harness.executor_ray).
     resources: ClassVar[dict[str, float]] = {}
 
-    def __init__(self, **options: Any) -> None:
-        if options:
-            raise ValueError(f"agent {self.name!r} takes no options, got {sorted(options)}")
+    def __init__(self) -> None:
+        self._diagnostics: dict[str, float] = {}
+
+    @classmethod
+    def supports(cls, task: Task) -> tuple[bool, str]:
+        """(True, "") if this agent can work on ``task``, else (False, why)."""
+        missing = sorted(cls.requires - set(task.capabilities))
+        if missing:
+            return False, f"needs task capabilities {missing}"
+        return True, ""
 
     @abstractmethod
-    def run(self, ctx: TrialContext) -> Config | None:
-        """Optimize within ``ctx.objective``'s budget; return the chosen configuration.
+    def run(self, ctx: TrialContext) -> Config | Predictor | None:
+        """Optimize within ``ctx.objective``'s budget; return the chosen configuration
+        (or a predictor, on tasks with the ``predictor`` capability).
 
         May also end by letting ``BudgetExhausted`` propagate: the harness then scores
         the last configuration passed to ``ctx.objective.propose``.
         """
+
+    def diagnostics(self) -> dict[str, float]:
+        """Named numbers about the run (e.g. a surrogate's error) for the report."""
+        return dict(getattr(self, "_diagnostics", {}))
+
+    def set_diagnostic(self, name: str, value: float) -> None:
+        """Record one diagnostic (a finite or NaN float)."""
+        if not hasattr(self, "_diagnostics"):
+            self._diagnostics = {}
+        self._diagnostics[name] = float(value)
 
     def versions(self) -> dict[str, str]:
         """Versions of the libraries the agent uses."""
         return {}
 
 
+# Consecutive asks that break the space's constraint before an ask/tell agent is
+# stopped (a sampler that cannot find the valid region would otherwise spin forever).
+MAX_INVALID_ASKS = 1000
+# What an agent is told for a configuration that breaks the constraint (not charged).
+INVALID_LOSS = math.inf
+
+
 class AskTellAgent(Agent):
     """A black-box agent: the base class evaluates each asked configuration on the
-    trial's ``eval_items`` of the train split and tells the agent its loss."""
+    trial's ``eval_items`` of the train split and tells the agent its loss.
+
+    A configuration that breaks the space's constraint is not evaluated (nor charged):
+    the agent is told ``inf``; after :data:`MAX_INVALID_ASKS` such asks in a row the
+    loop stops."""
 
     @abstractmethod
     def setup(self, ctx: TrialContext) -> None:
@@ -93,9 +141,20 @@ class AskTellAgent(Agent):
         self.setup(ctx)
         cost = len(ctx.eval_items)
         best: tuple[Config, float] | None = None
+        invalid_run = invalid_total = 0
         try:
             while ctx.objective.samples_left >= cost and cost > 0:
-                config = ctx.param_space.validate(self.ask())
+                asked = self.ask()
+                try:
+                    config = ctx.param_space.validate(asked)
+                except ConstraintViolation:
+                    invalid_run += 1
+                    invalid_total += 1
+                    self.tell(asked, INVALID_LOSS)
+                    if invalid_run >= MAX_INVALID_ASKS:
+                        break
+                    continue
+                invalid_run = 0
                 loss = ctx.objective.loss(config, "train", ctx.eval_items)
                 self.tell(config, loss)
                 if best is None or loss < best[1]:
@@ -103,4 +162,6 @@ class AskTellAgent(Agent):
                     ctx.objective.propose(config, loss)
         finally:
             self.finish()
+            if invalid_total:
+                self.set_diagnostic("invalid_asks", invalid_total)
         return best[0] if best else None

@@ -13,11 +13,13 @@ SPLIT_NAMES = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class Split:
-    """Indices into a :class:`Dataset`, one int64 array per part."""
+    """Indices into a :class:`Dataset`, one int64 array per part, and the rule that made
+    them (one line for reports, e.g. ``hash 80/10/10 (seed 0)``)."""
 
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    rule: str = ""
 
     def part(self, name: str) -> np.ndarray:
         """Return the index array of ``name`` (one of ``train``, ``val``, ``test``)."""
@@ -66,7 +68,13 @@ class Dataset:
         u = np.array([_unit_hash(seed, x) for x in self.inputs], dtype=np.float64)
         cut1, cut2 = fractions[0], fractions[0] + fractions[1]
         idx = np.arange(len(self.inputs), dtype=np.int64)
-        return Split(train=idx[u < cut1], val=idx[(u >= cut1) & (u < cut2)], test=idx[u >= cut2])
+        return Split(
+            train=idx[u < cut1],
+            val=idx[(u >= cut1) & (u < cut2)],
+            test=idx[u >= cut2],
+            rule=f"by item: hash {fractions[0]:.0%}/{fractions[1]:.0%}/{fractions[2]:.0%} "
+            f"(seed {seed})",
+        )
 
 
 def subsample(dataset: Dataset, n: int, seed: int = 1) -> Dataset:

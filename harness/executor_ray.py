@@ -42,7 +42,7 @@ OnResult = Callable[[TrialSpec, dict[str, Any] | None, str], None]
 log = logging.getLogger(__name__)
 
 # The folder holding the harness package: plugins named in TUNEBENCH_PLUGINS may live
-# beside it (the test suite's ``tests.toy_plugin``), outside the installed packages.
+# beside it (the test suite's ``tests.toyfamily``), outside the installed packages.
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Records are a few kB and come back inline; a small object store keeps a local

@@ -1,15 +1,33 @@
-"""Typed parameter spaces: bounds, defaults, unit-cube encoding and seeded sampling."""
+"""Typed parameter spaces: bounds, defaults, unit-cube encoding and seeded sampling.
+
+Parameter types: :class:`IntParam`, :class:`FloatParam`, :class:`CategoricalParam` (one
+unit-cube coordinate each), :class:`SequenceParam` (a variable-length sequence of
+choices, e.g. compiler passes: ``max_len`` coordinates) and :class:`PermutationParam`
+(an ordering of fixed items, e.g. loop order: one coordinate per item, decoded by
+sorting them: the "random keys" encoding). A :class:`ParamSpace` may carry a
+constraint (e.g. tiles that must fit a cache): ``validate`` rejects a configuration
+that breaks it, ``sample`` draws until one satisfies it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 Config = dict[str, Any]
+
+# A constraint returns None when a configuration is valid, else the reason (one line).
+Constraint = Callable[[Mapping[str, Any]], str | None]
+
+
+class ConstraintViolation(ValueError):
+    """A configuration of the right types that breaks the space's constraint."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +129,120 @@ class CategoricalParam:
         return value
 
 
-Param = IntParam | FloatParam | CategoricalParam
+@dataclass(frozen=True)
+class SequenceParam:
+    """A sequence of ``min_len`` to ``max_len`` elements of ``choices`` (repeats allowed),
+    e.g. a compiler pass order. Values are tuples.
+
+    Encoding: ``max_len`` coordinates; coordinate i in [0, 1] picks among ``len(choices)``
+    elements plus, for positions at or past ``min_len``, "end of sequence" (the first
+    slot), so the decoded sequence stops at the first end marker.
+    """
+
+    name: str
+    choices: tuple[Any, ...]
+    min_len: int
+    max_len: int
+    default: tuple[Any, ...]
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_len <= self.max_len or self.max_len < 1 or not self.choices:
+            raise ValueError(f"{self.name}: need 0 <= min_len <= max_len, max_len >= 1, choices")
+        self.validate(self.default)
+
+    @property
+    def width(self) -> int:
+        return self.max_len
+
+    def _slots(self, position: int) -> int:
+        return len(self.choices) + (1 if position >= self.min_len else 0)
+
+    def encode_many(self, value: Any) -> list[float]:
+        seq = self.validate(value)
+        out = []
+        for i in range(self.max_len):
+            n, shift = self._slots(i), (1 if i >= self.min_len else 0)
+            k = self.choices.index(seq[i]) + shift if i < len(seq) else 0
+            out.append((k + 0.5) / n)
+        return out
+
+    def decode_many(self, u: Sequence[float]) -> tuple[Any, ...]:
+        seq = []
+        for i in range(self.max_len):
+            n, shift = self._slots(i), (1 if i >= self.min_len else 0)
+            k = min(int(math.floor(_clip01(u[i]) * n)), n - 1)
+            if shift and k == 0:
+                break
+            seq.append(self.choices[k - shift])
+        return tuple(seq)
+
+    def validate(self, value: Any) -> tuple[Any, ...]:
+        if isinstance(value, str) or not isinstance(value, Sequence | np.ndarray):
+            raise ValueError(f"{self.name}: expected a sequence, got {value!r}")
+        seq = tuple(value)
+        if not self.min_len <= len(seq) <= self.max_len:
+            raise ValueError(
+                f"{self.name}: length {len(seq)} not in [{self.min_len}, {self.max_len}]"
+            )
+        bad = [v for v in seq if v not in self.choices]
+        if bad:
+            raise ValueError(
+                f"{self.name}: {bad[0]!r} is not one of the {len(self.choices)} choices"
+            )
+        return seq
+
+
+@dataclass(frozen=True)
+class PermutationParam:
+    """An ordering of ``items`` (each exactly once), e.g. a loop order. Values are tuples.
+
+    Encoding ("random keys"): one coordinate per item; the decoded order sorts the items
+    by their coordinate (ties by item position), so every vector decodes to a valid
+    permutation and small moves swap neighbours.
+    """
+
+    name: str
+    items: tuple[Any, ...]
+    default: tuple[Any, ...]
+
+    def __post_init__(self) -> None:
+        if len(set(self.items)) != len(self.items) or not self.items:
+            raise ValueError(f"{self.name}: items must be unique and non-empty")
+        self.validate(self.default)
+
+    @property
+    def width(self) -> int:
+        return len(self.items)
+
+    def encode_many(self, value: Any) -> list[float]:
+        perm = self.validate(value)
+        n = len(perm)
+        rank = {item: r for r, item in enumerate(perm)}
+        return [(rank[item] + 0.5) / n for item in self.items]
+
+    def decode_many(self, u: Sequence[float]) -> tuple[Any, ...]:
+        keys = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)
+        order = np.argsort(keys, kind="stable")
+        return tuple(self.items[i] for i in order)
+
+    def validate(self, value: Any) -> tuple[Any, ...]:
+        if isinstance(value, str) or not isinstance(value, Sequence | np.ndarray):
+            raise ValueError(f"{self.name}: expected a sequence, got {value!r}")
+        perm = tuple(value)
+        if sorted(map(repr, perm)) != sorted(map(repr, self.items)) or len(perm) != len(self.items):
+            raise ValueError(
+                f"{self.name}: {list(perm)!r} is not a permutation of {list(self.items)}"
+            )
+        return perm
+
+
+Param = IntParam | FloatParam | CategoricalParam | SequenceParam | PermutationParam
+ScalarParam = IntParam | FloatParam | CategoricalParam
+
+
+def param_width(p: Param) -> int:
+    """Unit-cube coordinates of one parameter (1 for scalars)."""
+    return int(getattr(p, "width", 1))
 
 
 class ParamSpace:
@@ -122,11 +253,14 @@ class ParamSpace:
     R^d back (clipped to the cube) to a valid configuration.
     """
 
-    def __init__(self, params: Sequence[Param]) -> None:
+    def __init__(self, params: Sequence[Param], constraint: Constraint | None = None) -> None:
         names = [p.name for p in params]
         if len(set(names)) != len(names):
             raise ValueError("parameter names must be unique")
         self.params: tuple[Param, ...] = tuple(params)
+        self.constraint = constraint
+        self._widths = [param_width(p) for p in self.params]
+        self.dim = int(sum(self._widths))
         self._by_name = {p.name: p for p in self.params}
         self._names = tuple(names)
         # All-integer spaces (e.g. simulator tables of thousands of entries) validate
@@ -152,28 +286,78 @@ class ParamSpace:
     def names(self) -> list[str]:
         return list(self._names)
 
+    @property
+    def scalar(self) -> bool:
+        """True when every parameter is an int, float or categorical (one coordinate)."""
+        return self.dim == len(self.params)
+
     def default(self) -> Config:
         """The default configuration (the simulator's own behaviour)."""
         return {p.name: p.default for p in self.params}
 
-    def sample(self, rng: np.random.Generator) -> Config:
-        """A configuration drawn uniformly from the unit cube with ``rng``."""
-        return self.decode(rng.random(len(self.params)))
+    def sample(self, rng: np.random.Generator, max_tries: int = 1000) -> Config:
+        """A configuration drawn uniformly from the unit cube with ``rng`` (redrawn until
+        it satisfies the constraint; ValueError after ``max_tries`` draws)."""
+        for _ in range(max_tries):
+            config = self.decode(rng.random(self.dim))
+            if self.violation(config) is None:
+                return config
+        raise ValueError(f"no configuration satisfying the constraint in {max_tries} draws")
+
+    def violation(self, config: Mapping[str, Any]) -> str | None:
+        """Why ``config`` breaks the constraint, or None (always None without one)."""
+        return None if self.constraint is None else self.constraint(config)
 
     def encode(self, config: Mapping[str, Any]) -> np.ndarray:
-        """float64 [d] in [0, 1] for a valid configuration."""
-        cfg = self.validate(config)
-        return np.array([p.encode(cfg[p.name]) for p in self.params], dtype=np.float64)
+        """float64 [dim] in [0, 1] for a valid configuration."""
+        cfg = self.validate(config, check_constraint=False)
+        out: list[float] = []
+        for p in self.params:
+            if isinstance(p, SequenceParam | PermutationParam):
+                out.extend(p.encode_many(cfg[p.name]))
+            else:
+                out.append(p.encode(cfg[p.name]))
+        return np.array(out, dtype=np.float64)
 
     def decode(self, vector: Sequence[float] | np.ndarray) -> Config:
-        """A valid configuration for a vector of shape [d] (values clipped to [0, 1])."""
+        """A configuration of valid types for a vector of shape [dim] (values clipped to
+        [0, 1]); it may still break the constraint (see :meth:`violation`)."""
         vec = np.asarray(vector, dtype=np.float64)
-        if vec.shape != (len(self.params),):
-            raise ValueError(f"expected a vector of shape ({len(self.params)},), got {vec.shape}")
-        return {p.name: p.decode(float(u)) for p, u in zip(self.params, vec, strict=True)}
+        if vec.shape != (self.dim,):
+            raise ValueError(f"expected a vector of shape ({self.dim},), got {vec.shape}")
+        if self.scalar:
+            return {p.name: p.decode(float(u)) for p, u in zip(self.params, vec, strict=True)}  # type: ignore[union-attr]
+        out: Config = {}
+        at = 0
+        for p, w in zip(self.params, self._widths, strict=True):
+            if isinstance(p, SequenceParam | PermutationParam):
+                out[p.name] = p.decode_many(vec[at : at + w])
+            else:
+                out[p.name] = p.decode(float(vec[at]))
+            at += w
+        return out
 
-    def validate(self, config: Mapping[str, Any]) -> Config:
-        """Return a normalised copy of ``config``; ValueError naming the first bad entry."""
+    def key(self, config: Mapping[str, Any]) -> str:
+        """A short stable key of a valid configuration (for caches), equal for equal
+        configurations. All-integer spaces hash their values as one int64 array (fast
+        for tables of thousands of entries)."""
+        if self._int_bounds is not None:
+            values = np.asarray([config[n] for n in self._names], dtype=np.int64)
+            return hashlib.blake2b(values.tobytes(), digest_size=16).hexdigest()
+        text = json.dumps({n: config[n] for n in self._names}, sort_keys=True, default=str)
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+    def validate(self, config: Mapping[str, Any], check_constraint: bool = True) -> Config:
+        """Return a normalised copy of ``config``; ValueError naming the first bad entry,
+        :class:`ConstraintViolation` if it breaks the constraint."""
+        cfg = self._validate_types(config)
+        if check_constraint:
+            why = self.violation(cfg)
+            if why is not None:
+                raise ConstraintViolation(f"configuration breaks the constraint: {why}")
+        return cfg
+
+    def _validate_types(self, config: Mapping[str, Any]) -> Config:
         unknown = set(config) - set(self._by_name)
         if unknown:
             raise ValueError(f"unknown parameters: {sorted(unknown)}")
@@ -195,3 +379,74 @@ class ParamSpace:
 
 def _clip01(u: float) -> float:
     return min(max(float(u), 0.0), 1.0)
+
+
+END_OF_SEQUENCE = "<end>"
+
+
+class ScalarView:
+    """A space of scalar parameters standing for a space with sequence or permutation
+    parameters, for searchers that know only ints, floats and categoricals (Optuna,
+    OpenTuner).
+
+    A :class:`SequenceParam` ``s`` becomes categoricals ``s[0] .. s[max_len-1]`` (from
+    position ``min_len`` on, with the choice :data:`END_OF_SEQUENCE`: the sequence stops
+    at the first one); a :class:`PermutationParam` ``p`` becomes floats ``p[0] ..`` in
+    [0, 1], one key per item, decoded by sorting (random keys). Scalars pass through.
+    The constraint is the original space's, checked after :meth:`to_space`.
+    """
+
+    def __init__(self, space: ParamSpace) -> None:
+        self.original = space
+        params: list[Param] = []
+        for p in space:
+            if isinstance(p, SequenceParam):
+                default = list(p.default) + [END_OF_SEQUENCE] * (p.max_len - len(p.default))
+                for i in range(p.max_len):
+                    extra = (END_OF_SEQUENCE,) if i >= p.min_len else ()
+                    params.append(CategoricalParam(f"{p.name}[{i}]", extra + p.choices, default[i]))
+            elif isinstance(p, PermutationParam):
+                keys = p.encode_many(p.default)
+                params += [
+                    FloatParam(f"{p.name}[{i}]", 0.0, 1.0, keys[i]) for i in range(len(p.items))
+                ]
+            else:
+                params.append(p)
+        self.space = ParamSpace(params)
+
+    def to_space(self, flat: Mapping[str, Any]) -> Config:
+        """The original space's configuration for a configuration of :attr:`space`."""
+        if self.original.scalar:
+            return dict(flat)
+        out: Config = {}
+        for p in self.original:
+            if isinstance(p, SequenceParam):
+                seq = []
+                for i in range(p.max_len):
+                    v = flat[f"{p.name}[{i}]"]
+                    if v == END_OF_SEQUENCE:
+                        break
+                    seq.append(v)
+                out[p.name] = tuple(seq)
+            elif isinstance(p, PermutationParam):
+                out[p.name] = p.decode_many([flat[f"{p.name}[{i}]"] for i in range(len(p.items))])
+            else:
+                out[p.name] = flat[p.name]
+        return out
+
+    def from_space(self, config: Mapping[str, Any]) -> Config:
+        """A configuration of :attr:`space` that :meth:`to_space` maps back to ``config``."""
+        if self.original.scalar:
+            return dict(config)
+        out: Config = {}
+        for p in self.original:
+            v = config[p.name]
+            if isinstance(p, SequenceParam):
+                full = list(v) + [END_OF_SEQUENCE] * (p.max_len - len(v))
+                out.update({f"{p.name}[{i}]": full[i] for i in range(p.max_len)})
+            elif isinstance(p, PermutationParam):
+                keys = p.encode_many(v)
+                out.update({f"{p.name}[{i}]": keys[i] for i in range(len(p.items))})
+            else:
+                out[p.name] = v
+        return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -12,8 +11,8 @@ from typing import Any
 
 from harness.errors import UserError
 from harness.store import finished_records, save_record, write_atomic
-from harness.suite import load_suite
-from harness.trial import TrialSpec, build_task
+from harness.suite import check_specs, load_suite
+from harness.trial import TrialSpec
 
 
 @dataclass
@@ -68,10 +67,10 @@ def run_suite(
     """
     say = log or (lambda line: print(line, file=sys.stderr, flush=True))
     name, specs = load_suite(config)
-    # Build each task setting once up front: a missing dataset or tool fails here,
-    # before anything is written (and forked local workers reuse the built tasks).
-    for key in {(s.task, json.dumps(dict(s.task_options), sort_keys=True)) for s in specs}:
-        build_task(key[0], json.loads(key[1]))
+    # Build each task setting and agent setting once up front: a missing dataset or
+    # tool, a bad option or an agent that cannot work on its task fails here, before
+    # anything is written (and forked local workers reuse the built tasks).
+    check_specs(specs)
     run_dir = Path(out_dir) if out_dir else Path("runs") / name
     run_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(run_dir / "suite.toml", Path(config).read_text())

@@ -18,10 +18,10 @@ import numpy as np
 import harness
 from harness import registry
 from harness.agent import TrialContext
-from harness.budget import BudgetedObjective, BudgetExhausted, CurvePoint
-from harness.task import Task
+from harness.budget import BudgetedObjective, BudgetExhausted, CurvePoint, EvalCache
+from harness.task import PREDICTOR, Predictor, Task
 
-RECORD_SCHEMA = 1
+RECORD_SCHEMA = 2
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,17 @@ class TrialSpec:
         suite: suite name.
         task_label: the suite's name for this task setting (a task with its options).
         task: registered task name; ``task_options`` go to its factory.
-        agent: registered agent name; ``agent_options`` go to its constructor.
+        agent: the suite's label for this agent setting (the registered name unless the
+            suite defines ``[agents.<label>] agent = "<name>"``).
+        agent_name: registered agent name; ``agent_options`` go to its constructor.
         seed: the trial's seed.
         budget_samples: samples the agent may cause.
+        budget_labels: distinct train/val ground-truth labels the agent may see (None:
+            unlimited, the calibration tasks' setting).
         eval_items: train items per black-box evaluation (None: the whole train split).
         device: "cpu", "cuda", or "auto" (cuda when the machine running the trial has a
             GPU torch can use), for agents that use torch.
+        threads: CPU threads for the agent (torch intra-op threads).
     """
 
     suite: str
@@ -50,11 +55,20 @@ class TrialSpec:
     agent_options: Mapping[str, Any] = field(default_factory=dict)
     eval_items: int | None = None
     device: str = "cpu"
+    agent_name: str = ""
+    budget_labels: int | None = None
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.agent_name:
+            object.__setattr__(self, "agent_name", self.agent)
 
     @property
     def trial_id(self) -> str:
-        """Stable file-name-safe id, e.g. ``mca__optuna-tpe__b10000__s3``."""
-        return f"{self.task_label}__{self.agent}__b{self.budget_samples}__s{self.seed}"
+        """Stable file-name-safe id, e.g. ``mca__optuna-tpe__b10000__s3`` (with a label
+        budget: ``...__b10000__l1000__s3``)."""
+        labels = "" if self.budget_labels is None else f"__l{self.budget_labels}"
+        return f"{self.task_label}__{self.agent}__b{self.budget_samples}{labels}__s{self.seed}"
 
     def fingerprint(self) -> str:
         """Hash of the spec; a changed spec under the same id is re-run, not skipped."""
@@ -95,8 +109,10 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
         "task_label": spec.task_label,
         "task": spec.task,
         "agent": spec.agent,
+        "agent_name": spec.agent_name,
         "seed": spec.seed,
         "budget_samples": spec.budget_samples,
+        "budget_labels": spec.budget_labels,
         "started_at": started.isoformat(),
         "host": socket.gethostname(),
     }
@@ -104,20 +120,34 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
     agent = None
     try:
         task = build_task(spec.task, spec.task_options)
-        agent = registry.agent_class(spec.agent)(**dict(spec.agent_options))
+        record.update(
+            headline_metric=f"test_{task.headline.name}",
+            headline_direction=task.headline.direction,
+        )
+        agent = registry.agent_class(spec.agent_name)(**dict(spec.agent_options))
+        ok, why = agent.supports(task)
+        if not ok:
+            raise ValueError(f"agent {spec.agent_name!r} cannot work on task {task.name!r}: {why}")
         space = task.param_space
 
+        cache = EvalCache()
         val_items = _all(task, "val")
-        val_cache: dict[str, float] = {}
 
         def monitor(config: Mapping[str, Any]) -> float:
-            key = json.dumps(dict(config), sort_keys=True, default=str)
-            if key not in val_cache:
-                pred = task.simulate(config, "val", val_items)
-                val_cache[key] = task.loss(pred, task.targets("val", val_items))
-            return val_cache[key]
+            # Shares the trial's cache (deterministic tasks): never charged.
+            return task.loss(_evaluate_cached(task, cache, config, "val"), "val", val_items)
 
-        objective = BudgetedObjective(task, spec.budget_samples, monitor_val_loss=monitor)
+        def monitor_predictor(predictor: Predictor) -> float:
+            return task.loss(_predict(task, predictor, "val"), "val", val_items)
+
+        objective = BudgetedObjective(
+            task,
+            spec.budget_samples,
+            budget_labels=spec.budget_labels,
+            monitor_val_loss=monitor,
+            monitor_predictor=monitor_predictor,
+            cache=cache,
+        )
         # The evaluation subset depends on (seed, task) only, so every agent of a seed
         # is judged on the same training items (common random numbers).
         n_train = task.n_items("train")
@@ -129,39 +159,50 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
             param_space=space,
             seed=spec.seed,
             eval_items=eval_items,
-            rng=np.random.default_rng(stable_int("agent", spec.agent, spec.seed)),
+            rng=np.random.default_rng(stable_int("agent", spec.agent_name, spec.seed)),
             device=resolve_device(spec.device),
+            threads=spec.threads,
         )
         try:
-            chosen = agent.run(ctx)
+            result = agent.run(ctx)
         except BudgetExhausted:
-            chosen = None
-        if chosen is None:
-            chosen = (
-                objective.log.incumbent if objective.log.incumbent is not None else space.default()
-            )
-        chosen = space.validate(chosen)
+            result = None
+        log = objective.log
+        if result is None:
+            if log.incumbent_predictor is not None:
+                result = log.incumbent_predictor
+            else:
+                result = log.incumbent if log.incumbent is not None else space.default()
         agent_wall_s = time.perf_counter() - t0
-        # Final scoring by the harness with the real simulator, not charged.
-        val_loss = monitor(chosen)
         test_items = _all(task, "test")
-        test_pred = task.simulate(chosen, "test", test_items)
-        test = task.metrics(test_pred, task.targets("test", test_items))
-        if objective.log.incumbent != chosen or not objective.log.curve:
-            # The returned configuration is what counts: the curve ends on it.
-            objective.log.incumbent = chosen
-            objective.log.curve.append(
-                CurvePoint(
-                    objective.samples_used,
-                    agent_wall_s,
-                    objective.log.incumbent_train_loss,
-                    val_loss,
-                )
+        if isinstance(result, Mapping):
+            chosen = space.validate(result)
+            # Final scoring by the harness with the real task, not charged.
+            val_loss = monitor(chosen)
+            test_costs = task.evaluate(chosen, "test", test_items)
+            config_json = json.dumps(chosen, sort_keys=True, default=_json_value)
+            is_new = log.incumbent != chosen
+            record["result_kind"] = "config"
+        elif callable(result):
+            if not task.has(PREDICTOR):
+                raise ValueError(f"agent returned a predictor; task {task.name} takes none")
+            val_loss = monitor_predictor(result)
+            test_costs = _predict(task, result, "test")
+            config_json = ""
+            is_new = log.incumbent_predictor is not result
+            record["result_kind"] = "predictor"
+        else:
+            raise TypeError(f"agent returned {type(result).__name__}, not a config/predictor")
+        test = task.score(test_costs, "test", test_items)
+        if is_new or not log.curve:
+            # The returned result is what counts: the curve ends on it.
+            log.curve.append(
+                CurvePoint(objective.samples_used, agent_wall_s, log.incumbent_train_loss, val_loss)
             )
         record.update(
             status="ok",
             error="",
-            config=json.dumps(chosen, sort_keys=True),
+            config=config_json,
             val_loss=val_loss,
             **{f"test_{k}": v for k, v in test.items()},
             n_test=int(len(test_items)),
@@ -175,6 +216,7 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
                 },
                 sort_keys=True,
             ),
+            provenance=json.dumps(task.provenance(), sort_keys=True, default=str),
         )
     except Exception as exc:  # noqa: BLE001 - recorded, the suite goes on
         record.update(
@@ -182,6 +224,7 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
         )
     finally:
         record["samples_used"] = objective.samples_used if objective else 0
+        record["labels_used"] = objective.labels_used if objective else 0
         record["evaluations"] = objective.evaluations if objective else 0
         record["wall_s"] = time.perf_counter() - t0
         record["finished_at"] = datetime.now(UTC).isoformat()
@@ -190,10 +233,43 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
         record["curve_wall_s"] = [round(p.wall_s, 4) for p in curve]
         record["curve_train_loss"] = [p.train_loss for p in curve]
         record["curve_val_loss"] = [p.val_loss for p in curve]
-        # Optional hook: an agent may set ``diagnostics`` (name -> float) for the report.
-        for name, value in (getattr(agent, "diagnostics", None) or {}).items():
-            record[f"diag_{name}"] = float(value)
+        if agent is not None:
+            for name, value in agent.diagnostics().items():
+                record[f"diag_{name}"] = float(value)
     return record
+
+
+def _evaluate_cached(
+    task: Task, cache: EvalCache, config: Mapping[str, Any], split: str
+) -> np.ndarray:
+    """Costs of the whole ``split`` under ``config``, through ``cache`` when the task is
+    deterministic (the harness's own scoring: never charged)."""
+    items = _all(task, split)
+    cfg = task.param_space.validate(config)
+    if not task.has("deterministic"):
+        return task.evaluate(cfg, split, items)
+    key = task.param_space.key(cfg)
+    costs, missing = cache.get(key, split, items)
+    if missing.any():
+        costs = np.asarray(task.evaluate(cfg, split, items), dtype=np.float64)
+        cache.put(key, split, items, costs)
+    return costs
+
+
+def _predict(task: Task, predictor: Predictor, split: str) -> np.ndarray:
+    """A predictor's costs for the whole ``split``, float64 [n] (checked shape)."""
+    items = _all(task, split)
+    out = np.asarray(predictor(task.inputs(split, items)), dtype=np.float64).reshape(-1)
+    if out.shape != (len(items),):
+        raise ValueError(f"predictor returned {out.shape[0]} values for {len(items)} inputs")
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    """JSON for configuration values json does not know (tuples are lists already)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
 
 
 def resolve_device(device: str) -> str:

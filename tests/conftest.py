@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TUNEBENCH_PLUGINS", "tests.toy_plugin")
+os.environ.setdefault("TUNEBENCH_PLUGINS", "tests.toyfamily")
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL_DATASET = REPO / "tests" / "data" / "measured_small.csv"

@@ -4,7 +4,7 @@ import pytest
 from harness.agent import Agent, AskTellAgent, TrialContext
 from harness.budget import BudgetedObjective, BudgetExhausted
 from harness.trial import TrialSpec, run_trial
-from tests.toy_plugin import ToyTask
+from tests.toyfamily.task import ToyTask
 
 
 def test_refuses_a_request_past_the_budget_and_charges_nothing() -> None:
@@ -18,7 +18,7 @@ def test_refuses_a_request_past_the_budget_and_charges_nothing() -> None:
     with pytest.raises(BudgetExhausted):
         obj.loss(cfg, "train", np.arange(21))
     assert obj.samples_used == 100 and task.calls == calls_before
-    obj.predict(cfg, "val", np.arange(20))  # exactly the rest is allowed
+    obj.evaluate(cfg, "val", np.arange(20))  # exactly the rest is allowed
     assert obj.samples_left == 0
 
 
@@ -29,6 +29,44 @@ def test_repeated_configurations_are_charged_again() -> None:
     for _ in range(4):
         obj.loss(cfg, "train", np.arange(10))
     assert obj.samples_used == 40 and obj.evaluations == 4
+
+
+def test_reuse_gives_back_only_what_this_objective_returned() -> None:
+    task = ToyTask(n=50)
+    obj = BudgetedObjective(task, budget_samples=1000)
+    cfg = task.param_space.default()
+    first = obj.evaluate(cfg, "train", np.arange(10))
+    assert obj.sample_cost(cfg, "train", np.arange(12), reuse=True) == 2
+    again = obj.evaluate(cfg, "train", np.arange(12), reuse=True)
+    assert obj.samples_used == 12 and np.array_equal(again[:10], first)
+    # Another configuration, or the same one without reuse, is charged in full.
+    other = {**cfg, "y": 2}
+    assert obj.sample_cost(other, "train", np.arange(10), reuse=True) == 10
+    assert obj.sample_cost(cfg, "train", np.arange(10)) == 10
+    assert task.calls == 12  # each (configuration, item) simulated once
+
+
+def test_label_budget_charges_each_distinct_label_once() -> None:
+    task = ToyTask(n=50)
+    obj = BudgetedObjective(task, budget_samples=1000, budget_labels=15)
+    obj.targets("train", np.arange(10))
+    obj.targets("train", np.arange(5))  # seen: free
+    assert obj.labels_used == 10 and obj.label_cost("train", np.arange(12)) == 2
+    obj.loss(task.param_space.default(), "val", np.arange(5))  # 5 new labels
+    assert obj.labels_used == 15 and obj.labels_left == 0
+    with pytest.raises(BudgetExhausted, match="labels"):
+        obj.targets("train", np.array([20]))
+    with pytest.raises(BudgetExhausted, match="labels"):
+        obj.loss(task.param_space.default(), "train", np.array([30]))
+    assert obj.samples_used == 5  # the refused loss charged nothing
+
+
+def test_counters_cannot_be_overwritten() -> None:
+    obj = BudgetedObjective(ToyTask(), budget_samples=10)
+    with pytest.raises(AttributeError):
+        obj.samples_used = 0  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        obj.budget_samples = 10**9  # type: ignore[misc]
 
 
 def test_test_split_is_not_reachable() -> None:
@@ -75,7 +113,8 @@ def test_an_agent_that_overspends_is_stopped_at_the_budget() -> None:
     with pytest.raises(BudgetExhausted):
         Greedy().run(ctx)
     assert ctx.objective.samples_used == 98  # 14 evaluations of 7; the 15th refused
-    assert task.calls == 98
+    # The toy is deterministic: repeats are charged but served from the objective's cache.
+    assert task.calls == 7
 
 
 def test_ask_tell_loop_never_overspends() -> None:

@@ -27,9 +27,9 @@ class CountingTask(BlockSimTask):
 
     simulated = 0
 
-    def simulate(self, config: Mapping[str, Any], split: str, items: np.ndarray) -> np.ndarray:
+    def evaluate(self, config: Mapping[str, Any], split: str, items: np.ndarray) -> np.ndarray:
         self.simulated += len(items)
-        return super().simulate(config, split, items)
+        return super().evaluate(config, split, items)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def synthetic() -> tuple[CountingTask, dict[str, int]]:
 
 def _val_loss(task: BlockSimTask, config: Mapping[str, Any]) -> float:
     items = np.arange(task.n_items("val"))
-    return task.loss(task.simulate(config, "val", items), task.targets("val", items))
+    return task.loss(task.evaluate(config, "val", items), "val", items)
 
 
 def _context(task: BlockSimTask, budget: int, seed: int = 0) -> TrialContext:
@@ -108,8 +108,8 @@ def test_recovers_hidden_parameters_within_a_small_budget(synthetic) -> None:  #
     assert chosen is not None
     assert ctx.objective.samples_used <= budget and task.simulated <= budget
     after = _val_loss(task, chosen)
-    assert after <= 0.5 * before, (before, after, agent.diagnostics)
-    d = agent.diagnostics
+    assert after <= 0.5 * before, (before, after, agent.diagnostics())
+    d = agent.diagnostics()
     assert d["surrogate_mape_vs_sim"] < 0.15  # fidelity vs the simulator, held-out tables
     assert d["surrogate_train_mape_learned"] < d["surrogate_train_mape_default"]
     assert d["val_mape_chosen"] <= d["val_mape_default"]

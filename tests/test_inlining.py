@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,14 +39,14 @@ def test_policies_change_size_and_default_is_the_heuristic(task) -> None:  # typ
     items = np.arange(task.n_items("train"))
     targets = task.targets("train", items)
     default = task.param_space.default()
-    assert task.loss(task.simulate(default, "train", items), targets) == 1.0
+    assert task.loss(task.evaluate(default, "train", items), "train", items) == 1.0
     never = dict(default, w_default=0.0, bias=-1.0)  # never inline
     always = dict(default, w_default=0.0, bias=1.0)  # inline wherever allowed
-    r_never = task.loss(task.simulate(never, "train", items), targets)
-    r_always = task.loss(task.simulate(always, "train", items), targets)
+    r_never = task.loss(task.evaluate(never, "train", items), "train", items)
+    r_always = task.loss(task.evaluate(always, "train", items), "train", items)
     assert r_never != 1.0 and r_always > 1.05  # inlining everything bloats -Oz code
-    m = task.metrics(
-        task.simulate(always, "test", np.arange(3)), task.targets("test", np.arange(3))
+    m = task.score(
+        task.evaluate(always, "test", np.arange(3)), "test", np.arange(3)
     )
     assert m["geomean_size_ratio"] == m["loss"] and m["mlgo_reward"] < 0
     assert len([k for k in m if k.startswith("module/")]) == 3
@@ -73,7 +74,7 @@ def test_budget_is_one_sample_per_module_compilation(task) -> None:  # type: ign
         env.reset(seed=2)  # abandons the running episode, then is refused
     assert obj.samples_used == 4
     with pytest.raises(ValueError):
-        obj.predict(task.param_space.default(), "test", np.array([0]))  # test is off limits
+        obj.evaluate(task.param_space.default(), "test", np.array([0]))  # test is off limits
     env.close()
 
 
@@ -105,12 +106,14 @@ def _run(obj: Path, tmp: Path, tag: str) -> str:
 
 
 def test_policies_never_change_program_output(task, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from agents.inline_common import behaviour_clone, collect_demonstrations, make_ppo
+    from agents.rl.inline_bc import INLINE_BC
+    from agents.rl.inlining import INLINE_PPO, actor_config, collect_demonstrations
+    from agents.rl.stack import behavior_clone, make_ppo
     from envs.inlining.corpus import CSMITH_INCLUDE
+    from envs.inlining.env import DirectSource, InliningEnv
     from envs.inlining.host import compile_with_policy
     from envs.inlining.policy import SMALL_FEATURES, LinearPolicy
     from envs.inlining.tools import llvm_tools
-    from envs.inlining.env import DirectSource, InliningEnv
     from harness.agent import TrialContext
     from harness.budget import BudgetedObjective
 
@@ -120,13 +123,9 @@ def test_policies_never_change_program_output(task, tmp_path) -> None:  # type: 
     ctx = TrialContext(
         BudgetedObjective(task, 0), task.param_space, 0, np.arange(1), np.random.default_rng(0)
     )
-    model = make_ppo(
-        ctx,
-        env,
-        {"learning_rate": 3e-3, "n_steps": 64, "batch_size": 32, "n_epochs": 1, "ent_coef": 0.0},
-    )
-    behaviour_clone(model, obs, actions, epochs=20, seed=0)
-    from agents.inline_common import actor_config
+    ppo = replace(INLINE_PPO, n_steps=64, batch_size=32, n_epochs=1, ent_coef=0.0)
+    model = make_ppo(env, ctx, ppo)
+    behavior_clone(model.policy, obs, actions, replace(INLINE_BC, bc_epochs=20), seed=0)
 
     learned = LinearPolicy(actor_config(model, SMALL_FEATURES, False), SMALL_FEATURES)
     env.close()

@@ -62,8 +62,8 @@ def test_mca_task_default_scores(tmp_path) -> None:
     n = task.n_items("test")
     assert n > 10 and task.n_items("train") > 5 * n
     items = np.arange(n)
-    pred = task.simulate(task.param_space.default(), "test", items)
-    m = task.metrics(pred, task.targets("test", items))
+    pred = task.evaluate(task.param_space.default(), "test", items)
+    m = task.score(pred, "test", items)
     assert 0.05 < m["mape"] < 2.0 and m["kendall_tau"] > 0.3
 
 

@@ -6,7 +6,7 @@ import pytest
 from baselines.opentuner_agent import OpenTunerAgent
 from harness.agent import TrialContext
 from harness.budget import BudgetedObjective
-from tests.toy_plugin import ToyTask
+from tests.toyfamily.task import ToyTask
 
 
 class RecordingObjective(BudgetedObjective):
@@ -36,5 +36,5 @@ def test_every_evaluation_recorded_and_best_matches(seed: int) -> None:
     assert best_loss == pytest.approx(min(obj.losses))
     assert best_cfg == chosen
     items = np.arange(30)
-    again = task.loss(task.simulate(chosen, "train", items), task.targets("train", items))
+    again = task.loss(task.evaluate(chosen, "train", items), "train", items)
     assert again == pytest.approx(min(obj.losses))

@@ -9,7 +9,7 @@ from optuna.exceptions import ExperimentalWarning
 
 from baselines.optuna_cmaes import OptunaCMAES
 from harness.params import IntParam, ParamSpace
-from tests.toy_plugin import ToyTask, trial_context
+from tests.toyfamily.task import ToyTask, trial_context
 
 
 def test_separable_cma_builds_without_the_experimental_warning_only() -> None:
@@ -19,7 +19,7 @@ def test_separable_cma_builds_without_the_experimental_warning_only() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         agent.setup(ctx)
-        assert agent.diagnostics == {"separable_cma": 1.0}
+        assert agent.diagnostics() == {"separable_cma": 1.0}
         assert not [w for w in caught if issubclass(w.category, ExperimentalWarning)]
         # The filter is scoped to building the sampler: the same call outside warns.
         optuna.samplers.CmaEsSampler(seed=0, use_separable_cma=True)
@@ -35,5 +35,5 @@ def test_auto_covariance_is_full_up_to_100_parameters_and_diagonal_above() -> No
     for task, separable in ((small, 0.0), (wide, 1.0)):
         agent = OptunaCMAES()
         agent.setup(trial_context(task, 100, 5))
-        assert agent.diagnostics == {"separable_cma": separable}
+        assert agent.diagnostics() == {"separable_cma": separable}
         assert agent.make_sampler(0)._use_separable_cma is bool(separable)

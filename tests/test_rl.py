@@ -10,25 +10,20 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from agents.bc import BCAgent
-from agents.bc_ppo import BCPPOAgent
-from agents.ppo import PPOAgent
-from agents.sb3_common import RLOptions, make_ppo, policy_actions
-from envs.param_env import (
-    BLOCKSIM_ENV_ID,
-    MCA_ENV_ID,
-    TASK_ENV_ID,
-    ParamTuningEnv,
-    make_task_env,
-    register_envs,
-)
+from agents.rl.bc import BCAgent
+from agents.rl.bc_ppo import BCPPOAgent
+from agents.rl.ppo import PPOAgent
+from agents.rl.stack import PPOSettings, make_ppo, policy_actions
+from envs.blocksim.env import ENV_ID as BLOCKSIM_ENV_ID
+from envs.mca.env import ENV_ID as MCA_ENV_ID
+from envs.param_env import TASK_ENV_ID, ParamTuningEnv, make_task_env, register_envs
 from harness.agent import TrialContext
 from harness.budget import BudgetedObjective
 from harness.params import IntParam, ParamSpace
 from harness.task import Task
 from harness.trial import TrialSpec, run_trial
 from tests.conftest import SMALL_DATASET
-from tests.toy_plugin import ToyTask, trial_context
+from tests.toyfamily.task import ToyTask, trial_context
 
 ENV_KWARGS = {
     MCA_ENV_ID: {"dataset": str(SMALL_DATASET), "max_items": 120, "minibatch": 6},
@@ -37,7 +32,7 @@ ENV_KWARGS = {
 }
 
 
-@pytest.mark.parametrize("env_id", register_envs())
+@pytest.mark.parametrize("env_id", [*register_envs(), MCA_ENV_ID, BLOCKSIM_ENV_ID])
 def test_check_env_on_every_registered_env(env_id: str) -> None:
     env = gym.make(env_id, budget_samples=5_000, **ENV_KWARGS[env_id])
     inner = env.unwrapped
@@ -187,7 +182,7 @@ def test_short_seeded_ppo_run_improves_over_its_first_policy() -> None:
     ctx = _toy_ctx(budget=1_000 * 7, k=7, seed=0)
     agent = PPOAgent(**opts)
     agent.run(ctx)
-    first = make_ppo(agent.env, _toy_ctx(10, k=7, seed=0), RLOptions(**opts))  # same seed
+    first = make_ppo(agent.env, _toy_ctx(10, k=7, seed=0), PPOSettings(**opts))  # same seed
     before, after = _episode_return(first.policy, 0), _episode_return(agent.model.policy, 0)
     assert after > before + 1.0, (before, after)  # the loss fell by a factor e more
     assert agent.env.best_loss < 0.2 * agent.env._ref_loss
@@ -213,18 +208,19 @@ class WideTask(Task):
     def n_items(self, split: str) -> int:
         return len(self._targets[split])
 
-    def simulate(self, config: Mapping[str, Any], split: str, items: np.ndarray) -> np.ndarray:
+    def evaluate(self, config: Mapping[str, Any], split: str, items: np.ndarray) -> np.ndarray:
         x = np.array([config[f"p{i}"] for i in range(len(self.centre))])
         return self._targets[split][items] * (1.0 + np.mean(np.abs(x - self.centre)) / 5)
 
     def targets(self, split: str, items: np.ndarray) -> np.ndarray:
         return self._targets[split][items]
 
-    def loss(self, predictions: np.ndarray, targets: np.ndarray) -> float:
-        return float(np.mean(np.abs(predictions - targets) / targets))
+    def loss(self, costs: np.ndarray, split: str, items: np.ndarray) -> float:
+        t = self.targets(split, items)
+        return float(np.mean(np.abs(costs - t) / t))
 
-    def metrics(self, predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-        return {"loss": self.loss(predictions, targets)}
+    def score(self, costs: np.ndarray, split: str, items: np.ndarray) -> dict[str, float]:
+        return {"loss": self.loss(costs, split, items)}
 
 
 def test_ppo_stays_finite_on_a_1500_parameter_space() -> None:

@@ -14,7 +14,7 @@
    default table, on the validation split through the objective (charged: the rest of
    the budget); return the best.
 
-Diagnostics (``self.diagnostics``, stored by the harness as ``diag_*`` columns):
+Diagnostics (:meth:`diagnostics`, stored by the harness as ``diag_*`` columns):
 surrogate fidelity vs the simulator on held-out samples, surrogate and simulator speed
 in blocks/s, the surrogate's train MAPE vs ground truth before/after parameter
 training, and the real simulator's validation MAPE of the default and chosen tables.
@@ -37,8 +37,10 @@ from agents.difftune.train import (
     train_params,
     train_surrogate,
 )
+from agents.torchutil import torch_session
 from harness.agent import Agent, TrialContext
 from harness.params import Config
+from harness.task import TARGETS, TOKENS
 
 
 class DiffTuneAgent(Agent):
@@ -56,11 +58,13 @@ class DiffTuneAgent(Agent):
         param_lr, param_steps, param_batch: parameter training (lr in units of a 0-5
             parameter, steps of Adam, blocks per step).
         candidates: snapshots of the table checked on validation (besides the default).
-        device: ``cpu`` | ``cuda`` | ``auto`` (= the trial's device).
+
+    The surrogate runs on the trial's device (the suite's ``device``) and threads.
     """
 
     name = "difftune"
     description = "DiffTune: LSTM surrogate of the simulator, Adam on the parameter table"
+    requires = frozenset({TOKENS, TARGETS})
 
     def __init__(
         self,
@@ -78,13 +82,14 @@ class DiffTuneAgent(Agent):
         param_batch: int = 64,
         trust: float = 2.0,
         candidates: int = 4,
-        device: str = "cpu",
     ) -> None:
         super().__init__()
         if not 0.0 < sim_fraction < 1.0:
             raise ValueError("sim_fraction must be in (0, 1)")
-        if device not in ("cpu", "cuda", "auto"):
-            raise ValueError("device must be cpu, cuda or auto")
+        if sampling not in ("local", "difftune", "mixed"):
+            raise ValueError("sampling must be local, difftune or mixed")
+        if min(blocks_per_table, epochs, hidden, embed, batch, param_steps, param_batch) < 1:
+            raise ValueError("sizes and counts must be >= 1")
         self.sim_fraction = float(sim_fraction)
         self.blocks_per_table = int(blocks_per_table)
         self.sampling = sampling
@@ -101,22 +106,20 @@ class DiffTuneAgent(Agent):
         self.param_batch = int(param_batch)
         self.trust = float(trust)
         self.candidates = max(1, int(candidates))
-        self.device = device
-        self.diagnostics: dict[str, float] = {}
 
     def versions(self) -> dict[str, str]:
         return {"torch": torch.__version__}
 
     def run(self, ctx: TrialContext) -> Config | None:
+        with torch_session(ctx) as device:
+            return self._run(ctx, device)
+
+    def _run(self, ctx: TrialContext, device: torch.device) -> Config | None:
         obj, space, rng = ctx.objective, ctx.param_space, ctx.rng
-        dev_name = ctx.device if self.device == "auto" else self.device
-        device = torch.device("cuda" if dev_name == "cuda" and torch.cuda.is_available() else "cpu")
-        torch.set_num_threads(1)  # trials run in parallel, one core each
-        torch.manual_seed(ctx.seed)
         layout = Layout.from_space(space)
         n_train, n_val = obj.n_items("train"), obj.n_items("val")
         default = space.default()
-        diag = self.diagnostics
+        diag = self._diagnostics
 
         # Budget plan: (candidates + default) validation checks on k_val items each; the
         # default table on a pool of training blocks (the surrogate's s0; at most a
@@ -134,7 +137,7 @@ class DiffTuneAgent(Agent):
         # random pool blocks.
         pool = np.sort(rng.choice(n_train, size=n_pool, replace=False))
         t0 = time.perf_counter()
-        s0 = obj.predict(default, "train", pool)
+        s0 = obj.evaluate(default, "train", pool)
         sim_s = time.perf_counter() - t0
         keep = np.isfinite(s0) & (s0 > 0)
         pool, s0 = pool[keep], s0[keep]
@@ -147,7 +150,7 @@ class DiffTuneAgent(Agent):
         for t in range(n_tables):
             rows = rng.choice(len(pool), size=per_table, replace=False)
             t0 = time.perf_counter()
-            pred = obj.predict(layout.to_config(tables[t]), "train", pool[rows])
+            pred = obj.evaluate(layout.to_config(tables[t]), "train", pool[rows])
             sim_s += time.perf_counter() - t0
             block_idx[t * per_table : (t + 1) * per_table] = rows
             cycles[t * per_table : (t + 1) * per_table] = pred

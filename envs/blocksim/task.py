@@ -16,10 +16,10 @@ import numpy as np
 
 from envs.blocksim.simulator import BlockSim
 from envs.blocksim.tables import Table
-from envs.groundtruth.datasets import DEFAULT_DATASET, load_measured
+from envs.groundtruth.datasets import DEFAULT_DATASET, cpu_mismatch_note, load_measured
 from harness.errors import UserError
 from harness.params import IntParam, ParamSpace
-from harness.task import TimingTask
+from harness.task import DETERMINISTIC, INPUTS, PREDICTOR, TARGETS, TOKENS, TimingTask
 
 
 def param_bounds(name: str, default: int) -> tuple[int, int]:
@@ -80,6 +80,7 @@ class BlockSimTask(TimingTask):
     """The blocksim timing task; also exposes each block's table keys as its tokens."""
 
     simulator: BlockSimSimulator
+    capabilities = frozenset({DETERMINISTIC, TARGETS, INPUTS, TOKENS, PREDICTOR})
 
     def item_tokens(self, split: str, items: np.ndarray) -> list[list[str]]:
         """Per block, its instructions' table keys (``lat:KEY`` etc. in the space)."""
@@ -117,13 +118,16 @@ def make_blocksim_task(
     known = set(table.opcodes)
     keys = sorted({k for i in train for k in compiled[i].keys if k in known})  # type: ignore[union-attr]
     space = blocksim_param_space(table, keys)
+    note = cpu_mismatch_note(data, cpu)
     return BlockSimTask(
         name="blocksim",
         description=(
             f"blocksim {cpu} table vs {data.name} ({len(data)} blocks): "
             f"{len(keys)} opcodes in train, {len(space)} parameters"
-        ),
+        )
+        + (f" [{note}]" if note else ""),
         dataset=data,
         simulator=BlockSimSimulator(sim, list(space.names)),
         param_space=space,
+        notes=[note] if note else [],
     )

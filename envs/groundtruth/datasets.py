@@ -11,6 +11,18 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_DATASET = "bhive_znver3"
 
 
+def cpu_mismatch_note(data: Dataset, model_cpu: str) -> str | None:
+    """A one-line note when ``data`` was measured on another microarchitecture than the
+    simulator's CPU model ``model_cpu`` (None when they agree or the dataset says none)."""
+    measured = data.meta.get("uarch")
+    if measured and measured != model_cpu:
+        return (
+            f"CPU mismatch: {data.name} was measured on {measured}, the simulator models "
+            f"{model_cpu}"
+        )
+    return None
+
+
 def dataset_path(dataset: str) -> Path:
     """A shipped dataset's name (``bhive_znver3``) or a file path -> existing path."""
     for path in (Path(dataset), DATA_DIR / f"{dataset}.csv.gz", DATA_DIR / f"{dataset}.csv"):

@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from envs.inlining.host import DEFAULT_INDEX, Decider
-from envs.inlining.policy import ALL_FEATURES, EXTERNAL_KEY, external_policy, normalise
+from envs.inlining.policy import ALL_FEATURES, normalise
 from harness.budget import BudgetedObjective
 
 ENV_ID = "tunebench/Inlining-v0"
@@ -65,12 +65,11 @@ class DirectSource:
         return float(self.task.targets(self.split, np.array([index]))[0])
 
     def compile(self, index: int, decide: Decider) -> float:
-        with external_policy(decide) as handle:
-            return float(self.task.simulate({EXTERNAL_KEY: handle}, self.split, [index])[0])
+        return float(self.task.evaluate_policy(decide, self.split, np.array([index]))[0])
 
 
 class BudgetedSource:
-    """Each compilation is ``objective.predict(<live policy>, split, [index])``: one
+    """Each compilation is ``objective.evaluate_policy(<live policy>, split, [index])``: one
     sample charged to the trial's budget (BudgetExhausted ends the episode's reset)."""
 
     def __init__(self, objective: BudgetedObjective, split: str = "train") -> None:
@@ -86,9 +85,7 @@ class BudgetedSource:
         return float(self.objective.targets(self.split, np.array([index]))[0])
 
     def compile(self, index: int, decide: Decider) -> float:
-        with external_policy(decide) as handle:
-            sizes = self.objective.predict({EXTERNAL_KEY: handle}, self.split, np.array([index]))
-        return float(sizes[0])
+        return float(self.objective.evaluate_policy(decide, self.split, np.array([index]))[0])
 
 
 class InliningEnv(gym.Env[np.ndarray, np.int64]):
@@ -128,6 +125,13 @@ class InliningEnv(gym.Env[np.ndarray, np.int64]):
         self._raw: np.ndarray | None = None  # raw features of the pending call site
         self._module = -1
         self._steps = 0
+
+    def pending_features(self) -> np.ndarray:
+        """Raw features float64 [N_FEATURES] of the call site awaiting a decision (the
+        -Oz heuristic's decision among them, at ``DEFAULT_INDEX``)."""
+        if self._raw is None:
+            raise RuntimeError("no call site is pending (reset() first)")
+        return self._raw
 
     def observe(self, raw: np.ndarray) -> np.ndarray:
         """Observation float32 [dim] of raw features float64 [N_FEATURES]."""

@@ -13,21 +13,18 @@ weights 0 is exactly the heuristic (the default configuration). PPO and behaviou
 cloning learn the same linear form, so every agent returns a configuration of the
 same space for the harness to score.
 
-Agents that drive compilations decision by decision (the gymnasium environment) do
-so through ``external_policy``: a live decider registered in this process under a
-handle that a configuration names with the reserved key ``EXTERNAL_KEY``.
+Agents that drive compilations decision by decision (the gymnasium environment) pass a
+live decider to the task's ``evaluate_policy``.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from envs.inlining.host import FEATURE_NAMES, Decider
+from envs.inlining.host import FEATURE_NAMES
 from harness.params import FloatParam, ParamSpace
 
 # The call-site features a small policy looks at (MLGO's most informative ones for
@@ -53,7 +50,6 @@ FEATURE_SETS = {"small": SMALL_FEATURES, "all": ALL_FEATURES}
 FEATURE_SCALE = 4.0
 WEIGHT_BOUND = 3.0
 DEFAULT_BIAS = -0.5
-EXTERNAL_KEY = "external_policy"
 
 _FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 _DEFAULT_INDEX = _FEATURE_INDEX["inlining_default"]
@@ -116,24 +112,3 @@ def linear_config(
         n: float(np.clip(v, -WEIGHT_BOUND, WEIGHT_BOUND))
         for n, v in zip(names, values, strict=True)
     }
-
-
-_EXTERNAL: dict[str, Decider] = {}
-
-
-@contextmanager
-def external_policy(decide: Decider) -> Iterator[str]:
-    """Register a live decider; yields the handle to put under ``EXTERNAL_KEY``."""
-    handle = uuid.uuid4().hex
-    _EXTERNAL[handle] = decide
-    try:
-        yield handle
-    finally:
-        _EXTERNAL.pop(handle, None)
-
-
-def lookup_external(handle: str) -> Decider:
-    try:
-        return _EXTERNAL[handle]
-    except KeyError:
-        raise ValueError(f"no live external policy {handle!r} in this process") from None

@@ -11,7 +11,6 @@ size / heuristic size over modules (lower is better, 1.0 = the heuristic).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,21 +19,14 @@ import numpy as np
 
 from envs.inlining.corpus import Module, build_corpus, csmith_version, split_modules
 from envs.inlining.host import CompileError, Decider, compile_with_policy
-from envs.inlining.policy import (
-    EXTERNAL_KEY,
-    FEATURE_SETS,
-    LinearPolicy,
-    lookup_external,
-    policy_space,
-)
+from envs.inlining.policy import FEATURE_SETS, LinearPolicy, policy_space
 from envs.inlining.tools import llvm_tools
 from harness.errors import UserError
-from harness.task import Task
+from harness.task import DETERMINISTIC, INPUTS, POLICY, TARGETS, Metric, Policy, Task
 
 # A compilation that failed counts as this size ratio, so a policy cannot gain by
 # breaking the compiler.
 FAILED_RATIO = 2.0
-_CACHE_LIMIT = 200_000
 
 
 def size_ratios(sizes: np.ndarray, heuristic: np.ndarray) -> np.ndarray:
@@ -62,6 +54,10 @@ class InliningTask(Task):
     """
 
     name = "inlining"
+    headline = Metric("geomean_size_ratio", "min", ".text size / -Oz (geomean)")
+    # Compilations are deterministic for a fixed linear policy: the harness's budgeted
+    # objective caches repeats (still charging them). Targets are the -Oz sizes.
+    capabilities = frozenset({DETERMINISTIC, TARGETS, INPUTS, POLICY})
 
     def __init__(
         self,
@@ -86,13 +82,8 @@ class InliningTask(Task):
             f"on {len(modules)} modules ({len(self.split.train)} train / "
             f"{len(self.split.val)} val / {n_test} test)"
         )
-        # Compilations are deterministic for a fixed linear policy: repeated ones (the
-        # harness's validation monitor, a tuner asking twice) are served from here.
-        # The budget is charged by the harness whether or not this cache answers.
-        self._cache: dict[tuple[str, int], float] = {}
-        default_key = self._key(self.param_space.default())
-        for i, m in enumerate(self.modules):
-            self._cache[(default_key, i)] = float(m.heuristic_text_bytes)
+        # The default configuration is the heuristic: its sizes are known already.
+        self._default = self.param_space.default()
 
     def module(self, split: str, item: int) -> Module:
         return self.modules[self.split.part(split)[int(item)]]
@@ -110,30 +101,26 @@ class InliningTask(Task):
             [self.module(split, i).heuristic_text_bytes for i in items], dtype=np.float64
         )
 
-    def simulate(self, config: Mapping[str, Any], split: str, items: np.ndarray) -> np.ndarray:
-        """.text bytes of each module compiled under ``config``, float64 [len(items)].
-
-        ``config`` is a configuration of ``param_space``, or one naming a live decider
-        under ``EXTERNAL_KEY`` (then the other entries are ignored and the modules are
-        compiled one after another, in order, since the decider may be stateful).
-        """
-        positions = [self.split.part(split)[int(i)] for i in items]
-        if EXTERNAL_KEY in config:
-            decide = lookup_external(str(config[EXTERNAL_KEY]))
-            return np.array([self._compile(p, decide) for p in positions], dtype=np.float64)
+    def evaluate(self, config: Mapping[str, Any], split: str, items: np.ndarray) -> np.ndarray:
+        """.text bytes of each module compiled under ``config`` (a linear policy of
+        ``param_space``), float64 [len(items)]; NaN where compilation failed."""
         cfg = self.param_space.validate(config)
-        key, policy = self._key(cfg), LinearPolicy(cfg, self.features)
-        todo = sorted({p for p in positions if (key, p) not in self._cache})
-        if todo:
-            if self.jobs > 1 and len(todo) > 1:
-                with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-                    sizes = list(pool.map(lambda p: self._compile(p, policy), todo))
-            else:
-                sizes = [self._compile(p, policy) for p in todo]
-            if len(self._cache) > _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache.update({(key, p): s for p, s in zip(todo, sizes, strict=True)})
-        return np.array([self._cache[(key, p)] for p in positions], dtype=np.float64)
+        if cfg == self._default:
+            return self.targets(split, items)
+        positions = [self.split.part(split)[int(i)] for i in items]
+        policy = LinearPolicy(cfg, self.features)
+        if self.jobs > 1 and len(positions) > 1:
+            with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+                sizes = list(pool.map(lambda p: self._compile(p, policy), positions))
+        else:
+            sizes = [self._compile(p, policy) for p in positions]
+        return np.array(sizes, dtype=np.float64)
+
+    def evaluate_policy(self, policy: Policy, split: str, items: np.ndarray) -> np.ndarray:
+        """.text bytes of each module compiled under a live decider (raw call-site
+        features -> inline?), one module after another in order (it may be stateful)."""
+        positions = [self.split.part(split)[int(i)] for i in items]
+        return np.array([self._compile(p, policy) for p in positions], dtype=np.float64)
 
     def _compile(self, position: int, decide: Decider) -> float:
         try:
@@ -141,31 +128,28 @@ class InliningTask(Task):
         except CompileError:
             return float("nan")
 
-    @staticmethod
-    def _key(config: Mapping[str, Any]) -> str:
-        return json.dumps(dict(config), sort_keys=True)
-
-    def loss(self, predictions: np.ndarray, targets: np.ndarray) -> float:
+    def loss(self, costs: np.ndarray, split: str, items: np.ndarray) -> float:
         """Geometric mean of size / heuristic size (1.0 = the -Oz heuristic)."""
-        return float(np.exp(np.mean(np.log(size_ratios(predictions, targets)))))
+        ratios = size_ratios(costs, self.targets(split, items))
+        return float(np.exp(np.mean(np.log(ratios))))
 
-    def metrics(self, predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    def score(self, costs: np.ndarray, split: str, items: np.ndarray) -> dict[str, float]:
         """Geomean and total size ratio vs -Oz, MLGO's mean reward, failures; and,
         when scoring the whole test split, each test module's ratio."""
-        ratios = size_ratios(predictions, targets)
-        pred = np.where(np.isfinite(predictions), predictions, FAILED_RATIO * targets)
+        targets = self.targets(split, items)
+        ratios = size_ratios(costs, targets)
+        pred = np.where(np.isfinite(costs), costs, FAILED_RATIO * targets)
         out = {
-            "loss": self.loss(predictions, targets),
+            "loss": self.loss(costs, split, items),
             "geomean_size_ratio": float(np.exp(np.mean(np.log(ratios)))),
             "total_size_ratio": float(np.sum(pred) / np.sum(targets)),
-            "mlgo_reward": float(np.mean(mlgo_reward(predictions, targets))),
-            "failed_fraction": float(np.mean(~np.isfinite(predictions))),
+            "mlgo_reward": float(np.mean(mlgo_reward(costs, targets))),
+            "failed_fraction": float(np.mean(~np.isfinite(costs))),
         }
-        test_targets = self.targets("test", np.arange(self.n_items("test")))
-        if self.per_module_metrics and np.array_equal(targets, test_targets):
-            for i, r in enumerate(ratios):
+        if self.per_module_metrics and split == "test" and len(items) == self.n_items("test"):
+            for i, r in zip(items, ratios, strict=True):
                 # "/" marks per-item detail: in the records, not the report's table.
-                out[f"module/{self.module('test', i).name}"] = float(r)
+                out[f"module/{self.module('test', int(i)).name}"] = float(r)
         return out
 
     def versions(self) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envs.groundtruth.datasets import DEFAULT_DATASET, load_measured
+from envs.groundtruth.datasets import DEFAULT_DATASET, cpu_mismatch_note, load_measured
 from envs.mca.simulator import McaSimulator
 from harness.errors import UserError
 from harness.params import CategoricalParam, IntParam, ParamSpace
@@ -73,10 +73,13 @@ def make_mca_task(
             f"dataset {data.name}: {len(bad)} block(s) do not decode as x86-64, "
             f"e.g. {bad[0][:40]!r}; remove them from the file"
         )
+    note = cpu_mismatch_note(data, cpu)
     return TimingTask(
         name="mca",
-        description=f"llvm-mca {cpu} knobs vs {data.name} ({len(data)} blocks)",
+        description=f"llvm-mca {cpu} knobs vs {data.name} ({len(data)} blocks)"
+        + (f" [{note}]" if note else ""),
         dataset=data,
         simulator=sim,
         param_space=mca_param_space(cpu),
+        notes=[note] if note else [],
     )

@@ -8,10 +8,10 @@ simulated at any point (expert trajectories included).
 
 from __future__ import annotations
 
-from typing import Any
-
-from agents.bc import BCAgent
-from agents.sb3_common import best_or_default, learn_within_budget, torch_threads
+from agents.rl.bc import BCAgent
+from agents.rl.params import best_or_default, step_cap
+from agents.rl.stack import learn_within_budget
+from agents.torchutil import torch_session
 from harness.agent import TrialContext
 from harness.params import Config
 
@@ -22,11 +22,9 @@ class BCPPOAgent(BCAgent):
     name = "bc+ppo"
     description = "behavioral cloning of the default-table expert, then PPO fine-tuning"
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-
     def run(self, ctx: TrialContext) -> Config:
-        with torch_threads(1):
+        with torch_session(ctx):
             env, model = self.clone(ctx)
-            learn_within_budget(model, env, self.opts)
+            cap = step_cap(env, self.env_settings, self.ppo_settings.n_steps)
+            learn_within_budget(model, cap, env.can_pay_step)
         return best_or_default(env)

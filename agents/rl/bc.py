@@ -3,7 +3,7 @@
 As MLGO warm-starts from the compiler's own heuristic, the expert here is the default
 (expert-set) parameter table and its edit trajectory: from a uniformly random start, it
 moves every parameter straight back toward its default value, ``step_size`` per step
-(:meth:`ParamTuningEnv.expert_action`).
+(:func:`agents.rl.params.default_expert_action`).
 
 Budget item (documented): the expert's transitions are real env transitions, since the
 observation holds the minibatch loss, so generating them simulates and is charged:
@@ -23,39 +23,46 @@ from typing import Any
 
 from stable_baselines3 import PPO
 
-from agents.sb3_common import (
+from agents.rl.params import (
     ExpertData,
-    RLOptions,
-    behavior_clone,
+    ParamEnvSettings,
     best_or_default,
     expert_rollouts,
-    make_env,
-    make_ppo,
+    make_param_env,
     run_policy,
-    sb3_versions,
-    torch_threads,
 )
+from agents.rl.stack import (
+    BCSettings,
+    PPOSettings,
+    behavior_clone,
+    make_ppo,
+    reject_unknown,
+    sb3_versions,
+    split_settings,
+)
+from agents.torchutil import torch_session
 from envs.param_env import ParamTuningEnv
 from harness.agent import Agent, TrialContext
 from harness.params import Config
 
 
 class BCAgent(Agent):
-    """Options: the shared RL options (agents/sb3_common.py) plus ``expert_episodes``,
-    ``bc_epochs``, ``bc_learning_rate``, ``bc_batch_size``, ``eval_episodes``."""
+    """Options: the env's and PPO's settings (as ``ppo``), :class:`BCSettings`, plus
+    ``expert_episodes`` (8) and ``eval_episodes`` (1)."""
 
     name = "bc"
     description = "behavioral cloning of the default-table expert (SB3 ActorCriticPolicy)"
 
-    def __init__(self, **options: Any) -> None:
-        self.opts, rest = RLOptions.split(options)
-        self.expert_episodes = int(rest.pop("expert_episodes", 8))
-        self.bc_epochs = int(rest.pop("bc_epochs", 1000))
-        self.bc_learning_rate = float(rest.pop("bc_learning_rate", 3e-3))
-        self.bc_batch_size = int(rest.pop("bc_batch_size", 64))
-        self.eval_episodes = int(rest.pop("eval_episodes", 1))
-        if rest:
-            raise ValueError(f"agent {self.name!r}: unknown options {sorted(rest)}")
+    def __init__(self, expert_episodes: int = 8, eval_episodes: int = 1, **options: Any) -> None:
+        super().__init__()
+        if expert_episodes < 0 or eval_episodes < 0:
+            raise ValueError("expert_episodes and eval_episodes must be >= 0")
+        (self.env_settings, self.ppo_settings, self.bc_settings), rest = split_settings(
+            options, ParamEnvSettings, PPOSettings, BCSettings
+        )
+        reject_unknown(self.name, rest)
+        self.expert_episodes = int(expert_episodes)
+        self.eval_episodes = int(eval_episodes)
         self.model: PPO | None = None  # kept after run() for inspection (tests)
         self.env: ParamTuningEnv | None = None
         self.expert: ExpertData | None = None
@@ -63,21 +70,26 @@ class BCAgent(Agent):
 
     def clone(self, ctx: TrialContext) -> tuple[ParamTuningEnv, PPO]:
         """Collect the expert's transitions (charged) and fit a fresh PPO's policy."""
-        self.env = env = make_env(ctx, self.opts)
-        self.model = model = make_ppo(env, ctx, self.opts)
-        self.expert = expert_rollouts(env, self.expert_episodes, ctx.rng, self.opts.gamma)
-        self.bc_history = behavior_clone(
+        self.env = env = make_param_env(ctx, self.env_settings)
+        self.model = model = make_ppo(env, ctx, self.ppo_settings)
+        gamma = self.ppo_settings.gamma
+        self.expert = expert_rollouts(env, self.expert_episodes, ctx.rng, gamma)
+        result = behavior_clone(
             model.policy,
-            self.expert,
-            epochs=self.bc_epochs,
-            learning_rate=self.bc_learning_rate,
-            batch_size=self.bc_batch_size,
+            self.expert.obs,
+            self.expert.actions,
+            self.bc_settings,
             seed=ctx.seed,
+            returns=self.expert.returns,
         )
+        self.bc_history = result.history
+        self.set_diagnostic("bc_transitions", len(self.expert))
+        if result.history:
+            self.set_diagnostic("bc_final_loss", result.history[-1])
         return env, model
 
     def run(self, ctx: TrialContext) -> Config:
-        with torch_threads(1):
+        with torch_session(ctx):
             env, model = self.clone(ctx)
             run_policy(env, model.policy, self.eval_episodes)
         return best_or_default(env)
