@@ -13,4 +13,5 @@ TASKS: dict[str, str] = {
 COMMANDS: dict[str, str] = {
     "measure": "envs.groundtruth.measure.cli",
     "blocksim-tables": "envs.blocksim.cli",
+    "corpus": "envs.llvmcorpus.cli",
 }
