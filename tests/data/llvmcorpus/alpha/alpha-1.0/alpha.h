@@ -1,0 +1,3 @@
+int alpha_scale(int x);
+int alpha_sum(const int *v, int n);
+unsigned shared_hash(const char *s);
