@@ -179,7 +179,10 @@ def test_not_built_without_build(tmp_path, monkeypatch):
     assert {p.status for p in corpus.packages.values()} == {"not built"}
 
 
-def test_wrapper_keeps_compile_flags_only():
+def test_wrapper_keeps_compile_flags_only(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.c", "main.c", "util.c"):
+        (tmp_path / name).write_text("int x;\n")
     sources, flags, compiles = ccwrap.split_args(
         "-O2 -g -Wall -Werror -DA=1 -I inc -include cfg.h -fPIC -MD -MF x.d -c a.c -o a.o".split()
     )
@@ -189,6 +192,8 @@ def test_wrapper_keeps_compile_flags_only():
     assert sources == [] and not compiles
     sources, _, compiles = ccwrap.split_args("-E a.c".split())
     assert not compiles
+    sources, _, compiles = ccwrap.split_args("-Werror -x c -c /dev/null -o /dev/null".split())
+    assert sources == [] and not compiles  # a compiler feature probe, not a TU
     sources, _, compiles = ccwrap.split_args("-O2 -o prog main.c util.c -lm".split())
     assert sources == ["main.c", "util.c"] and compiles
 

@@ -167,8 +167,12 @@ def run_build(
         LC_ALL="C",
     )
     env.pop("CORPUS_CC_LOG", None)  # configure: pass-through
-    env.pop("CFLAGS", None)
-    env.pop("MAKEFLAGS", None)
+    for var in ("CFLAGS", "CPPFLAGS", "LDFLAGS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
+        env.pop(var, None)
+    if recipe.kind == "autotools":
+        # configure's default is "-g -O2"; the bitcode compile drops -g anyway, and the
+        # package's own compile is faster without debug information.
+        env["CFLAGS"] = "-O2"
     steps: list[list[str]] = [list(c) for c in recipe.pre]
     make_dir = build_dir
     if recipe.kind == "autotools":

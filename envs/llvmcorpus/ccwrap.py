@@ -78,7 +78,6 @@ _DROP_PREFIX = (
     "-fmessage-length",
     "-ferror-limit",
 )
-_LINK_INPUT_SUFFIXES = (".o", ".a", ".so", ".lo", ".la", ".obj")
 
 
 def split_args(argv: list[str]) -> tuple[list[str], list[str], bool]:
@@ -126,12 +125,10 @@ def split_args(argv: list[str]) -> tuple[list[str], list[str], bool]:
             flags.append(a)
             i += 1
             continue
-        # An input file.
-        if (lang in (None, "c") and a.endswith(C_SUFFIXES)) or (lang == "c"):
-            sources.append(a)
-        elif not a.endswith(_LINK_INPUT_SUFFIXES):
-            # C++, assembly, or something we do not turn into bitcode: not a C TU.
-            pass
+        # An input file. /dev/null and pipes are compiler feature probes, not TUs.
+        is_c = (lang in (None, "c") and a.endswith(C_SUFFIXES)) or lang == "c"
+        if is_c and os.path.isfile(a):
+            sources.append(a)  # C++, assembly and objects are not C TUs: ignored
         i += 1
     return sources, flags, compiles and bool(sources)
 
