@@ -32,7 +32,8 @@ MDP (one env = one task, one fixed minibatch of train items, one budget)
 - Reward: ``r_t = l_{t-1} - l_t``, the decrease of the log minibatch loss; it telescopes,
   so an episode's return is ``log(L_start / L_end)`` (scale-free; a configuration whose
   loss explodes costs a bounded, logarithmic penalty). A non-finite loss counts as
-  ``10 L_ref``.
+  ``10 L_ref``; so does a configuration that breaks the space's constraint (it is
+  neither simulated nor charged).
 - Episode: starts at the default configuration (with probability ``random_start_prob``
   at a uniformly random point; with ``start="best"`` at the best configuration simulated
   so far; with ``reset(options={"start": u})`` at ``u``) and lasts H steps:
@@ -278,6 +279,10 @@ class ParamTuningEnv(gym.Env[np.ndarray, np.ndarray]):
         """Minibatch loss of ``decode(u)``, charged unless already seen (see ``cache``);
         None if unaffordable."""
         config = self.decode(u)
+        if self._ref_loss is not None and self.space.violation(config) is not None:
+            # Breaks the space's constraint (e.g. a tile that does not fit): not
+            # simulated, not charged, scored as a failure.
+            return _FAILED_LOSS_FACTOR * max(self._ref_loss, 1e-12)
         # The objective gives back, free, costs it has already returned for the same
         # configuration (reuse=True): with cache=False only the reference's.
         reuse = (

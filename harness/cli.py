@@ -21,6 +21,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         workers=args.workers,
         executor=args.executor,
         address=args.address,
+        force=args.force,
     )
     print(summary.run_dir)
     return 0 if summary.failed == 0 and not summary.lost else 1
@@ -70,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="trials at once (default 1)")
     p.add_argument("--executor", default="local", choices=["local", "ray"], help="where trials run")
     p.add_argument("--address", help="Ray cluster address (with --executor ray)")
+    p.add_argument(
+        "--force", action="store_true", help="add to a run directory that holds another suite"
+    )
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("report", help="write the HTML/Markdown report of a run")
     p.add_argument("run_dir", help="run directory written by 'tunebench run'")

@@ -8,18 +8,39 @@ forked trials reuse the loaded, decoded datasets without reloading them.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
+import os
+import signal
 import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from harness.errors import UserError
 from harness.trial import TrialSpec, run_trial
 
 OnResult = Callable[[TrialSpec, dict[str, Any] | None, str], None]
 
 
-def _child(spec: TrialSpec, conn: Connection) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (PR_SET_PDEATHSIG), so a
+    ``kill -9`` of ``tunebench run`` does not leave its trials running; exits at once if
+    the parent is already gone. A no-op where prctl is unavailable."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _child(spec: TrialSpec, conn: Connection, parent_pid: int) -> None:
+    die_with_parent(parent_pid)
     try:
         conn.send(run_trial(spec))
     except BaseException:  # noqa: BLE001 - reported to the parent as a lost trial
@@ -35,8 +56,11 @@ class LocalExecutor:
 
     def __init__(self, workers: int = 1) -> None:
         if workers < 1:
-            raise ValueError("workers must be >= 1")
+            raise UserError(f"--workers must be >= 1, got {workers}")
         self.workers = workers
+
+    def check(self) -> None:
+        """Nothing to check for local processes."""
 
     def run(self, specs: Sequence[TrialSpec], on_result: OnResult) -> None:
         """Run ``specs``; call ``on_result(spec, record, "")`` as each finishes, or
@@ -51,7 +75,7 @@ class LocalExecutor:
             while pending and len(running) < self.workers:
                 spec = pending.pop(0)
                 parent_conn, child_conn = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child, args=(spec, child_conn), daemon=True)
+                proc = ctx.Process(target=_child, args=(spec, child_conn, os.getpid()), daemon=True)
                 proc.start()
                 child_conn.close()
                 running[parent_conn] = (spec, proc)

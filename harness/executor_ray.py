@@ -220,9 +220,15 @@ class RayExecutor:
 
     def __init__(self, workers: int = 1, address: str | None = None) -> None:
         if workers < 1:
-            raise ValueError("workers must be >= 1")
+            raise UserError(f"--workers must be >= 1, got {workers}")
         self.workers = workers
         self.address = address
+
+    def check(self) -> None:
+        """Fail early (one line, before the run writes anything) if the cluster address
+        does not accept connections."""
+        if self.address is not None:
+            _check_reachable(self.address, timeout_s=3.0)
 
     def run(self, specs: Sequence[TrialSpec], on_result: OnResult) -> None:
         """Run ``specs``; call ``on_result(spec, record, "")`` as each finishes, or
@@ -237,11 +243,11 @@ class RayExecutor:
             while pending or running:
                 while pending and len(running) < self.workers:
                     spec = pending.popleft()
-                    if spec.agent not in options:
-                        fitted = fit_to_cluster(trial_resources(spec.agent), nodes)
-                        options[spec.agent] = task_options(fitted)
+                    if spec.agent_name not in options:
+                        fitted = fit_to_cluster(trial_resources(spec.agent_name), nodes)
+                        options[spec.agent_name] = task_options(fitted)
                     ref = _trial_remote.options(
-                        runtime_env=runtime_env, **options[spec.agent]
+                        runtime_env=runtime_env, **options[spec.agent_name]
                     ).remote(spec)
                     running[ref] = spec
                 ready, _ = ray.wait(list(running), num_returns=1)

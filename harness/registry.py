@@ -33,10 +33,18 @@ def _plugin_modules() -> tuple[Any, ...]:
     for ep in entry_points(group="tunebench.plugins"):
         if ep.value not in names:
             names.append(ep.value)
-    for name in os.environ.get("TUNEBENCH_PLUGINS", "").split(","):
-        if name.strip() and name.strip() not in names:
-            names.append(name.strip())
-    return tuple(importlib.import_module(n) for n in names)
+    extra = [n.strip() for n in os.environ.get("TUNEBENCH_PLUGINS", "").split(",") if n.strip()]
+    names += [n for n in extra if n not in names]
+    modules = []
+    for name in names:
+        try:
+            modules.append(importlib.import_module(name))
+        except ImportError as exc:
+            where = "TUNEBENCH_PLUGINS" if name in extra else "the tunebench.plugins entry points"
+            raise UserError(
+                f"plugin module {name!r} (from {where}) cannot be imported: {exc}"
+            ) from None
+    return tuple(modules)
 
 
 def _table(attr: str) -> dict[str, str]:
@@ -62,6 +70,16 @@ def _load(target: str) -> Any:
     module_name, _, attr = target.partition(":")
     module = importlib.import_module(module_name)
     return getattr(module, attr) if attr else module
+
+
+def task_target(name: str) -> str:
+    """The registry entry ``"module:factory"`` of task ``name`` ("" if unknown)."""
+    return _table("TASKS").get(name, "")
+
+
+def agent_target(name: str) -> str:
+    """The registry entry ``"module:Class"`` of agent ``name`` ("" if unknown)."""
+    return _table("AGENTS").get(name, "")
 
 
 def task_factory(name: str) -> Any:

@@ -1,11 +1,10 @@
-"""Comparison report of a run: ``index.html`` (plots embedded) and ``report.md``.
+"""Comparison report of a run: ``index.html`` (plots embedded), ``report.md``,
+``trials.csv`` and ``summary.csv``.
 
-Per task setting and budget: a table of each agent's final test metrics (median and
-95% bootstrap CI over seeds), samples and wall time used, and the validation loss of
-each agent's best-so-far configuration vs samples (median line, interquartile band,
-log x axis), and one small table per agent that reports diagnostics (its own
-``diag_*`` values: median, min and max over seeds). The trial table is also written as
-``trials.csv`` for pandas.
+Both documents are rendered from one :class:`~harness.analysis.Analysis` (see
+harness/analysis.py): a document is a list of blocks (:class:`Heading`,
+:class:`Paragraph`, :class:`Table`, :class:`Image`, :class:`Items`) built once by
+:func:`build_document`, and each renderer turns the same blocks into its format.
 """
 
 from __future__ import annotations
@@ -23,132 +22,62 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from harness.analysis import Analysis, Comparison, TaskInfo, analyse  # noqa: E402
 from harness.errors import UserError  # noqa: E402
-from harness.stats import bootstrap_ci, curve_band  # noqa: E402
-from harness.store import finished_records, load_trials, write_atomic  # noqa: E402
+from harness.stats import Estimate, curve_band  # noqa: E402
+from harness.store import write_atomic  # noqa: E402
+
+
+# ---- document blocks ---------------------------------------------------------------
+@dataclass
+class Heading:
+    text: str
+    level: int = 2
 
 
 @dataclass
-class Figure:
+class Paragraph:
+    text: str  # may hold **bold** marks
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Image:
     name: str
     png: bytes
     caption: str
 
 
-def fmt(value: float, digits: int = 4) -> str:
-    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}g}"
-
-
-def metric_columns(frame: pd.DataFrame) -> list[str]:
-    """``test_*`` metric columns for the table. Left out: names with a ``/`` (per-item
-    detail, e.g. ``test_module/foo``, kept in trials.csv) and ``test_loss`` where it
-    repeats another metric."""
-    cols = [
-        c
-        for c in frame.columns
-        if c.startswith("test_") and "/" not in c and frame[c].dtype.kind in "fi"
-    ]
-    if "test_loss" in cols and _same_as_loss(frame, cols):
-        cols.remove("test_loss")
-    return cols
-
-
-def headline_metric(frame: pd.DataFrame, metrics: list[str]) -> str:
-    """The metric the task optimises (the one equal to its loss), else ``test_loss``."""
-    same = _same_as_loss(frame, metrics)
-    return same[0] if same else "test_loss"
-
-
-def _same_as_loss(frame: pd.DataFrame, cols: list[str]) -> list[str]:
-    if "test_loss" not in frame:
-        return []
-    return [
-        c
-        for c in cols
-        if c != "test_loss" and np.allclose(frame[c], frame["test_loss"], equal_nan=True)
-    ]
-
-
-def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (task_label, budget, agent): medians and CIs over ok seeds."""
-    rows = []
-    metrics = metric_columns(frame[frame.status == "ok"]) if (frame.status == "ok").any() else []
-    for (label, budget, agent), grp in frame.groupby(
-        ["task_label", "budget_samples", "agent"], sort=True
-    ):
-        ok = grp[grp.status == "ok"]
-        row: dict[str, object] = {
-            "task": label,
-            "budget_samples": int(budget),
-            "agent": agent,
-            "seeds_ok": len(ok),
-            "seeds_failed": int((grp.status != "ok").sum()),
-        }
-        for m in metrics:
-            point, low, high = bootstrap_ci(ok[m].tolist()) if len(ok) else (np.nan,) * 3
-            row[m] = point
-            row[f"{m}_ci_low"] = low
-            row[f"{m}_ci_high"] = high
-        row["samples_used"] = float(np.median(ok.samples_used)) if len(ok) else np.nan
-        row["wall_s"] = float(np.median(ok.wall_s)) if len(ok) else np.nan
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 @dataclass
-class AgentDiagnostics:
-    """One agent's own ``diag_*`` columns (see the trial record) at one task and budget:
-    rows of (name without ``diag_``, median, min, max, seeds), over the ok seeds that
-    report that value, in the order the agent's records give them. A value null in
-    every seed (missing, or stored as null because it was not finite) is left out."""
-
-    agent: str
-    rows: list[tuple[str, str, str, str, str]]
-
-    header = ("diagnostic", "median", "min", "max", "seeds")
+class Items:
+    items: list[str]
 
 
-def diagnostics_tables(frame: pd.DataFrame) -> list[AgentDiagnostics]:
-    """One table per agent (sorted by name) that reports any diagnostic, each with only
-    the columns that agent reports; empty if none does."""
-    ok = frame[frame.status == "ok"]
-    diag = [c for c in ok.columns if c.startswith("diag_")]
-    tables = []
-    for agent, grp in ok.groupby("agent", sort=True):
-        rows = []
-        for c in diag:
-            vals = grp[c].dropna().to_numpy(dtype=float)
-            if len(vals):
-                stats = (np.median(vals), vals.min(), vals.max())
-                rows.append((c[len("diag_") :], *(fmt(float(v)) for v in stats), str(len(vals))))
-        if rows:
-            tables.append(AgentDiagnostics(str(agent), rows))
-    return tables
+Block = Heading | Paragraph | Table | Image | Items
 
 
-def diagnostics_markdown(tables: list[AgentDiagnostics]) -> list[str]:
-    """Markdown lines: a heading and a small table per agent."""
-    md: list[str] = []
-    for t in tables:
-        md += ["", f"### Agent diagnostics: {t.agent}", ""]
-        md.append("| " + " | ".join(t.header) + " |")
-        md.append("|" + "---|" * len(t.header))
-        md += ["| " + " | ".join(r) + " |" for r in t.rows]
-    return md
+def fmt(value: float | None, digits: int = 4) -> str:
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    return f"{value:.{digits}g}"
 
 
-def diagnostics_html(tables: list[AgentDiagnostics]) -> list[str]:
-    """HTML fragments: a heading and a small table per agent."""
-    out: list[str] = []
-    for t in tables:
-        out += [
-            f"<h3>Agent diagnostics: {html.escape(t.agent)}</h3><table><tr>"
-            + "".join(f"<th>{html.escape(c)}</th>" for c in t.header)
-            + "</tr>",
-            *["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in t.rows],
-            "</table>",
-        ]
-    return out
+def cell(est: Estimate | None) -> str:
+    if est is None or not est.finite:
+        return "n/a"
+    if est.n <= 1 or (est.low == est.point == est.high):
+        return fmt(est.point)
+    return f"{fmt(est.point)} [{fmt(est.low)}, {fmt(est.high)}]"
+
+
+# ---- figures -----------------------------------------------------------------------
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
+_STYLES = ("-", "--", "-.", ":")
 
 
 def _png(fig: plt.Figure) -> bytes:
@@ -158,177 +87,329 @@ def _png(fig: plt.Figure) -> bytes:
     return buf.getvalue()
 
 
-def curve_figure(records: list[dict], label: str, budget: int) -> Figure:
-    """Validation loss of the best-so-far configuration vs samples, per agent."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    grid = np.unique(np.geomspace(1, max(budget, 2), 200).round().astype(np.int64))
-    agents = sorted({r["agent"] for r in records})
+def curve_figure(label: str, comps: list[Comparison], info: TaskInfo | None) -> Image | None:
+    """Validation loss of each agent's best-so-far configuration vs samples: one plot for
+    the task, each agent at its largest budget; median over seeds with a 95% bootstrap
+    band; distinct colour, line style and marker per agent, so coinciding curves stay
+    distinguishable; the ground truth's same-CPU noise floor as a line when known."""
+    latest: dict[str, tuple[int, list]] = {}
+    for c in comps:
+        for agent, curves in c.curves.items():
+            if curves and (agent not in latest or c.budget_samples > latest[agent][0]):
+                latest[agent] = (c.budget_samples, curves)
+    if not latest:
+        return None
+    budget = max(b for b, _ in latest.values())
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    grid = np.unique(np.geomspace(1, max(budget, 2), 240).round().astype(np.int64))
     colors = plt.get_cmap("tab10")
-    for k, agent in enumerate(agents):
-        curves = [
-            (r["curve_samples"], [np.nan if v is None else v for v in r["curve_val_loss"]])
-            for r in records
-            if r["agent"] == agent and r["curve_samples"]
-        ]
-        if not curves:
-            continue
-        # A point at 0 samples (the default, before any simulation) holds from x = 1.
+    step = max(1, len(grid) // 8)
+    for k, agent in enumerate(sorted(latest)):
+        b, curves = latest[agent]
         curves = [([max(s, 1) for s in xs], ys) for xs, ys in curves]
         low, med, high = curve_band(curves, grid)
-        ax.plot(grid, med, color=colors(k % 10), label=f"{agent} (n={len(curves)})", lw=1.8)
-        ax.fill_between(grid, low, high, color=colors(k % 10), alpha=0.18, lw=0)
-        # A dot where each median curve ends, so that an agent which proposes only late
-        # in its budget (a short curve at the right edge) is not hidden by the others.
+        color = colors(k % 10)
+        style = _STYLES[(k // 10) % len(_STYLES)] if k >= 10 else _STYLES[k % 2]
+        ax.plot(
+            grid,
+            med,
+            color=color,
+            ls=style,
+            lw=1.6,
+            marker=_MARKERS[k % len(_MARKERS)],
+            # Markers at staggered positions per agent: identical curves stay visible.
+            markevery=(k * 3 % step, step),
+            ms=5,
+            label=f"{agent} (n={len(curves)}, budget {b:,})",
+        )
+        ax.fill_between(grid, low, high, color=color, alpha=0.15, lw=0)
         have = np.flatnonzero(np.isfinite(med))
-        if have.size:
-            ax.plot(grid[have[-1]], med[have[-1]], "o", color=colors(k % 10), ms=5)
+        if have.size:  # where the median curve ends (an agent proposing only late)
+            ax.plot(grid[have[-1]], med[have[-1]], "o", color=color, ms=7, mfc="none")
+    nf = info.noise_floor if info else None
+    if nf and info is not None and info.headline == "test_mape" and nf.get("mape") is not None:
+        ax.axhline(float(nf["mape"]), color="black", lw=1, ls=":")
+        ax.annotate(
+            "ground-truth noise floor (same-CPU repeat)",
+            (grid[0], float(nf["mape"])),
+            fontsize=8,
+            va="bottom",
+        )
     ax.set_xscale("log")
-    ax.set_xlabel("samples used (simulations of one input)")
-    ax.set_ylabel("validation loss of best-so-far config")
-    ax.set_title(f"{label}, budget {budget} samples")
+    ax.set_xlabel("samples used (evaluations of one item)")
+    ax.set_ylabel("validation loss of best-so-far")
+    ax.set_title(f"{label}: anytime curves")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="best")
-    return Figure(
-        name=f"curve_{label}_b{budget}.png",
-        png=_png(fig),
-        caption=f"{label}, budget {budget}: median over seeds, band = interquartile range",
+    ax.legend(fontsize=7, loc="best")
+    return Image(
+        f"curve_{label}.png",
+        _png(fig),
+        f"{label}: median over seeds, band = 95% bootstrap CI of the median",
     )
 
 
-def final_figure(frame: pd.DataFrame, label: str, budget: int, metric: str) -> Figure:
-    """Per-seed final test metric of each agent (dots) with the median (bar)."""
-    ok = frame[
-        (frame.status == "ok") & (frame.task_label == label) & (frame.budget_samples == budget)
-    ]
-    agents = sorted(ok.agent.unique())
-    fig, ax = plt.subplots(figsize=(7.5, 0.5 + 0.45 * max(len(agents), 1)))
+def final_figure(c: Comparison) -> Image:
+    """Per-seed final headline metric of each agent (dots) with the median (bar)."""
+    agents = [r.agent for r in c.rows]
+    fig, ax = plt.subplots(figsize=(7.5, 0.6 + 0.42 * max(len(agents), 1)))
     for k, agent in enumerate(agents):
-        vals = ok[ok.agent == agent][metric].to_numpy(dtype=float)
+        vals = np.array(list(c.per_seed.get(agent, {}).values()), dtype=float)
+        vals = vals[np.isfinite(vals)]
+        if not len(vals):
+            continue
         jitter = np.linspace(-0.15, 0.15, len(vals)) if len(vals) > 1 else np.zeros(1)
         ax.scatter(vals, k + jitter, s=16, color="tab:blue", alpha=0.7)
         ax.plot([np.median(vals)] * 2, [k - 0.3, k + 0.3], color="black", lw=2)
     ax.set_yticks(range(len(agents)), agents)
-    ax.set_xlabel(metric.replace("test_", "test "))
+    ax.invert_yaxis()
+    ax.set_xlabel(c.headline.replace("test_", "test "))
     ax.grid(alpha=0.3, axis="x")
-    ax.set_title(f"{label}, budget {budget}: {metric} per seed (bar = median)")
-    return Figure(name=f"final_{label}_b{budget}.png", png=_png(fig), caption=f"{metric} per seed")
+    ax.set_title(f"{c.title}: per seed (bar = median)")
+    suffix = "" if c.budget_labels is None else f"_l{c.budget_labels}"
+    return Image(
+        f"final_{c.task_label}_b{c.budget_samples}{suffix}.png",
+        _png(fig),
+        f"{c.headline} per seed",
+    )
 
 
-def verdict(table: pd.DataFrame, metric: str) -> str:
-    """One honest sentence: who has the lowest median, and whether its CI is clear."""
-    if table.empty or metric not in table or table[metric].isna().all():
-        return "No finished trials."
-    ranked = table.sort_values(metric)
-    best = ranked.iloc[0]
-    text = f"Lowest median {metric}: **{best.agent}** ({fmt(best[metric])})."
-    if len(ranked) > 1:
-        second = ranked.iloc[1]
-        if best[f"{metric}_ci_high"] < second[f"{metric}_ci_low"]:
-            text += f" Its 95% CI lies below the runner-up's ({second.agent})."
-        else:
-            text += (
-                f" Its 95% CI overlaps the runner-up's ({second.agent}, "
-                f"{fmt(second[metric])}): no clear winner at this budget."
+# ---- the document ------------------------------------------------------------------
+def _provenance(info: TaskInfo) -> list[str]:
+    p = info.provenance
+    out = []
+    if p.get("dataset"):
+        cpu = f", measured on {p['dataset_cpu']}" if p.get("dataset_cpu") else ""
+        out.append(f"dataset: {p['dataset']} ({p.get('dataset_items', '?')} items{cpu})")
+    if p.get("split"):
+        sizes = p.get("split_sizes", {})
+        size = "/".join(str(sizes.get(s, "?")) for s in ("train", "val", "test"))
+        out.append(f"split: {p['split']} (train/val/test {size})")
+    nf = info.noise_floor
+    if nf:
+        out.append(
+            "ground-truth noise floor (a same-CPU repeat measurement scored as if it were "
+            f"a simulator): MAPE {fmt(nf.get('mape'))}, median APE {fmt(nf.get('median_ape'))}, "
+            f"Kendall tau {fmt(nf.get('kendall_tau'))} over {nf.get('n_blocks', '?')} blocks"
+        )
+    out += [f"**note**: {n}" for n in p.get("notes", [])]
+    if info.versions:
+        out.append("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(info.versions.items())))
+    return out
+
+
+def build_document(a: Analysis) -> list[Block]:
+    """The report as format-neutral blocks."""
+    doc: list[Block] = [Heading(f"tunebench report: {a.run_name}", 1)]
+    meta = a.run_meta
+    intro = (
+        f"{a.n_trials} trials ({a.n_ok} ok, {a.n_failed} failed"
+        + (f", {len(a.invalid)} invalid records" if a.invalid else "")
+        + "). Cells: median over seeds [95% bootstrap CI]. Verdicts: paired bootstrap "
+        "over seeds (common random numbers); agents not separated from the best are "
+        "reported as a tie. Budgets and samples count evaluations of one item; the final "
+        "test scoring is not charged."
+    )
+    doc.append(Paragraph(intro))
+    if meta:
+        bits = [
+            f"{k}: {meta[k]}" for k in ("command", "started", "host", "tunebench") if meta.get(k)
+        ]
+        doc.append(Items(bits))
+    if a.n_ok == 0:
+        doc.append(Paragraph("**No trial finished**: every trial failed (see below)."))
+    if a.aggregate:
+        doc.append(Heading("Across tasks"))
+        doc.append(
+            Paragraph(
+                "Each agent at its task's largest budget; score = relative improvement of "
+                "the headline metric over default's median on that task (0 = default). IQM "
+                "and probability of beating default (P > 0.5: better), with stratified "
+                "bootstrap 95% CIs (rliable's methods)."
             )
-    return text
+        )
+        doc.append(
+            Table(
+                ["agent", "tasks", "IQM of normalized score", "P(beats default)"],
+                [
+                    [r.agent, str(r.tasks), cell(r.iqm), cell(r.p_beats_default)]
+                    for r in a.aggregate
+                ],
+            )
+        )
+    for label, info in sorted(a.tasks.items()):
+        comps = [c for c in a.comparisons if c.task_label == label]
+        doc.append(Heading(f"Task {label} ({info.task})"))
+        prov = _provenance(info)
+        if prov:
+            doc.append(Items(prov))
+        fig = curve_figure(label, comps, info)
+        if fig is not None:
+            doc.append(fig)
+        for c in comps:
+            doc += _comparison_blocks(c, info)
+    orphans = [c for c in a.comparisons if c.task_label not in a.tasks]
+    for c in orphans:
+        doc += _comparison_blocks(c, None)
+    if a.failed:
+        doc.append(Heading("Failed trials"))
+        doc.append(Items([f"`{tid}`: {why}" for tid, why in a.failed]))
+    if a.invalid:
+        doc.append(Heading("Invalid records (not counted; `tunebench run` re-runs them)"))
+        doc.append(Items([f"`{name}`: {why}" for name, why in a.invalid]))
+    return doc
 
 
-def _cell(row: pd.Series, m: str) -> str:
-    return f"{fmt(row[m])} [{fmt(row[m + '_ci_low'])}, {fmt(row[m + '_ci_high'])}]"
+def _comparison_blocks(c: Comparison, info: TaskInfo | None) -> list[Block]:
+    blocks: list[Block] = [Heading(c.title, 3), Paragraph(c.verdict.text)]
+    nf = info.noise_floor if info else None
+    if nf and c.headline == "test_mape" and nf.get("mape") is not None:
+        blocks.append(
+            Paragraph(
+                f"Noise floor: a perfect simulator would score test MAPE about "
+                f"{fmt(nf['mape'])} against this data (same-CPU repeat measurement)."
+            )
+        )
+    header = ["agent", *[m.replace("test_", "test ") for m in c.metrics]]
+    has_default = any(r.vs_default is not None for r in c.rows)
+    if has_default:
+        header.append(f"{c.headline.replace('test_', '')} - default (paired)")
+    header += ["samples used (of budget)", "wall s", "seeds ok/failed"]
+    if c.budget_labels is not None:
+        header.insert(-2, "labels used")
+    rows = []
+    for r in c.rows:
+        name = f"**{r.agent}**" if r.leader else r.agent
+        row = [name, *[cell(r.metrics.get(m)) for m in c.metrics]]
+        if has_default:
+            row.append(
+                "" if r.vs_default is None else f"{cell(r.vs_default)} {r.vs_default_call}".strip()
+            )
+        used = f"{fmt(r.samples_used, 7)} ({fmt(100 * r.budget_used, 3)}%)"
+        row += [used, fmt(r.wall_s, 3), f"{r.seeds_ok}/{r.seeds_failed}"]
+        if c.budget_labels is not None:
+            row.insert(-2, fmt(r.labels_used, 6))
+        rows.append(row)
+    blocks.append(Table(header, rows))
+    if any(r.seeds_ok for r in c.rows):
+        blocks.append(final_figure(c))
+    for d in c.diagnostics:
+        blocks.append(Heading(f"Agent diagnostics: {d.agent}", 4))
+        blocks.append(
+            Table(
+                ["diagnostic", "median", "min", "max", "seeds"],
+                [[n, fmt(m), fmt(lo), fmt(hi), str(k)] for n, m, lo, hi, k in d.rows],
+            )
+        )
+    return blocks
+
+
+# ---- renderers ---------------------------------------------------------------------
+def render_markdown(doc: list[Block]) -> str:
+    out: list[str] = []
+    for b in doc:
+        if isinstance(b, Heading):
+            out += ["", "#" * b.level + " " + b.text, ""]
+        elif isinstance(b, Paragraph):
+            out += [b.text, ""]
+        elif isinstance(b, Items):
+            out += [f"- {i}" for i in b.items] + [""]
+        elif isinstance(b, Table):
+            out.append("| " + " | ".join(b.header) + " |")
+            out.append("|" + "---|" * len(b.header))
+            out += ["| " + " | ".join(r) + " |" for r in b.rows]
+            out.append("")
+        elif isinstance(b, Image):
+            out += [f"![{b.caption}]({b.name})", ""]
+    return "\n".join(out).strip() + "\n"
+
+
+def _inline_html(text: str) -> str:
+    """Escape, then turn **x** into <b>x</b> and `x` into <code>x</code>."""
+    parts = html.escape(text).split("**")
+    text = "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
+    parts = text.split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def render_html(doc: list[Block], title: str) -> str:
+    body: list[str] = []
+    for b in doc:
+        if isinstance(b, Heading):
+            body.append(f"<h{b.level}>{_inline_html(b.text)}</h{b.level}>")
+        elif isinstance(b, Paragraph):
+            body.append(f"<p>{_inline_html(b.text)}</p>")
+        elif isinstance(b, Items):
+            body.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in b.items) + "</ul>")
+        elif isinstance(b, Table):
+            head = "".join(f"<th>{_inline_html(h)}</th>" for h in b.header)
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in r) + "</tr>" for r in b.rows
+            )
+            body.append(f"<table><tr>{head}</tr>{rows}</table>")
+        elif isinstance(b, Image):
+            data = base64.b64encode(b.png).decode()
+            body.append(
+                f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(b.caption)}">'
+                f"<figcaption>{html.escape(b.caption)}</figcaption></figure>"
+            )
+    style = (
+        "body{font-family:sans-serif;max-width:75em;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;margin:.5em 0}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>tunebench {html.escape(title)}</title><style>{style}</style></head>"
+        f"<body>{''.join(body)}</body></html>"
+    )
+
+
+def summary_frame(a: Analysis) -> pd.DataFrame:
+    """One row per (task setting, budget, agent): the numbers behind the tables."""
+    rows = []
+    for c in a.comparisons:
+        for r in c.rows:
+            row: dict[str, object] = {
+                "task": c.task_label,
+                "budget_samples": c.budget_samples,
+                "budget_labels": c.budget_labels,
+                "agent": r.agent,
+                "seeds_ok": r.seeds_ok,
+                "seeds_failed": r.seeds_failed,
+                "headline": c.headline,
+                "leader": r.leader,
+                "verdict": c.verdict.kind,
+            }
+            for m, est in r.metrics.items():
+                row.update({m: est.point, f"{m}_ci_low": est.low, f"{m}_ci_high": est.high})
+            if r.vs_default is not None:
+                row.update(
+                    vs_default=r.vs_default.point,
+                    vs_default_ci_low=r.vs_default.low,
+                    vs_default_ci_high=r.vs_default.high,
+                    vs_default_call=r.vs_default_call,
+                )
+            row.update(samples_used=r.samples_used, budget_used=r.budget_used, wall_s=r.wall_s)
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write the report of ``run_dir`` into ``out_dir`` (default ``reports/<run name>``);
     returns the path of ``index.html``."""
     run_dir = Path(run_dir)
-    records = list(finished_records(run_dir).values())
-    if not records:
+    a = analyse(run_dir)
+    if a.n_trials == 0 and not a.invalid:
         raise UserError(f"no trial records in {run_dir / 'trials'}: run a suite first")
-    out = Path(out_dir) if out_dir else Path("reports") / run_dir.resolve().name
+    out = Path(out_dir) if out_dir else Path("reports") / a.run_name
     out.mkdir(parents=True, exist_ok=True)
-    frame = load_trials(run_dir)
-    table = summary_table(frame)
-    metrics = metric_columns(frame[frame.status == "ok"]) if (frame.status == "ok").any() else []
-    main_metric = (
-        "test_mape" if "test_mape" in metrics else (metrics[0] if metrics else "test_loss")
-    )
-
-    md = [f"# tunebench report: {run_dir.name}", ""]
-    md.append(
-        f"{len(frame)} trials ({int((frame.status == 'ok').sum())} ok, "
-        f"{int((frame.status != 'ok').sum())} failed). Cells: median over seeds "
-        "[95% bootstrap CI]. Budgets and samples count simulations of one input; the "
-        "final test scoring is not charged."
-    )
-    body = [
-        f"<h1>tunebench report: {html.escape(run_dir.name)}</h1>",
-        f"<p>{html.escape(md[2])}</p>",
-    ]
-    for (label, budget), part in table.groupby(["task", "budget_samples"], sort=True):
-        recs = [r for r in records if r["task_label"] == label and r["budget_samples"] == budget]
-        heading = f"{label} - budget {budget} samples"
-        cols = ["agent", *metrics, "samples used", "wall s", "seeds ok/failed"]
-        md += ["", f"## {heading}", "", verdict(part, main_metric), ""]
-        md.append("| " + " | ".join(cols) + " |")
-        md.append("|" + "---|" * len(cols))
-        rows_html = []
-        for _, row in part.sort_values(main_metric).iterrows():
-            cells = [
-                row.agent,
-                *[_cell(row, m) for m in metrics],
-                fmt(row.samples_used, 6),
-                fmt(row.wall_s, 3),
-                f"{row.seeds_ok}/{row.seeds_failed}",
-            ]
-            md.append("| " + " | ".join(cells) + " |")
-            rows_html.append(
-                "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
-            )
-        sub = frame[(frame.task_label == label) & (frame.budget_samples == budget)]
-        diag_tables = diagnostics_tables(sub)
-        md += diagnostics_markdown(diag_tables)
-        figs = []
-        if any(r["status"] == "ok" for r in recs):
-            figs.append(curve_figure([r for r in recs if r["status"] == "ok"], label, int(budget)))
-            figs.append(final_figure(frame, label, int(budget), main_metric))
-        body += [
-            f"<h2>{html.escape(heading)}</h2>",
-            f"<p>{html.escape(verdict(part, main_metric)).replace('**', '')}</p>",
-            "<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>",
-            *rows_html,
-            "</table>",
-            *diagnostics_html(diag_tables),
-        ]
-        for f in figs:
-            (out / f.name).write_bytes(f.png)
-            md += ["", f"![{f.caption}]({f.name})"]
-            b64 = base64.b64encode(f.png).decode()
-            body.append(
-                f'<figure><img src="data:image/png;base64,{b64}" alt="{html.escape(f.caption)}">'
-                f"<figcaption>{html.escape(f.caption)}</figcaption></figure>"
-            )
-    failed = frame[frame.status != "ok"]
-    if len(failed):
-        md += ["", "## Failed trials", ""]
-        body.append("<h2>Failed trials</h2><ul>")
-        for _, row in failed.iterrows():
-            first = str(row.error).strip().splitlines()[0] if str(row.error).strip() else "?"
-            md.append(f"- `{row.trial_id}`: {first}")
-            body.append(f"<li><code>{html.escape(row.trial_id)}</code>: {html.escape(first)}</li>")
-        body.append("</ul>")
-    style = (
-        "body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em}"
-        "table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
-    )
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>tunebench {html.escape(run_dir.name)}</title><style>{style}</style></head>"
-        f"<body>{''.join(body)}</body></html>"
-    )
-    write_atomic(out / "report.md", "\n".join(md) + "\n")
-    write_atomic(out / "trials.csv", frame.to_csv(index=False))
-    write_atomic(out / "summary.csv", table.to_csv(index=False))
-    write_atomic(out / "index.html", page)
+    doc = build_document(a)
+    for b in doc:
+        if isinstance(b, Image):
+            write_atomic(out / b.name, b.png)
+    write_atomic(out / "report.md", render_markdown(doc))
+    write_atomic(out / "trials.csv", a.frame.to_csv(index=False))
+    write_atomic(out / "summary.csv", summary_frame(a).to_csv(index=False))
+    write_atomic(out / "index.html", render_html(doc, a.run_name))
     return out / "index.html"

@@ -19,6 +19,7 @@ import harness
 from harness import registry
 from harness.agent import TrialContext
 from harness.budget import BudgetedObjective, BudgetExhausted, CurvePoint, EvalCache
+from harness.codehash import registered_code_hash
 from harness.task import PREDICTOR, Predictor, Task
 
 RECORD_SCHEMA = 2
@@ -71,8 +72,13 @@ class TrialSpec:
         return f"{self.task_label}__{self.agent}__b{self.budget_samples}{labels}__s{self.seed}"
 
     def fingerprint(self) -> str:
-        """Hash of the spec; a changed spec under the same id is re-run, not skipped."""
-        text = json.dumps(asdict(self), sort_keys=True, default=str)
+        """Hash of the spec and of the agent's and task's code (harness.codehash): a
+        trial whose spec or code changed under the same id is re-run, not skipped."""
+        code = [
+            registered_code_hash(registry.agent_target(self.agent_name)),
+            registered_code_hash(registry.task_target(self.task)),
+        ]
+        text = json.dumps([asdict(self), code], sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

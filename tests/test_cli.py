@@ -53,6 +53,19 @@ MCA = '[tasks.mca]\noptions = {{ dataset = "{ds}" }}\nagents = ["default"]\nbudg
         ("budgets = [10\n[tasks.toy]", "malformed TOML"),
         ('[tasks.toy]\nagents = ["random"]\n', "budgets"),
         (MCA.format(ds="/nonexistent/data.csv"), "dataset not found"),
+        ('name = "../../escape"\nbudgets = [10]\n[tasks.toy]\nagents = ["random"]\n', "safe name"),
+        ('budgets = [10]\n[tasks."a/b"]\ntask = "toy"\nagents = ["random"]\n', "safe name"),
+        (
+            'budgets = [10]\n[tasks.toy]\noptions = { nope = 1 }\nagents = ["random"]\n',
+            "bad option",
+        ),
+        (
+            'budgets = [10]\n[tasks.toy]\nagents = ["r"]\n[agents.r]\nagent = "random"\n'
+            "options = { nope = 1 }\n",
+            "bad option",
+        ),
+        ('budgets = [10]\n[tasks.toy]\nagents = ["difftune"]\n', "does not support task toy"),
+        ('budgets = [10]\n[tasks.toy]\nagents = ["inline-ppo"]\n', "does not support task toy"),
     ],
 )
 def test_bad_suites(tmp_path, body: str, needle: str) -> None:
@@ -111,6 +124,80 @@ def test_list_and_report(tmp_path) -> None:
     page = (tmp_path / index).read_text()
     assert page.count("data:image/png;base64,") == 2 and "optuna-tpe" in page
     md = (tmp_path / "reports/run/report.md").read_text()
-    assert "| agent |" in md and "default" in md and "[" in md
+    assert "| agent |" in md and "default** |" in md  # 2 seeds: undecided, all leaders
+    assert "Undecided" in md
     assert "Agent diagnostics" not in md  # no toy agent reports diagnostics
     assert (tmp_path / "reports/run/trials.csv").exists()
+
+
+def _toy_suite(tmp_path: Path, name: str = "g", agents: str = '"random"') -> str:
+    return suite(
+        tmp_path,
+        f'name = "{name}"\nbudgets = [40]\neval_items = 20\n[tasks.toy]\nagents = [{agents}]\n',
+    )
+
+
+def test_workers_zero_and_a_bad_ray_address_write_nothing(tmp_path) -> None:
+    out = tmp_path / "run"
+    assert "--workers must be >= 1" in one_error_line(
+        cli("run", _toy_suite(tmp_path), "--out", str(out), "--workers", "0")
+    )
+    assert not out.exists()
+
+
+def test_a_second_suite_into_a_run_directory_is_refused_unless_forced(tmp_path) -> None:
+    out = tmp_path / "run"
+    assert cli("run", _toy_suite(tmp_path, "first"), "--out", str(out)).returncode == 0
+    other = tmp_path / "o"
+    other.mkdir()
+    line = one_error_line(cli("run", _toy_suite(other, "second"), "--out", str(out)))
+    assert "holds a run of suite 'first'" in line
+    assert "second" not in (out / "suite.toml").read_text()
+    assert cli("run", _toy_suite(other, "second"), "--out", str(out), "--force").returncode == 0
+
+
+def test_a_locked_run_directory_is_refused(tmp_path) -> None:
+    import fcntl
+
+    out = tmp_path / "run"
+    out.mkdir()
+    with open(out / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("pid 1 on elsewhere\n")
+        held.flush()
+        line = one_error_line(cli("run", _toy_suite(tmp_path), "--out", str(out)))
+    assert "in use by another tunebench run" in line and "pid 1 on elsewhere" in line
+    assert not (out / "trials").exists()
+
+
+def test_a_missing_plugin_is_one_line(tmp_path) -> None:
+    proc = cli("--help", env={**ENV, "TUNEBENCH_PLUGINS": "nosuch"})
+    line = one_error_line(proc)
+    assert "plugin module 'nosuch' (from TUNEBENCH_PLUGINS) cannot be imported" in line
+
+
+def test_report_of_an_all_failed_run_says_so(tmp_path) -> None:
+    out = tmp_path / "run"
+    proc = cli("run", _toy_suite(tmp_path, agents='"toy-crash"'), "--out", str(out))
+    assert proc.returncode == 1  # failed trials
+    rep = cli("report", str(out), "--out", str(tmp_path / "rep"))
+    assert rep.returncode == 0, rep.stderr
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "No trial finished" in md and "toy agent crashed on purpose" in md
+
+
+def test_agent_labels_compare_two_settings_of_one_agent(tmp_path) -> None:
+    body = (
+        'name = "lab"\nbudgets = [40]\neval_items = 20\n[tasks.toy]\n'
+        'agents = ["random", "cma-diag"]\n'
+        '[agents.cma-diag]\nagent = "optuna-cmaes"\noptions = { covariance = "diagonal" }\n'
+    )
+    out = tmp_path / "run"
+    assert cli("run", suite(tmp_path, body), "--out", str(out)).returncode == 0
+    names = sorted(p.name for p in (out / "trials").iterdir())
+    assert names == ["toy__cma-diag__b40__s0.jsonl", "toy__random__b40__s0.jsonl"]
+    import json
+
+    rec = json.loads((out / "trials" / names[0]).read_text())
+    assert rec["agent"] == "cma-diag" and rec["agent_name"] == "optuna-cmaes"
+    assert rec["diag_separable_cma"] == 1.0

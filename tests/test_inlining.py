@@ -37,7 +37,7 @@ def test_echoing_the_heuristic_gives_plain_oz_size(task) -> None:  # type: ignor
 
 def test_policies_change_size_and_default_is_the_heuristic(task) -> None:  # type: ignore[no-untyped-def]
     items = np.arange(task.n_items("train"))
-    targets = task.targets("train", items)
+
     default = task.param_space.default()
     assert task.loss(task.evaluate(default, "train", items), "train", items) == 1.0
     never = dict(default, w_default=0.0, bias=-1.0)  # never inline
@@ -45,9 +45,7 @@ def test_policies_change_size_and_default_is_the_heuristic(task) -> None:  # typ
     r_never = task.loss(task.evaluate(never, "train", items), "train", items)
     r_always = task.loss(task.evaluate(always, "train", items), "train", items)
     assert r_never != 1.0 and r_always > 1.05  # inlining everything bloats -Oz code
-    m = task.score(
-        task.evaluate(always, "test", np.arange(3)), "test", np.arange(3)
-    )
+    m = task.score(task.evaluate(always, "test", np.arange(3)), "test", np.arange(3))
     assert m["geomean_size_ratio"] == m["loss"] and m["mlgo_reward"] < 0
     assert len([k for k in m if k.startswith("module/")]) == 3
 
