@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +76,31 @@ class Dataset:
             rule=f"by item: hash {fractions[0]:.0%}/{fractions[1]:.0%}/{fractions[2]:.0%} "
             f"(seed {seed})",
         )
+
+
+def split_by_groups(
+    item_groups: Sequence[Iterable[str]],
+    test_groups: Iterable[str],
+    val_groups: Iterable[str],
+    rule: str,
+) -> Split:
+    """Split items by the groups (e.g. source applications) they belong to.
+
+    An item belonging to any test group is test; otherwise to any validation group,
+    val; otherwise train. So test and val hold whole groups, and no item of a test group
+    is ever seen in training, even when it also occurs in a training group.
+    """
+    test, val = set(test_groups), set(val_groups)
+    parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    for i, groups in enumerate(item_groups):
+        g = set(groups)
+        parts["test" if g & test else "val" if g & val else "train"].append(i)
+    return Split(
+        train=np.array(parts["train"], dtype=np.int64),
+        val=np.array(parts["val"], dtype=np.int64),
+        test=np.array(parts["test"], dtype=np.int64),
+        rule=rule,
+    )
 
 
 def subsample(dataset: Dataset, n: int, seed: int = 1) -> Dataset:

@@ -16,7 +16,7 @@ import numpy as np
 
 from envs.blocksim.simulator import BlockSim
 from envs.blocksim.tables import Table
-from envs.groundtruth.datasets import DEFAULT_DATASET, cpu_mismatch_note, load_measured
+from envs.groundtruth.datasets import DEFAULT_DATASET, cpu_mismatch_note, load_measured, make_split
 from harness.errors import UserError
 from harness.params import IntParam, ParamSpace
 from harness.task import DETERMINISTIC, INPUTS, PREDICTOR, TARGETS, TOKENS, TimingTask
@@ -94,6 +94,7 @@ def make_blocksim_task(
     max_items: int | None = None,
     jobs: int = 1,
     iterations: int = 100,
+    split: str = "hash",
 ) -> BlockSimTask:
     """blocksim: its full per-opcode table (plus globals) vs measured cycles per 100 iterations.
 
@@ -103,6 +104,7 @@ def make_blocksim_task(
         max_items: keep only this many blocks (a stable hash-chosen subset).
         jobs: numba threads per prediction call.
         iterations: blocksim iterations (100 = the ground truth's unit).
+        split: ``hash`` (by block) or ``by-source`` (whole applications held out).
     """
     data = load_measured(dataset, max_items)
     sim = BlockSim(cpu, iterations=iterations, jobs=jobs)
@@ -114,7 +116,8 @@ def make_blocksim_task(
             f"e.g. {bad[0][:40]!r}; remove them from the file"
         )
     table = sim.default_table()
-    train = data.split(seed=0).train  # TimingTask's split (split_seed=0)
+    parts = make_split(data, split)
+    train = parts.train
     known = set(table.opcodes)
     keys = sorted({k for i in train for k in compiled[i].keys if k in known})  # type: ignore[union-attr]
     space = blocksim_param_space(table, keys)
@@ -129,5 +132,6 @@ def make_blocksim_task(
         dataset=data,
         simulator=BlockSimSimulator(sim, list(space.names)),
         param_space=space,
+        split=parts,
         notes=[note] if note else [],
     )

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
+from functools import cache
 from pathlib import Path
 
-from harness.dataset import Dataset, subsample
+from harness.dataset import Dataset, Split, split_by_groups, subsample
 from harness.errors import UserError
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_DATASET = "bhive_znver3"
+
+# Which BHive applications each shipped block was taken from (BHive's block lists, MIT;
+# openblas-* kernels count as one application): the by-source split's groups.
+APPLICATIONS_FILE = DATA_DIR / "bhive_applications.csv.gz"
+
+# Held-out applications of the by-source split. Test: SQLite (integer, branchy,
+# pointer-chasing database code) and Embree (SIMD floating-point ray tracing), the two
+# kinds of code a tuned model most often meets, neither seen in training; validation:
+# OpenSSL (integer crypto). Training keeps TensorFlow, FFmpeg, OpenBLAS and both Eigen
+# benchmarks (one library: splitting it would leak its code into test).
+TEST_APPLICATIONS = ("sqlite", "embree")
+VAL_APPLICATIONS = ("openssl",)
+SPLITS = ("hash", "by-source")
 
 
 def cpu_mismatch_note(data: Dataset, model_cpu: str) -> str | None:
@@ -41,3 +57,40 @@ def load_measured(dataset: str, max_items: int | None = None) -> Dataset:
     except (ValueError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from None
     return data if max_items is None else subsample(data, int(max_items))
+
+
+@cache
+def block_applications() -> dict[str, tuple[str, ...]]:
+    """hex -> the BHive applications the block was taken from (shipped file)."""
+    out: dict[str, tuple[str, ...]] = {}
+    with gzip.open(APPLICATIONS_FILE, "rt", newline="") as fh:
+        for row in csv.DictReader(fh):
+            out[row["hex"]] = tuple(a for a in row["applications"].split(";") if a)
+    return out
+
+
+def make_split(data: Dataset, split: str = "hash") -> Split:
+    """The train/val/test split of a block dataset.
+
+    ``hash``: by block, 80/10/10 by hashing (seed 0), so blocks of one application sit in
+    every part. ``by-source``: whole applications held out (:data:`TEST_APPLICATIONS`,
+    :data:`VAL_APPLICATIONS`); needs every block in the shipped applications file.
+    """
+    if split == "hash":
+        return data.split(seed=0)
+    if split != "by-source":
+        raise UserError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    apps = block_applications()
+    missing = [h for h in data.inputs if h not in apps]
+    if missing:
+        raise UserError(
+            f"split by-source: {len(missing)} block(s) of {data.name} are not in "
+            f'{APPLICATIONS_FILE.name} (e.g. {missing[0][:32]}); use split = "hash"'
+        )
+    rule = (
+        f"by source: test = {' + '.join(TEST_APPLICATIONS)}, val = "
+        f"{' + '.join(VAL_APPLICATIONS)} (whole applications, never seen in training)"
+    )
+    return split_by_groups(
+        [apps[h] for h in data.inputs], TEST_APPLICATIONS, VAL_APPLICATIONS, rule
+    )

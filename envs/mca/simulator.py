@@ -1,4 +1,4 @@
-"""llvm-mca 14 wrapper: many blocks per process, several processes in parallel.
+"""llvm-mca wrapper (LLVM 14 or 22): many blocks per process, several processes in parallel.
 
 Blocks arrive as BHive hex; they are disassembled once (batched llvm-mc, cached) and
 written as code regions (``# LLVM-MCA-BEGIN bN`` / ``# LLVM-MCA-END``) so one llvm-mca
@@ -36,8 +36,8 @@ _CYCLES_RE = re.compile(r"^Total Cycles:\s+(\d+)\s*$")
 
 
 @cache
-def mca_version() -> str:
-    out = subprocess.run([llvm_tool("llvm-mca"), "--version"], capture_output=True, text=True)
+def mca_version(llvm: int = 14) -> str:
+    out = subprocess.run([llvm_tool("llvm-mca", llvm), "--version"], capture_output=True, text=True)
     m = re.search(r"LLVM version (\S+)", out.stdout)
     return m.group(1) if m else "unknown"
 
@@ -50,27 +50,34 @@ class McaSimulator:
             (cycles per 100 iterations).
         jobs: llvm-mca processes run at once (default: CPU count).
         blocks_per_process: regions per llvm-mca process.
+        llvm: LLVM major version of the llvm-mca (and llvm-mc) used: 14, or 22 (which
+            has znver4 and znver5 models).
     """
 
     name = "llvm-mca"
 
     def __init__(
-        self, iterations: int = 100, jobs: int | None = None, blocks_per_process: int = 400
+        self,
+        iterations: int = 100,
+        jobs: int | None = None,
+        blocks_per_process: int = 400,
+        llvm: int = 14,
     ) -> None:
+        self.llvm = int(llvm)
         self.iterations = iterations
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.blocks_per_process = blocks_per_process
         self._asm: dict[str, str | None] = {}
         self._rejected: set[tuple[str, str]] = set()  # (cpu, hex)
-        self._tool = llvm_tool("llvm-mca")
+        self._tool = llvm_tool("llvm-mca", self.llvm)
 
     def versions(self) -> dict[str, str]:
-        return {"llvm-mca": mca_version()}
+        return {"llvm-mca": mca_version(self.llvm)}
 
     def decode(self, blocks_hex: Sequence[str]) -> list[str]:
         """Disassemble (and cache) blocks not seen before; returns those that do not decode."""
         new = list(dict.fromkeys(h for h in blocks_hex if h not in self._asm))
-        for h, insts in zip(new, disassemble(new), strict=True):
+        for h, insts in zip(new, disassemble(new, version=self.llvm), strict=True):
             self._asm[h] = "\n".join(i.text for i in insts) if insts else None
         return [h for h in blocks_hex if self._asm[h] is None]
 

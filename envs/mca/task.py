@@ -1,8 +1,9 @@
-"""Task ``mca``: tune stock llvm-mca 14's knobs against measured block throughput."""
+"""Task ``mca``: tune stock llvm-mca's knobs (LLVM 14 or 22) against measured block
+throughput."""
 
 from __future__ import annotations
 
-from envs.groundtruth.datasets import DEFAULT_DATASET, cpu_mismatch_note, load_measured
+from envs.groundtruth.datasets import DEFAULT_DATASET, cpu_mismatch_note, load_measured, make_split
 from envs.mca.simulator import McaSimulator
 from harness.errors import UserError
 from harness.params import CategoricalParam, IntParam, ParamSpace
@@ -27,6 +28,8 @@ MCA_CPUS: tuple[str, ...] = (
     "knl",
     "x86-64",
 )
+# LLVM 22 adds models for newer CPUs (Zen 4 and 5 among them).
+MCA_CPUS_22: tuple[str, ...] = (*MCA_CPUS, "znver4", "znver5", "sapphirerapids")
 
 # (name, upper bound); lower bound 0 = the CPU model's own value, llvm-mca's default.
 MCA_KNOBS: tuple[tuple[str, int], ...] = (
@@ -39,12 +42,20 @@ MCA_KNOBS: tuple[tuple[str, int], ...] = (
 )
 
 
-def mca_param_space(cpu: str) -> ParamSpace:
+def mca_cpus(llvm: int) -> tuple[str, ...]:
+    """The ``-mcpu`` models of llvm-mca ``llvm`` (14 or 22)."""
+    if llvm not in (14, 22):
+        raise UserError(f"llvm must be 14 or 22, not {llvm!r}")
+    return MCA_CPUS if llvm == 14 else MCA_CPUS_22
+
+
+def mca_param_space(cpu: str, llvm: int = 14) -> ParamSpace:
     """``mcpu`` plus llvm-mca's global knobs; the default is stock llvm-mca for ``cpu``."""
-    if cpu not in MCA_CPUS:
-        raise UserError(f"cpu {cpu!r} is not one of {', '.join(MCA_CPUS)}")
+    cpus = mca_cpus(llvm)
+    if cpu not in cpus:
+        raise UserError(f"cpu {cpu!r} is not an LLVM {llvm} model: one of {', '.join(cpus)}")
     return ParamSpace(
-        [CategoricalParam("mcpu", MCA_CPUS, cpu)]
+        [CategoricalParam("mcpu", cpus, cpu)]
         + [IntParam(name, 0, high, 0) for name, high in MCA_KNOBS]
     )
 
@@ -55,18 +66,24 @@ def make_mca_task(
     max_items: int | None = None,
     jobs: int | None = None,
     iterations: int = 100,
+    split: str = "hash",
+    llvm: int = 14,
 ) -> TimingTask:
-    """llvm-mca 14 (-mcpu + 6 global knobs) vs measured cycles per 100 iterations.
+    """llvm-mca (-mcpu + 6 global knobs) vs measured cycles per 100 iterations.
 
     Args:
         dataset: shipped dataset name or a CSV path (measured or BHive format).
-        cpu: the CPU the ground truth was measured on; the default configuration.
+        cpu: the CPU model the default configuration uses (the one the ground truth
+            was measured on, where llvm-mca has it).
         max_items: keep only this many blocks (a stable hash-chosen subset).
         jobs: llvm-mca processes at once (default: all cores).
         iterations: llvm-mca iterations (100 = the ground truth's unit).
+        split: ``hash`` (by block) or ``by-source`` (whole applications held out).
+        llvm: 14 or 22 (LLVM 22 models znver4 and znver5).
     """
+    space = mca_param_space(cpu, llvm)
     data = load_measured(dataset, max_items)
-    sim = McaSimulator(iterations=iterations, jobs=jobs)
+    sim = McaSimulator(iterations=iterations, jobs=jobs, llvm=llvm)
     bad = sim.decode(data.inputs)
     if bad:
         raise UserError(
@@ -76,10 +93,11 @@ def make_mca_task(
     note = cpu_mismatch_note(data, cpu)
     return TimingTask(
         name="mca",
-        description=f"llvm-mca {cpu} knobs vs {data.name} ({len(data)} blocks)"
+        description=f"llvm-mca {llvm} {cpu} knobs vs {data.name} ({len(data)} blocks)"
         + (f" [{note}]" if note else ""),
         dataset=data,
         simulator=sim,
-        param_space=mca_param_space(cpu),
+        param_space=space,
+        split=make_split(data, split),
         notes=[note] if note else [],
     )
