@@ -9,9 +9,12 @@ TASKS: dict[str, str] = {
     "mca": "envs.mca.task:make_mca_task",
     "blocksim": "envs.blocksim.task:make_blocksim_task",
     "inlining": "envs.inlining.task:make_inlining_task",
+    "gemm-search": "envs.gemm.task:make_gemm_search_task",
+    "gemm-select": "envs.gemm.task:make_gemm_select_task",
 }
 COMMANDS: dict[str, str] = {
     "measure": "envs.groundtruth.measure.cli",
     "blocksim-tables": "envs.blocksim.cli",
     "corpus": "envs.llvmcorpus.cli",
+    "gemm-collect": "envs.gemm.cli",
 }

@@ -1,0 +1,322 @@
+"""Cost-model agents (learned selection and model-based search), one skeleton, three modes.
+
+- **selection** (a task with the ``predictor`` capability whose inputs are ``key=value``
+  text, e.g. ``gemm-select``): read measured times of training pairs within the label
+  budget (``design``: ``per-shape`` = the same number of random configurations of every
+  training shape; ``random`` = uniform random pairs; ``shapes`` = every configuration
+  of as many random shapes as the budget pays for), fit the regressor to log time, and
+  return it as a predictor (diode's workflow: train offline, predict for new shapes).
+- **per-item search** (a per-item product space with ``key=value`` item inputs, e.g.
+  ``gemm-search``), AutoTVM's loop with transfer across items: every item starts with
+  its default and ``init`` random configurations; then in rounds the regressor is fitted
+  to every (item, configuration) timed so far (log cost) and, per item, the
+  configurations of a random candidate pool it predicts fastest are timed, with an
+  ``epsilon`` share of random picks, until each item's equal share of the budget is spent.
+- **plain search** (anything else): the same loop on the space's unit-cube encoding with
+  the trial's evaluation items (sequential model-based optimisation).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from agents.gemm.features import Featurizer, config_text, parse_kv
+from agents.gemm.product import ItemStructure, item_structure
+from harness.agent import Agent, TrialContext
+from harness.budget import BudgetExhausted
+from harness.params import Config, ConstraintViolation, ParamSpace
+from harness.task import INPUTS, PREDICTOR, TARGETS
+
+DESIGNS = ("per-shape", "random", "shapes")
+
+
+class CostModelAgent(Agent):
+    """Base of the cost-model agents; subclasses give :meth:`make_regressor`.
+
+    Args:
+        max_labels: most labels read in selection mode when the trial sets no label
+            budget.
+        design: which training pairs selection reads (see the module docstring).
+        rounds: model-fitting rounds in search mode.
+        init: random configurations per item (search) before the first fit.
+        epsilon: share of each round's picks drawn at random (exploration).
+        pool: candidate configurations scored per item and round.
+    """
+
+    requires: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self,
+        max_labels: int = 20000,
+        design: str = "per-shape",
+        rounds: int = 5,
+        init: int = 3,
+        epsilon: float = 0.1,
+        pool: int = 300,
+    ) -> None:
+        super().__init__()
+        if design not in DESIGNS:
+            raise ValueError(f"design must be one of {DESIGNS}, not {design!r}")
+        if max_labels < 1 or rounds < 1 or init < 0 or pool < 1 or not 0 <= epsilon <= 1:
+            raise ValueError(
+                "need max_labels >= 1, rounds >= 1, init >= 0, pool >= 1, 0 <= epsilon <= 1"
+            )
+        self.max_labels, self.design, self.rounds = max_labels, design, rounds
+        self.init, self.epsilon, self.pool = init, epsilon, pool
+
+    def make_regressor(self, ctx: TrialContext) -> Any:
+        """A fresh regressor with ``fit(x, y, groups)`` and ``predict(x)``."""
+        raise NotImplementedError
+
+    def session(self, ctx: TrialContext) -> Any:
+        """A context manager around the whole run (torch threads for the MLP)."""
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    # ---- dispatch ------------------------------------------------------------------
+    def run(self, ctx: TrialContext) -> Any:
+        with self.session(ctx):
+            caps = ctx.objective.capabilities
+            if {PREDICTOR, TARGETS, INPUTS} <= caps and _kv_inputs(ctx, "train"):
+                return self._select(ctx)
+            st = item_structure(ctx.param_space)
+            if st is not None and INPUTS in caps and _kv_inputs(ctx, "train"):
+                return self._search_items(ctx, st)
+            return self._search_plain(ctx)
+
+    # ---- selection (predictor track) -----------------------------------------------
+    def _select(self, ctx: TrialContext) -> Any:
+        obj = ctx.objective
+        n_train = obj.n_items("train")
+        budget = obj.labels_left if obj.labels_left is not None else self.max_labels
+        budget = int(min(budget, self.max_labels, n_train))
+        texts_all = None
+        items = self._design_items(ctx, n_train, budget)
+        texts = obj.inputs("train", items)
+        rows = [parse_kv(t) or {} for t in texts]
+        times = obj.targets("train", items)
+        ok = np.isfinite(times) & (times > 0)
+        feat = Featurizer().fit(rows)
+        x = feat.transform(rows)[ok]
+        y = np.log(times[ok])
+        groups = _shape_groups(rows)[ok]
+        model = self.make_regressor(ctx).fit(x, y, groups)
+        self.set_diagnostic("labels_read", float(len(items)))
+        self.set_diagnostic("train_rmse_log", float(np.sqrt(np.mean((model.predict(x) - y) ** 2))))
+        del texts_all
+        predictor = _Predictor(feat, model)
+        obj.propose_predictor(predictor)
+        return predictor
+
+    def _design_items(self, ctx: TrialContext, n_train: int, budget: int) -> np.ndarray:
+        """Which training pairs to read, int64 [<= budget] (sorted)."""
+        rng = ctx.rng
+        if self.design == "random" or budget >= n_train:
+            return np.sort(rng.choice(n_train, size=budget, replace=False)).astype(np.int64)
+        texts = ctx.objective.inputs("train", np.arange(n_train))
+        shape_of = np.array([_shape_key(t) for t in texts])
+        shapes, inv = np.unique(shape_of, return_inverse=True)
+        members = [np.flatnonzero(inv == s) for s in range(len(shapes))]
+        if self.design == "shapes":
+            out: list[int] = []
+            for s in rng.permutation(len(shapes)):
+                if len(out) + len(members[s]) > budget:
+                    break
+                out.extend(members[s].tolist())
+            return np.sort(np.array(out, dtype=np.int64))
+        per = budget // len(shapes)
+        extra = budget - per * len(shapes)
+        out = []
+        for rank, s in enumerate(rng.permutation(len(shapes))):
+            take = min(len(members[s]), per + (1 if rank < extra else 0))
+            out.extend(rng.choice(members[s], size=take, replace=False).tolist())
+        return np.sort(np.array(out, dtype=np.int64))
+
+    # ---- per-item search (AutoTVM-style, transfer across items) ---------------------
+    def _search_items(self, ctx: TrialContext, st: ItemStructure) -> Config:
+        obj = ctx.objective
+        incumbents = ctx.param_space.default()
+        n = st.n_items
+        item_text = obj.inputs("train", np.arange(n))
+        budget = obj.samples_left
+        share = np.full(n, budget // n)
+        share[: budget % n] += 1
+        spaces = [st.item_space(i, incumbents) for i in range(n)]
+        seen: list[dict[str, float]] = [{} for _ in range(n)]
+        subs: list[dict[str, Config]] = [{} for _ in range(n)]
+        used = np.zeros(n, dtype=np.int64)
+        best = [(math.inf, None)] * n
+
+        def measure(i: int, sub: Config) -> None:
+            key = config_text(sub)
+            if key in seen[i] or used[i] >= share[i]:
+                return
+            full = st.with_sub(incumbents, i, sub)
+            loss = obj.loss(full, "train", np.array([i]))
+            used[i] += 1
+            seen[i][key], subs[i][key] = loss, sub
+            if loss < best[i][0]:
+                best[i] = (loss, sub)
+                incumbents.update(st.with_sub(incumbents, i, sub))
+
+        try:
+            for i in range(n):
+                measure(i, spaces[i].default())
+                for _ in range(self.init):
+                    measure(i, spaces[i].sample(ctx.rng))
+            obj.propose(incumbents)
+            left = share - used
+            per_round = np.maximum(1, np.ceil(left / self.rounds)).astype(np.int64)
+            featurizer: Featurizer | None = None
+            while (used < share).any():
+                rows, ys, groups = [], [], []
+                for i in range(n):
+                    base = parse_kv(item_text[i]) or {}
+                    for key, loss in seen[i].items():
+                        rows.append({**base, **(parse_kv(key) or {})})
+                        ys.append(math.log(max(loss, 1e-12)))
+                        groups.append(i)
+                featurizer = Featurizer().fit(rows)
+                model = self.make_regressor(ctx).fit(
+                    featurizer.transform(rows), np.array(ys), np.array(groups)
+                )
+                before = used.copy()
+                for i in range(n):
+                    want = int(min(per_round[i], share[i] - used[i]))
+                    if want <= 0:
+                        continue
+                    cands = _candidates(spaces[i], ctx.rng, self.pool, seen[i])
+                    if not cands:
+                        used[i] = share[i]  # nothing new to try for this item
+                        continue
+                    base = parse_kv(item_text[i]) or {}
+                    x = featurizer.transform(
+                        [{**base, **(parse_kv(config_text(c)) or {})} for c in cands]
+                    )
+                    order = np.argsort(model.predict(x), kind="stable")
+                    n_rand = int(round(self.epsilon * want))
+                    picks = [cands[j] for j in order[: want - n_rand]]
+                    rest = [cands[j] for j in order[want - n_rand :]]
+                    if n_rand and rest:
+                        picks += [
+                            rest[j]
+                            for j in ctx.rng.choice(
+                                len(rest), size=min(n_rand, len(rest)), replace=False
+                            )
+                        ]
+                    for c in picks:
+                        measure(i, c)
+                obj.propose(incumbents)
+                if (used == before).all():
+                    break
+        except BudgetExhausted:
+            pass
+        return ctx.param_space.validate(incumbents)
+
+    # ---- plain search (SMBO on the encoding) ---------------------------------------
+    def _search_plain(self, ctx: TrialContext) -> Config | None:
+        obj, space = ctx.objective, ctx.param_space
+        cost = len(ctx.eval_items)
+        if cost == 0:
+            return None
+        xs: list[np.ndarray] = []
+        ys: list[float] = []
+        keys: set[str] = set()
+        best: tuple[float, Config | None] = (math.inf, None)
+
+        def measure(config: Config) -> bool:
+            nonlocal best
+            key = space.key(config)
+            if key in keys or obj.samples_left < cost:
+                return False
+            loss = obj.loss(config, "train", ctx.eval_items)
+            keys.add(key)
+            xs.append(space.encode(config))
+            ys.append(loss)
+            if loss < best[0]:
+                best = (loss, config)
+                obj.propose(config, loss)
+            return True
+
+        try:
+            measure(space.default())
+            for _ in range(max(self.init, 2)):
+                measure(space.sample(ctx.rng))
+            evals_left = obj.samples_left // cost
+            per_round = max(1, math.ceil(evals_left / self.rounds))
+            while obj.samples_left >= cost:
+                y = np.array(ys)
+                y = (
+                    np.log(y - y.min() + 1e-9)
+                    if np.all(np.isfinite(y))
+                    else np.nan_to_num(y, posinf=1e9)
+                )
+                model = self.make_regressor(ctx).fit(np.array(xs), y, None)
+                cands = [space.sample(ctx.rng) for _ in range(self.pool)]
+                cands = [c for c in cands if space.key(c) not in keys]
+                if not cands:
+                    break
+                pred = model.predict(np.array([space.encode(c) for c in cands]))
+                done = 0
+                for j in np.argsort(pred, kind="stable"):
+                    if done >= per_round or obj.samples_left < cost:
+                        break
+                    done += bool(measure(cands[j]))
+                if done == 0:
+                    break
+        except (BudgetExhausted, ConstraintViolation, ValueError):
+            pass
+        return best[1]
+
+
+class _Predictor:
+    """A fitted cost model as a predictor: ``key=value`` inputs -> microseconds."""
+
+    def __init__(self, featurizer: Featurizer, model: Any) -> None:
+        self.featurizer, self.model = featurizer, model
+
+    def __call__(self, inputs: Sequence[str]) -> np.ndarray:
+        rows = [parse_kv(t) or {} for t in inputs]
+        return np.exp(self.model.predict(self.featurizer.transform(rows)))
+
+
+def _kv_inputs(ctx: TrialContext, split: str) -> bool:
+    try:
+        first = ctx.objective.inputs(split, np.array([0]))
+    except (NotImplementedError, IndexError):
+        return False
+    return bool(first) and parse_kv(first[0]) is not None
+
+
+def _shape_key(text: str) -> str:
+    kv = parse_kv(text) or {}
+    return f"{kv.get('m')}x{kv.get('n')}x{kv.get('k')}"
+
+
+def _shape_groups(rows: Sequence[dict[str, str]]) -> np.ndarray:
+    keys = [f"{r.get('m')}x{r.get('n')}x{r.get('k')}" for r in rows]
+    _, inv = np.unique(np.array(keys), return_inverse=True)
+    return inv
+
+
+def _candidates(
+    space: ParamSpace, rng: np.random.Generator, n: int, seen: dict[str, float]
+) -> list[Config]:
+    """Up to ``n`` distinct valid configurations of ``space`` not in ``seen``."""
+    out: dict[str, Config] = {}
+    for _ in range(3 * n):
+        try:
+            c = space.sample(rng, max_tries=200)
+        except ValueError:
+            break
+        key = config_text(c)
+        if key not in seen and key not in out:
+            out[key] = c
+            if len(out) >= n:
+                break
+    return list(out.values())

@@ -1,0 +1,103 @@
+"""``tunebench gemm-collect``: time every GEMM schedule on every shape on this CPU.
+
+Examples::
+
+    tunebench gemm-collect --out envs/gemm/data/gemm_znver4.csv.gz --cpu 1
+    tunebench gemm-collect --out my_table.csv.gz --lognormal 40 --limit-shapes 5
+    tunebench gemm-collect --out envs/gemm/data/gemm_znver4.csv.gz --remeasure 400 --cpu 1
+
+Re-running with the same ``--out`` resumes (finished shapes are kept); parts measured on
+another CPU or with other settings are refused. ``--remeasure N`` re-times N random
+(shape, configuration) pairs of an existing table and records the agreement in its
+sidecar. Pin the process to one idle core (``--cpu``) and keep the machine quiet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from harness.errors import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``gemm-collect`` subcommand."""
+    p = subparsers.add_parser(
+        "gemm-collect",
+        help="time every GEMM schedule on every shape on this CPU (resumable)",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    p.add_argument(
+        "--out", required=True, help="table path, e.g. envs/gemm/data/gemm_znver4.csv.gz"
+    )
+    p.add_argument(
+        "--lognormal", type=int, default=130, help="log-normal shapes (plus model shapes)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the log-normal draws / re-measure")
+    p.add_argument("--no-model-shapes", action="store_true", help="leave out real models' shapes")
+    p.add_argument("--limit-shapes", type=int, help="time at most N new shapes in this call")
+    p.add_argument("--warmup", type=int, default=2, help="untimed calls before timing")
+    p.add_argument("--repeats", type=int, default=5, help="timed samples per pair (median)")
+    p.add_argument(
+        "--min-sample-ms", type=float, default=0.5, help="least duration of a sample, ms"
+    )
+    p.add_argument("--cpu", type=int, help="pin this process to one CPU core")
+    p.add_argument("--jobs", type=int, default=2, help="clang processes when compiling")
+    p.add_argument("--remeasure", type=int, metavar="N", help="re-time N random pairs of --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run ``tunebench gemm-collect``."""
+    from envs.gemm.collect import collect
+    from envs.gemm.remeasure import remeasure
+    from envs.gemm.shapes import default_shapes, lognormal_shapes, split_shapes
+    from envs.gemm.timing import TimingSettings
+
+    if args.cpu is not None:
+        try:
+            os.sched_setaffinity(0, {args.cpu})
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot pin to CPU {args.cpu}: {exc}") from None
+    for name in ("warmup", "repeats", "lognormal", "jobs"):
+        if getattr(args, name) < (0 if name in ("warmup", "lognormal") else 1):
+            raise UserError(f"--{name} is out of range: {getattr(args, name)}")
+    timing = TimingSettings(
+        warmup=args.warmup, repeats=args.repeats, min_sample_ms=args.min_sample_ms
+    )
+    out = Path(args.out)
+    if args.remeasure is not None:
+        summary = remeasure(out, args.remeasure, timing, seed=args.seed, quiet=args.quiet)
+        print(summary)
+        return 0
+    if args.no_model_shapes:
+        shapes = lognormal_shapes(args.lognormal, args.seed)
+    else:
+        shapes = default_shapes(args.lognormal, args.seed)
+    splits = split_shapes(shapes)
+    table = collect(
+        out,
+        shapes,
+        splits,
+        timing,
+        limit_shapes=args.limit_shapes,
+        jobs=args.jobs,
+        quiet=args.quiet,
+    )
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    parser = argparse.ArgumentParser(prog="gemm-collect")
+    sub = parser.add_subparsers()
+    register(sub)
+    ns = parser.parse_args(["gemm-collect", *sys.argv[1:]])
+    try:
+        sys.exit(ns.func(ns))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,287 @@
+"""Collect the exhaustive table: every (shape, configuration) timed on this CPU.
+
+Resumable: each finished shape is written atomically to ``<stem>.parts/<shape>.json``
+(every configuration's median and spread, torch.matmul's, the load average and wall
+time); a later run skips finished shapes and refuses parts measured on another CPU or
+with other settings. Each run ends by assembling the parts done so far into the table
+(``<stem>.csv.gz`` + ``<stem>.json``, see ``envs/gemm/table.py``), also atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import gzip
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from envs.gemm.build import KernelLibrary, compiler_version
+from envs.gemm.shapes import Shape
+from envs.gemm.space import all_configs, config_key
+from envs.gemm.timing import TimingSettings, time_configs, time_torch
+from envs.groundtruth.measure.cpu import cpu_identity, mismatch
+from harness.errors import UserError
+
+FORMAT = "tunebench-gemm-table-1"
+
+
+def stem_of(out: Path) -> Path:
+    """``dir/gemm_znver4.csv.gz`` -> ``dir/gemm_znver4`` (the files' common stem)."""
+    name = out.name
+    for suffix in (".csv.gz", ".csv", ".json"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return out.with_name(name)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder + rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class Progress:
+    """A one-line progress bar on stderr: done/total, rate and time left."""
+
+    def __init__(self, total: int, what: str, quiet: bool = False) -> None:
+        self.total, self.what, self.quiet = max(1, total), what, quiet
+        self.done = 0
+        self._t0 = self._last = time.perf_counter()
+
+    def __call__(self, n: int = 1) -> None:
+        self.done += n
+        now = time.perf_counter()
+        if self.quiet or (now - self._last < 0.5 and self.done < self.total):
+            return
+        self._last = now
+        rate = self.done / max(now - self._t0, 1e-9)
+        left = (self.total - self.done) / rate if rate > 0 else float("inf")
+        width = 30
+        fill = int(width * self.done / self.total)
+        sys.stderr.write(
+            f"\r{self.what} [{'#' * fill}{'.' * (width - fill)}] {self.done}/{self.total} "
+            f"{rate:.1f}/s, {left / 60:.1f} min left "
+        )
+        if self.done >= self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+@dataclass(frozen=True)
+class CollectSettings:
+    """What a collection measures; parts made with other settings are refused."""
+
+    timing: TimingSettings
+    configs: tuple[str, ...]  # config keys, in config-id order
+
+    def to_json(self) -> dict[str, Any]:
+        return {"timing": self.timing.to_json(), "configs": list(self.configs)}
+
+
+def _loadavg() -> list[float]:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return []
+
+
+def _check_parts_meta(parts: Path, settings: CollectSettings) -> None:
+    """Create or check ``parts/meta.json`` (CPU identity and settings)."""
+    meta_path = parts / "meta.json"
+    here = cpu_identity()
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        why = mismatch(meta.get("cpu"), here)
+        if why:
+            raise UserError(f"{parts}: cannot resume: {why}; collect into a new --out")
+        if meta.get("settings") != settings.to_json():
+            raise UserError(
+                f"{parts}: cannot resume: it was collected with other timing settings or "
+                "configurations; collect into a new --out"
+            )
+        return
+    meta = {
+        "format": FORMAT,
+        "cpu": here.to_json(),
+        "compiler": compiler_version(),
+        "settings": settings.to_json(),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(),
+    }
+    write_atomic(meta_path, json.dumps(meta, indent=1).encode())
+
+
+def collect(
+    out: Path,
+    shapes: Sequence[Shape],
+    splits: Sequence[str],
+    timing: TimingSettings,
+    limit_shapes: int | None = None,
+    jobs: int = 2,
+    quiet: bool = False,
+) -> Path:
+    """Time every configuration on every shape not yet done; assemble the table.
+
+    Args:
+        out: the table's path (``.../gemm_<uarch>.csv.gz``); parts go beside it.
+        shapes, splits: the shapes and their split names (same length).
+        timing: how each (shape, configuration) is timed.
+        limit_shapes: time at most this many new shapes in this call.
+        jobs: clang processes when the kernels must be compiled first.
+        quiet: no progress bar.
+
+    Returns the path of the assembled table."""
+    configs = all_configs()
+    settings = CollectSettings(timing, tuple(config_key(c) for c in configs))
+    stem = stem_of(out)
+    parts = stem.with_name(stem.name + ".parts")
+    parts.mkdir(parents=True, exist_ok=True)
+    _check_parts_meta(parts, settings)
+    todo = [
+        (s, sp)
+        for s, sp in zip(shapes, splits, strict=True)
+        if not (parts / f"{s.name}.json").is_file()
+    ]
+    if limit_shapes is not None:
+        todo = todo[: max(0, limit_shapes)]
+    if todo:
+        t0 = time.perf_counter()
+        lib = KernelLibrary(configs, jobs=jobs)
+        if not quiet:
+            sys.stderr.write(
+                f"compiled {len(configs)} kernels in {time.perf_counter() - t0:.0f} s "
+                f"({lib.path.name})\n"
+            )
+        progress = Progress(len(todo) * len(configs), "timing", quiet=quiet)
+        ids = np.arange(len(configs))
+        for shape, split in todo:
+            started = time.perf_counter()
+            load_before = _loadavg()
+            med, spread = time_configs(
+                lib,
+                shape.m,
+                shape.n,
+                shape.k,
+                ids,
+                timing,
+                seed=_shape_seed(shape),
+                on_done=progress,
+            )
+            torch_us, torch_spread = time_torch(shape.m, shape.n, shape.k, timing)
+            record = {
+                "shape": shape.to_json(),
+                "split": split,
+                "median_us": [round(float(x), 4) for x in med],
+                "spread": [round(float(x), 4) for x in spread],
+                "torch_us": round(torch_us, 4),
+                "torch_spread": round(torch_spread, 4),
+                "wall_s": round(time.perf_counter() - started, 2),
+                "loadavg_before": load_before,
+                "loadavg_after": _loadavg(),
+                "finished": _dt.datetime.now(_dt.UTC).isoformat(),
+            }
+            write_atomic(parts / f"{shape.name}.json", json.dumps(record).encode())
+    return assemble(stem, parts)
+
+
+def _shape_seed(shape: Shape) -> int:
+    return (shape.m * 1_000_003 + shape.n * 1_009 + shape.k) % (2**31)
+
+
+def assemble(stem: Path, parts: Path) -> Path:
+    """Write ``<stem>.csv.gz`` (one row per (shape, configuration)) and ``<stem>.json``
+    (CPU, compiler, settings, configurations, shapes with split and torch.matmul time,
+    per-shape wall time and load) from the finished parts."""
+    meta = json.loads((parts / "meta.json").read_text())
+    keys = meta["settings"]["configs"]
+    records = []
+    for path in sorted(parts.glob("*.json")):
+        if path.name == "meta.json":
+            continue
+        records.append(json.loads(path.read_text()))
+    records.sort(
+        key=lambda r: (r["shape"]["source"], r["shape"]["m"], r["shape"]["n"], r["shape"]["k"])
+    )
+    extra = {
+        "cpu": meta["cpu"],
+        "compiler": meta["compiler"],
+        "cflags": list(_cflags()),
+        "timing": meta["settings"]["timing"],
+        "method": _method_text(),
+    }
+    return write_table(stem, keys, records, extra)
+
+
+def write_table(
+    stem: Path, keys: Sequence[str], records: Sequence[dict[str, Any]], extra: dict[str, Any]
+) -> Path:
+    """Write the table files for per-shape ``records`` (each: ``shape`` (Shape JSON),
+    ``split``, ``median_us`` and ``spread`` [len(keys)], ``torch_us``, ``torch_spread``,
+    ``wall_s``, ``loadavg_before``, ``loadavg_after``, ``finished``); ``extra`` (with
+    ``cpu``) goes into the sidecar. Returns the ``.csv.gz`` path."""
+    buf = io.StringIO()
+    buf.write("shape,config,median_us,spread\n")
+    for r in records:
+        s = r["shape"]
+        name = f"{s['m']}x{s['n']}x{s['k']}"
+        for key, med, spr in zip(keys, r["median_us"], r["spread"], strict=True):
+            buf.write(f"{name},{key},{med:.5g},{spr:.3g}\n")
+    table = stem.with_name(stem.name + ".csv.gz")
+    write_atomic(table, gzip.compress(buf.getvalue().encode(), compresslevel=9, mtime=0))
+    sidecar = {
+        "format": FORMAT,
+        **extra,
+        "uarch": extra["cpu"]["uarch"],
+        "configs": list(keys),
+        "shapes": [
+            {
+                **r["shape"],
+                "split": r["split"],
+                "torch_us": r["torch_us"],
+                "torch_spread": r["torch_spread"],
+                "wall_s": r["wall_s"],
+                "loadavg_before": r["loadavg_before"],
+                "loadavg_after": r["loadavg_after"],
+                "finished": r["finished"],
+            }
+            for r in records
+        ],
+        "collection_wall_s": round(sum(r["wall_s"] for r in records), 1),
+    }
+    old = stem.with_name(stem.name + ".json")
+    if old.is_file():  # keep what was added after the fact (re-measure agreement)
+        prev = json.loads(old.read_text())
+        for key in ("remeasure", "notes"):
+            if key in prev:
+                sidecar[key] = prev[key]
+    write_atomic(old, json.dumps(sidecar, indent=1).encode())
+    return table
+
+
+def _cflags() -> tuple[str, ...]:
+    from envs.gemm.build import CFLAGS
+
+    return CFLAGS
+
+
+def _method_text() -> str:
+    from envs.gemm import timing
+
+    return (timing.__doc__ or "").strip().replace("\n", " ")
