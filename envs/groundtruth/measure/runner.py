@@ -7,7 +7,8 @@ Output CSV columns (one row per block, in measuring order):
   no run finished);
 - ``spread``: (max - min) / median over the runs (a fraction, not a percent);
 - ``runs``: number of runs (processes) that gave a value;
-- ``status``: ``ok`` (spread <= 5%), ``noisy``, ``fault`` (SIGSEGV/SIGBUS on an address
+- ``status``: ``ok`` (spread <= 5%), ``noisy`` (spread > 5%, clock moved, or a run never
+  got an unshared core), ``fault`` (SIGSEGV/SIGBUS on an address
   the mapper will not map, SIGILL, SIGFPE, SIGTRAP...), ``timeout``, ``crash`` (the
   helper's own code died, e.g. the block wrecked its state) or ``error``.
 
@@ -46,19 +47,27 @@ COLUMNS = ("hex", "cycles_per_100", "spread", "runs", "status")
 STATUSES = ("ok", "noisy", "fault", "timeout", "crash", "error")
 
 METHOD = (
-    "BHive method (Chen et al., IISWC 2019) with an rdtsc clock. Per run, a forked child "
-    "maps every page the block touches (on SIGSEGV) to one physical page filled with the "
-    "64-bit value 0x2324000 (at most max_pages pages); all GPRs start at 0x2324000, rsp at "
-    "0x2324800, reset at the top of every loop trip; MXCSR FTZ|DAZ, x87 reset. The block is "
-    "unrolled 100x and 200x inside a loop of L trips (lfence between trips, so trips never "
-    "overlap), L chosen so one timed call lasts about target_us; the minimum over `samples` "
-    "timed calls of each gives (t200 - t100) / L TSC ticks per 100 iterations, converted to "
-    "core cycles by the minimum of dependent add-chain calibrations (1 cycle per add) made "
-    "at the start of the run (after spinning until the core clock is steady), after every "
-    "4th sample and at the end; a run whose start and end calibrations differ by more than "
-    "1% is re-run (at most 3 times). cycles_per_100 is the median over `runs` independent "
-    "processes; spread = (max - min) / median; status noisy if spread > noisy_spread or a "
-    "run's calibration still moved by more than 1%."
+    "BHive method (Chen et al., IISWC 2019) with an rdtsc clock and contention-gated "
+    "samples. Per run, a forked child maps every page the block touches (on SIGSEGV) to one"
+    " physical page filled with the 64-bit value 0x2324000 (at most max_pages pages); all "
+    "GPRs start at 0x2324000, rsp at 0x2324800, reset at the top of every loop trip; MXCSR "
+    "FTZ|DAZ, x87 reset. The block is unrolled 100x and 200x inside a loop of L trips "
+    "(lfence between trips, so trips never overlap), L chosen so one timed call lasts about"
+    " target_us. Each of `samples` samples is: canary, 100x call, canary, 200x call, "
+    "canary, where the canary is ~4 us of 4 independent add chains (1 cycle per line on an "
+    "unshared core with >= 4 integer ALUs); a call counts only if the canaries on both "
+    "sides ran within 1% of the run's fastest canary (another hardware thread sharing the "
+    "core, outside the VM, slows blocks up to 2x for 0.1-2 ms at a time, and the canary "
+    "with them). The minimum over the clean calls gives (t200 - t100) / L TSC ticks per 100"
+    " iterations, converted to core cycles by the fastest dependent add-chain calibration "
+    "(1 cycle per add) of the run (at the start after spinning until the clock is steady, "
+    "after every 8th sample, at the end). A run with fewer than 4 clean samples, or whose "
+    "fastest canary is > 3% slower than the session's (and than 1 cycle per line), is "
+    "contended and re-run after a pause (2 ms doubling to 128 ms, at most 20 times); a run "
+    "whose clock moved by > 1% between its halves is re-run (at most 3 times). "
+    "cycles_per_100 is the median over `runs` independent processes; spread = (max - min) /"
+    " median; status noisy if spread > noisy_spread, a run's clock still moved by more than"
+    " 1%, or a run stayed contended after every retry."
 )
 
 
@@ -104,6 +113,7 @@ class BlockResult:
         detail: why a block is not ok (e.g. ``SIGSEGV 0x0``), for the sidecar counts.
         values: per-run cycles per 100 iterations.
         tsc_per_cycle: per-run calibration (TSC ticks per core cycle, start/end mean).
+        contention_retries: runs re-run because another hardware thread shared the core.
     """
 
     hex: str
@@ -114,6 +124,7 @@ class BlockResult:
     detail: str = ""
     values: list[float] = field(default_factory=list)
     tsc_per_cycle: list[float] = field(default_factory=list)
+    contention_retries: int = 0
 
     def row(self) -> list[str]:
         """The CSV row (cycles rounded to 0.001, spread to 1e-5)."""
@@ -231,6 +242,7 @@ def summarize(hex_block: str, runs: Sequence[Sequence[str]], config: MeasureConf
     values: list[float] = []
     tpcs: list[float] = []
     moved = False
+    retries = 0
     for parts in runs:
         kind = parts[0] if parts else "error"
         if kind == "ok":
@@ -239,7 +251,14 @@ def summarize(hex_block: str, runs: Sequence[Sequence[str]], config: MeasureConf
             tpcs.append(0.5 * (tpc0 + tpc1))
             if abs(tpc1 - tpc0) > config.calibration_tolerance * min(tpc0, tpc1):
                 moved = True
+            if len(parts) >= 11:  # certified canary retries
+                retries += int(parts[10])
             continue
+        if kind == "contended":  # still contended after every retry: no value
+            med = float(np.median(values)) if values else math.nan
+            return BlockResult(
+                hex_block, med, math.nan, len(values), "noisy", "contended", values, tpcs, retries
+            )
         detail = " ".join(parts[1:3]) if kind == "fault" else " ".join(parts[1:2])
         status = kind if kind in STATUSES else "error"
         med = float(np.median(values)) if values else math.nan
@@ -254,7 +273,7 @@ def summarize(hex_block: str, runs: Sequence[Sequence[str]], config: MeasureConf
         status, detail = "noisy", "spread"
     elif moved:
         status, detail = "noisy", "calibration moved"
-    return BlockResult(hex_block, med, spread, len(values), status, detail, values, tpcs)
+    return BlockResult(hex_block, med, spread, len(values), status, detail, values, tpcs, retries)
 
 
 # ---------------------------------------------------------------- input blocks
@@ -550,6 +569,7 @@ def _measure_locked(
     counts: Counter[str] = Counter()
     details: Counter[str] = Counter()
     tpcs: list[float] = []
+    retries = 0
     prog = _Progress(len(todo), progress)
     t0 = time.monotonic()
     new_file = not outp.exists() or outp.stat().st_size == 0
@@ -567,6 +587,7 @@ def _measure_locked(
                 if res.status not in ("ok", "noisy"):
                     details[f"{res.status} {res.detail}".split(" 0x")[0].strip()] += 1
                 tpcs.extend(res.tsc_per_cycle)
+                retries += res.contention_retries
                 summary.measured += 1
                 if on_result is not None:
                     on_result(res)
@@ -587,6 +608,7 @@ def _measure_locked(
                 "blocks_measured": summary.measured,
                 "counts": dict(counts),
                 "not_ok_details": dict(details),
+                "contention_retries": retries,
                 "wall_s": round(summary.wall_s, 3),
                 "s_per_block": round(summary.wall_s / max(summary.measured, 1), 4),
                 "run_tsc_per_cycle_min": min(tpcs) if tpcs else None,
