@@ -273,10 +273,12 @@ def collect(cc_log: Path, src: Path) -> tuple[dict[str, dict], list[Skip]]:
                 by_source.setdefault(rel, []).append(rec)
             else:
                 failed.setdefault(rel, Skip(rel, rec["stage"], rec["error"]))
-    chosen = {
-        rel: min(recs, key=lambda r: (not _is_pic(r["args"]), sorted(r["args"])))
-        for rel, recs in by_source.items()
-    }
+    chosen = {}
+    for rel, recs in by_source.items():
+        rec = dict(min(recs, key=lambda r: (not _is_pic(r["args"]), sorted(r["args"]))))
+        # The scratch tree's path is machine-specific and gone after the build.
+        rec["args"] = [a.replace(str(root), "$TREE") for a in rec["args"]]
+        chosen[rel] = rec
     skips += [s for rel, s in sorted(failed.items()) if rel not in chosen]
     return chosen, skips
 

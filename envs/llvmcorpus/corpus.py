@@ -32,8 +32,8 @@ class Module:
     Attributes:
         package: Debian source package; source: the C file, relative to its tree.
         bitcode: absolute path of the pre-optimization bitcode (clang-22 -Oz front end).
-        args: the compile flags the package's build used for it (paths absolute in the
-            scratch tree, which is gone: informational).
+        args: the flags the package's build compiled it with, less output, -O, -g,
+            warning and dependency flags (the scratch tree's path is written ``$TREE``).
         functions / instructions: defined functions, IR instructions (input).
         oz_functions / oz_instructions: the same after ``opt -passes=default<Oz>``.
         oz_text_bytes: ``.text`` bytes after ``opt -Oz`` and ``llc -O2`` (PIC).
