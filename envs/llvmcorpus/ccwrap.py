@@ -12,9 +12,10 @@ Environment (set by ``envs.llvmcorpus.build``):
     CORPUS_CC_FLAGS  the bitcode flags, space separated (e.g. ``-Oz -Xclang
                      -disable-llvm-passes -emit-llvm``).
 
-The package's own command runs unchanged (its objects and the programs it runs while
-building need it), except that ``-Werror`` flags are dropped: clang-22 warns about
-things the package's authors never saw. Its exit status is the wrapper's.
+While building, the package's own command runs unchanged (its objects and the programs
+it runs while building need it), except that ``-Werror`` flags are dropped: clang-22
+warns about things the package's authors never saw. Its exit status is the wrapper's.
+While configuring (no log), the command runs exactly as given.
 
 Each log record (one line of JSON): ``cwd``, ``source`` (absolute path), ``args`` (the
 flags kept for the bitcode compile), ``bitcode`` (path, or null), ``error`` (first line
@@ -166,7 +167,8 @@ def emit_bitcode(
     if os.path.exists(out):  # the same TU with the same flags, built a second time
         return out, None
     tmp = f"{out}.{os.getpid()}.tmp"
-    cmd = [real, *flags, *bc_flags, "-w", "-c", source, "-o", tmp]
+    lang = [] if source.endswith(C_SUFFIXES) else ["-x", "c"]  # was given with -x c
+    cmd = [real, *flags, *bc_flags, "-w", "-c", *lang, source, "-o", tmp]
     run = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     if run.returncode != 0:
         if os.path.exists(tmp):
@@ -177,19 +179,20 @@ def emit_bitcode(
 
 
 def main(argv: list[str]) -> int:
-    """Run the package's compile (minus -Werror), then log and emit bitcode for its C TUs."""
+    """Run the package's compile, then log and emit bitcode for its C TUs."""
     real = os.environ.get("CORPUS_CC_REAL")
     if not real:
         sys.stderr.write("ccwrap: CORPUS_CC_REAL is not set\n")
         return 2
-    args = [a for a in argv if not (a == "-Werror" or a.startswith("-Werror="))]
     log = os.environ.get("CORPUS_CC_LOG")
     if not log:
-        os.execv(real, [real, *args])
+        # Configuring: exactly the command given (feature tests may rely on -Werror).
+        os.execv(real, [real, *argv])
+    args = [a for a in argv if not (a == "-Werror" or a.startswith("-Werror="))]
     sources, flags, compiles = split_args(args)
-    start = time.perf_counter()
     if not compiles:
-        return subprocess.run([real, *args], check=False).returncode
+        os.execv(real, [real, *args])
+    start = time.perf_counter()
     run = subprocess.run([real, *args], capture_output=True, text=True, check=False)
     sys.stdout.write(run.stdout)
     sys.stderr.write(run.stderr)
