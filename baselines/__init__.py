@@ -10,4 +10,7 @@ AGENTS: dict[str, str] = {
     "optuna-tpe": "baselines.optuna_tpe:OptunaTPE",
     "optuna-cmaes": "baselines.optuna_cmaes:OptunaCMAES",
     "opentuner": "baselines.opentuner_agent:OpenTunerAgent",
+    "nevergrad": "baselines.nevergrad_agent:NevergradAgent",
+    "pycma": "baselines.pycma_agent:PyCMAAgent",
+    "local-search": "baselines.local_search:LocalSearch",
 }

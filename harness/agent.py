@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from harness.budget import BudgetedObjective
+from harness.budget import BudgetedObjective, TimeLimitReached
 from harness.params import Config, ConstraintViolation, ParamSpace
 
 if TYPE_CHECKING:
@@ -155,7 +155,10 @@ class AskTellAgent(Agent):
                         break
                     continue
                 invalid_run = 0
-                loss = ctx.objective.loss(config, "train", ctx.eval_items)
+                try:
+                    loss = ctx.objective.loss(config, "train", ctx.eval_items)
+                except TimeLimitReached:
+                    break
                 self.tell(config, loss)
                 if best is None or loss < best[1]:
                     best = (config, loss)

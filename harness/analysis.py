@@ -50,6 +50,7 @@ class AgentRow:
     labels_used: float | None
     wall_s: float
     leader: bool = False
+    time_limited: int = 0  # seeds stopped by the trial's time limit
 
 
 @dataclass
@@ -259,6 +260,7 @@ def _compare(records: list[dict[str, Any]], info: TaskInfo | None) -> Comparison
                 labels_used=labels,
                 wall_s=float(np.median([r["wall_s"] for r in good])) if good else float("nan"),
                 leader=agent in verdict_.leaders,
+                time_limited=sum(bool(r.get("stopped_by_time_limit")) for r in good),
             )
         )
     sign = 1.0 if direction == "min" else -1.0

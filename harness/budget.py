@@ -47,6 +47,11 @@ class LabelBudgetExhausted(BudgetExhausted):
     """Raised to an agent whose request would use more labels than are left."""
 
 
+class TimeLimitReached(BudgetExhausted):
+    """Raised to an agent that asks for an evaluation after the trial's time limit (an
+    agent too slow to use its budget stops there and is scored on its incumbent)."""
+
+
 @dataclass
 class CurvePoint:
     """Anytime performance after ``samples`` samples (``*_loss`` are task losses)."""
@@ -114,6 +119,8 @@ class BudgetedObjective:
             configuration, used only to draw the anytime curve; never seen by the agent.
         monitor_predictor: the same for a proposed predictor.
         cache: shared cache for a deterministic task (default: a new one).
+        time_limit_s: wall seconds after which evaluation requests are refused
+            (:class:`TimeLimitReached`); None: no limit.
     """
 
     def __init__(
@@ -124,6 +131,7 @@ class BudgetedObjective:
         monitor_val_loss: Callable[[Mapping[str, Any]], float] | None = None,
         monitor_predictor: Callable[[Predictor], float] | None = None,
         cache: EvalCache | None = None,
+        time_limit_s: float | None = None,
     ) -> None:
         if budget_samples < 0 or (budget_labels is not None and budget_labels < 0):
             raise ValueError("budgets must be >= 0")
@@ -142,6 +150,8 @@ class BudgetedObjective:
         # ``reuse=True`` may give back for free.
         self._shown: dict[tuple[str, str], set[int]] = {}
         self._t0 = time.perf_counter()
+        self._deadline = None if time_limit_s is None else self._t0 + float(time_limit_s)
+        self._time_limited = False
 
     # ---- read-only state ----------------------------------------------------------
     @property
@@ -183,6 +193,11 @@ class BudgetedObjective:
     @property
     def log(self) -> TrialLog:
         return self._log
+
+    @property
+    def stopped_by_time_limit(self) -> bool:
+        """True once a request was refused because the time limit had passed."""
+        return self._time_limited
 
     # ---- free reads ---------------------------------------------------------------
     def n_items(self, split: str = "train") -> int:
@@ -355,6 +370,12 @@ class BudgetedObjective:
         return int(sum(1 for i in idx.tolist() if i not in shown))
 
     def _charge(self, n: int) -> None:
+        if n and self._deadline is not None and time.perf_counter() > self._deadline:
+            self._time_limited = True
+            raise TimeLimitReached(
+                f"time limit reached after {time.perf_counter() - self._t0:.0f} s "
+                f"({self._samples_used} of {self._budget_samples} samples used)"
+            )
         if n > self.samples_left:
             raise BudgetExhausted(
                 f"request for {n} samples refused: {self.samples_left} of "

@@ -285,6 +285,8 @@ def _comparison_blocks(c: Comparison, info: TaskInfo | None) -> list[Block]:
                 "" if r.vs_default is None else f"{cell(r.vs_default)} {r.vs_default_call}".strip()
             )
         used = f"{fmt(r.samples_used, 7)} ({fmt(100 * r.budget_used, 3)}%)"
+        if r.time_limited:
+            used += f", time limit in {r.time_limited} seed(s)"
         row += [used, fmt(r.wall_s, 3), f"{r.seeds_ok}/{r.seeds_failed}"]
         if c.budget_labels is not None:
             row.insert(-2, fmt(r.labels_used, 6))

@@ -21,7 +21,9 @@ Example::
 
 A task table may override ``seeds``, ``budgets``, ``label_budgets`` (distinct ground
 truth labels an agent may see, for predictor tracks; default unlimited),
-``eval_items``, ``threads`` (CPU threads per trial, default 1) and ``device``
+``eval_items``, ``threads`` (CPU threads per trial, default 1), ``time_limit_s`` (wall
+seconds after which an agent's requests are refused: a too-slow agent is scored on its
+incumbent and the report shows the budget share it used) and ``device``
 (``cpu`` (default), ``cuda``, or ``auto``: a GPU where the trial runs has one).
 
 Names (the suite's, task and agent labels) are safe file names: letters, digits and
@@ -130,6 +132,13 @@ def parse_suite(
             label_budgets = list(_list(raw_labels, f"{where}: label_budgets", int))
             if any(b is not None and b < 0 for b in label_budgets):
                 raise UserError(f"{where}: label_budgets must be >= 0 labels")
+        time_limit = table.get("time_limit_s", doc.get("time_limit_s"))
+        if time_limit is not None and (
+            not isinstance(time_limit, int | float)
+            or isinstance(time_limit, bool)
+            or time_limit <= 0
+        ):
+            raise UserError(f"{where}: time_limit_s must be a positive number of seconds")
         threads = table.get("threads", doc.get("threads", 1))
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
             raise UserError(f"{where}: threads must be a positive integer")
@@ -153,6 +162,7 @@ def parse_suite(
                                 eval_items=eval_items,
                                 device=device,
                                 threads=threads,
+                                time_limit_s=None if time_limit is None else float(time_limit),
                             )
                         )
     return name, specs

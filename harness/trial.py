@@ -44,6 +44,8 @@ class TrialSpec:
         device: "cpu", "cuda", or "auto" (cuda when the machine running the trial has a
             GPU torch can use), for agents that use torch.
         threads: CPU threads for the agent (torch intra-op threads).
+        time_limit_s: wall seconds after which the agent's evaluation requests are refused
+            (it is scored on its incumbent; the record says so); None: no limit.
     """
 
     suite: str
@@ -59,6 +61,7 @@ class TrialSpec:
     agent_name: str = ""
     budget_labels: int | None = None
     threads: int = 1
+    time_limit_s: float | None = None
 
     def __post_init__(self) -> None:
         if not self.agent_name:
@@ -153,6 +156,7 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
             monitor_val_loss=monitor,
             monitor_predictor=monitor_predictor,
             cache=cache,
+            time_limit_s=spec.time_limit_s,
         )
         # The evaluation subset depends on (seed, task) only, so every agent of a seed
         # is judged on the same training items (common random numbers).
@@ -232,6 +236,7 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
         record["samples_used"] = objective.samples_used if objective else 0
         record["labels_used"] = objective.labels_used if objective else 0
         record["evaluations"] = objective.evaluations if objective else 0
+        record["stopped_by_time_limit"] = bool(objective and objective.stopped_by_time_limit)
         record["wall_s"] = time.perf_counter() - t0
         record["finished_at"] = datetime.now(UTC).isoformat()
         curve = objective.log.curve if objective else []
