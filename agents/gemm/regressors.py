@@ -1,7 +1,8 @@
 """Cost-model regressors: fit(X, y, groups) / predict(X), y = log time (or any cost).
 
 - :class:`MLPRegressor`: torch MLP (diode-style): standardised inputs and target, ReLU
-  layers, Adam, MSE; a fixed number of gradient steps so cost does not grow with data.
+  layers, Adam with a cosine schedule, MSE; at most ``steps`` gradient steps (and at
+  most ~30 epochs), so cost does not grow with data.
 - :class:`XGBRegressor`: xgboost trees (AutoTVM's cost model): squared error on the
   target, or ``rank:pairwise`` within groups (AutoTVM's rank objective; groups = shapes).
 """
@@ -46,10 +47,12 @@ class MLPRegressor:
         layers.append(torch.nn.Linear(width, 1))
         net = torch.nn.Sequential(*layers).to(self.device)
         opt = torch.optim.Adam(net.parameters(), lr=self.lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.steps)
         gen = torch.Generator(device="cpu").manual_seed(self.seed)
         n = len(xt)
-        for _ in range(self.steps):
+        # At most ~30 epochs: small data sets (early search rounds) fit in few steps.
+        steps = min(self.steps, max(100, 30 * -(-n // self.batch)))
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+        for _ in range(steps):
             idx = torch.randint(0, n, (min(self.batch, n),), generator=gen).to(self.device)
             loss = torch.nn.functional.mse_loss(net(xt[idx]).squeeze(-1), yt[idx])
             opt.zero_grad()

@@ -136,6 +136,7 @@ def collect(
     limit_shapes: int | None = None,
     jobs: int = 2,
     quiet: bool = False,
+    configs: Sequence[dict[str, Any]] | None = None,
 ) -> Path:
     """Time every configuration on every shape not yet done; assemble the table.
 
@@ -146,9 +147,11 @@ def collect(
         limit_shapes: time at most this many new shapes in this call.
         jobs: clang processes when the kernels must be compiled first.
         quiet: no progress bar.
+        configs: the configurations (default: the whole space, what tasks need; a
+            subset makes a table only the collection tests read).
 
     Returns the path of the assembled table."""
-    configs = all_configs()
+    configs = all_configs() if configs is None else list(configs)
     settings = CollectSettings(timing, tuple(config_key(c) for c in configs))
     stem = stem_of(out)
     parts = stem.with_name(stem.name + ".parts")

@@ -208,13 +208,18 @@ class GemmSearchTask(Task):
         items = np.asarray(items)
         c = _finite(costs)
         torch_us = self.table.torch_us[self.rows[items]]
-        return {
+        out = {
             "loss": self.loss(costs, split, items),
             "time_over_best": geomean(c / self.best_us[items]),
             "time_over_default": geomean(c / self.default_us[items]),
             "time_over_torch": geomean(c / torch_us),
             "best_fraction": float(np.mean(c <= self.best_us[items] * 1.0000001)),
         }
+        if split == "test" and len(items) == len(self.rows):
+            # "/" marks per-item detail: kept in the records, not in the report's table.
+            for i, ratio in zip(items.tolist(), (c / self.best_us[items]).tolist(), strict=True):
+                out[f"shape/{self.table.shapes[self.rows[i]].name}"] = ratio
+        return out
 
     def versions(self) -> dict[str, str]:
         return {"gemm_table": self.table.name, "compiler": str(self.table.meta.get("compiler", ""))}
@@ -337,10 +342,14 @@ class GemmSelectTask(Task):
         p = pred[complete]
         p = np.where(np.isfinite(p), p, np.inf)
         order = np.argsort(p, axis=1, kind="stable")
+        names = [self.table.shapes[r].name for r in rows]
         for n in TOP_N:
             chosen = np.take_along_axis(times, order[:, :n], axis=1).min(axis=1)
             out[f"top{n}_over_best"] = geomean(chosen / best)
             out[f"top{n}_over_torch"] = geomean(chosen / self.table.torch_us[rows])
+            if split == "test":  # per-shape detail ("/": records only)
+                for name, ratio in zip(names, (chosen / best).tolist(), strict=True):
+                    out[f"top{n}/{name}"] = ratio
         from scipy.stats import kendalltau
 
         taus = [kendalltau(p[i], times[i]).statistic for i in range(len(rows))]
