@@ -6,6 +6,8 @@ Examples::
     tunebench measure --hex 4801c0 480fafc0 --out chains.csv   # blocks on the command line
     tunebench measure ../shared/data/bhive/blocks.csv.gz --sample 16000 --seed 0 \\
         --stratify-by sources --skip-invalid --out bhive_znver3.csv
+    tunebench measure --self-check                            # is this machine measuring right?
+    tunebench measure --compare bhive_znver4.csv.gz bhive_znver4_repeat.csv.gz  # noise floor
 
 Also runnable as ``python -m envs.groundtruth.measure.cli ...``.
 """
@@ -34,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``measure`` options (shared by the plugin and ``python -m``)."""
     p.add_argument("input", nargs="?", help="CSV (plain or .gz) with a 'hex' column")
     p.add_argument("--hex", nargs="+", metavar="HEX", help="blocks as hex machine code")
-    p.add_argument("--out", required=True, help="output CSV (appended to; re-running resumes)")
+    p.add_argument("--out", help="output CSV (appended to; re-running resumes)")
     p.add_argument("--runs", type=int, default=5, help="independent processes per block (median)")
     p.add_argument("--samples", type=int, default=64, help="timed calls per process (minimum)")
     p.add_argument("--target-us", type=float, default=100.0, help="duration of one timed call, us")
@@ -48,10 +50,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--skip-invalid", action="store_true", help="drop empty or non-hex input rows")
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument(
+        "--self-check",
+        action="store_true",
+        help="time the shipped microbenchmark suite and compare with published cycle counts",
+    )
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("FIRST", "REPEAT"),
+        help="agreement of a repeat measurement with the first (MAPE, Kendall tau, within "
+        "1/3/5%%) over blocks ok in both; stored in FIRST's sidecar (see --store-as)",
+    )
+    p.add_argument(
+        "--store-as",
+        default="noise_floor",
+        metavar="KEY",
+        help="sidecar key for --compare (noise_floor: same CPU only; e.g. cross_cpu otherwise)",
+    )
+    p.add_argument("--no-store", action="store_true", help="--compare: print only")
 
 
 def main(args: argparse.Namespace) -> int:
     """Run ``tunebench measure``; returns the exit code (UserError propagates)."""
+    if args.self_check:
+        return _self_check(args)
+    if args.compare:
+        return _compare(args)
+    if args.out is None:
+        raise UserError("--out is required (the CSV to write), unless --self-check or --compare")
     if (args.input is None) == (args.hex is None):
         raise UserError("give either an input CSV or --hex HEX [HEX ...], not both or neither")
     if args.stratify_by and args.sample is None:
@@ -93,6 +120,33 @@ def main(args: argparse.Namespace) -> int:
             f"already in {args.out}, {summary.wall_s / max(summary.measured, 1):.3f} s/block",
             file=sys.stderr,
         )
+    return 0
+
+
+def _self_check(args: argparse.Namespace) -> int:
+    """Print the self-check table; exit 1 if a checked bench is off or failed."""
+    from envs.groundtruth.measure import selfcheck
+
+    config = runner.MeasureConfig(runs=args.runs, samples=args.samples, target_us=args.target_us)
+    report = selfcheck.run_self_check(config=config)
+    print(selfcheck.format_report(report))
+    return 1 if report.n_off else 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """Print (and store in FIRST's sidecar) the agreement of REPEAT with FIRST."""
+    from envs.groundtruth import noise
+
+    first, repeat = args.compare
+    if args.store_as == "noise_floor" and not args.no_store:
+        why = noise.same_cpu(first, repeat)
+        if why:
+            raise UserError(f"a noise floor needs one CPU: {why} (use --store-as cross_cpu)")
+    result = noise.compare(first, repeat)
+    print(f"{args.store_as}: {result.describe()}")
+    if not args.no_store:
+        side = noise.store_noise_floor(first, result, key=args.store_as)
+        print(f"stored under {args.store_as!r} in {side}")
     return 0
 
 
