@@ -15,6 +15,7 @@ TASKS: dict[str, str] = {
 COMMANDS: dict[str, str] = {
     "measure": "envs.groundtruth.measure.cli",
     "blocksim-tables": "envs.blocksim.cli",
+    "export": "envs.blocksim.export",
     "corpus": "envs.llvmcorpus.cli",
     "gemm-collect": "envs.gemm.cli",
 }

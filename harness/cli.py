@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from harness import registry
 from harness.errors import UserError
@@ -33,6 +34,29 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.run_dir):
         raise UserError(f"run directory not found: {args.run_dir}")
     print(write_report(args.run_dir, args.out))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from harness.transfer import evaluate_run
+
+    if not os.path.isdir(args.run_dir):
+        raise UserError(f"run directory not found: {args.run_dir}")
+    frame = evaluate_run(args.run_dir, args.dataset)
+    metric = "all_mape" if "all_mape" in frame else "test_loss"
+    table = frame.groupby(["task_label", "budget_samples", "agent"])[metric].median()
+    print(table.to_string())
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from harness.store import write_atomic
+    from harness.transfer import predict_with_record
+
+    frame = predict_with_record(args.record, args.inputs)
+    write_atomic(Path(args.out), frame.to_csv(index=False))
+    failed = int(frame.prediction.isna().sum())
+    print(f"{args.out}: {len(frame)} predictions ({failed} failed)")
     return 0
 
 
@@ -79,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="run directory written by 'tunebench run'")
     p.add_argument("--out", help="report directory (default reports/<run name>)")
     p.set_defaults(func=_cmd_report)
+    p = sub.add_parser(
+        "evaluate", help="score every finished trial's configuration on another dataset"
+    )
+    p.add_argument("run_dir", help="run directory written by 'tunebench run'")
+    p.add_argument("--dataset", required=True, help="measured CSV (or a shipped dataset name)")
+    p.set_defaults(func=_cmd_evaluate)
+    p = sub.add_parser("predict", help="a trial's configuration's predictions for any inputs")
+    p.add_argument("record", help="trial record, RUN_DIR/trials/<trial>.jsonl")
+    p.add_argument("inputs", help="CSV with a 'hex' column (plain or .gz)")
+    p.add_argument("--out", required=True, help="output CSV: hex,prediction")
+    p.set_defaults(func=_cmd_predict)
     p = sub.add_parser("list", help="list tasks and agents")
     p.set_defaults(func=_cmd_list)
     for name, module in sorted(registry.command_modules().items()):

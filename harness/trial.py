@@ -122,6 +122,8 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
         "seed": spec.seed,
         "budget_samples": spec.budget_samples,
         "budget_labels": spec.budget_labels,
+        "task_options": json.dumps(dict(spec.task_options), sort_keys=True, default=str),
+        "agent_options": json.dumps(dict(spec.agent_options), sort_keys=True, default=str),
         "started_at": started.isoformat(),
         "host": socket.gethostname(),
     }

@@ -10,6 +10,7 @@ CPU's default table (LLVM 14's scheduling model as llvm-mca sees it).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,10 +56,10 @@ class BlockSimSimulator:
 
     name = "blocksim"
 
-    def __init__(self, sim: BlockSim, names: Sequence[str]) -> None:
+    def __init__(self, sim: BlockSim, names: Sequence[str], base: Table | None = None) -> None:
         self.sim = sim
         self.names = list(names)
-        self.base = sim.default_table()
+        self.base = base if base is not None else sim.default_table()
         self._all = self.base.flat_index(self.names)  # located once, used every call
 
     def table(self, config: Mapping[str, Any]) -> Table:
@@ -95,6 +96,7 @@ def make_blocksim_task(
     jobs: int = 1,
     iterations: int = 100,
     split: str = "hash",
+    table: str | None = None,
 ) -> BlockSimTask:
     """blocksim: its full per-opcode table (plus globals) vs measured cycles per 100 iterations.
 
@@ -105,7 +107,11 @@ def make_blocksim_task(
         jobs: numba threads per prediction call.
         iterations: blocksim iterations (100 = the ground truth's unit).
         split: ``hash`` (by block) or ``by-source`` (whole applications held out).
+        table: a table file written by ``tunebench export`` to start from (its values
+            are the default configuration) instead of the CPU's default table.
     """
+    from envs.blocksim.export import load_table_file
+
     data = load_measured(dataset, max_items)
     sim = BlockSim(cpu, iterations=iterations, jobs=jobs)
     compiled = sim.compiled(data.inputs)
@@ -115,22 +121,23 @@ def make_blocksim_task(
             f"dataset {data.name}: {len(bad)} block(s) do not decode as x86-64, "
             f"e.g. {bad[0][:40]!r}; remove them from the file"
         )
-    table = sim.default_table()
+    base = load_table_file(table) if table is not None else sim.default_table()
     parts = make_split(data, split)
     train = parts.train
-    known = set(table.opcodes)
+    known = set(base.opcodes)
     keys = sorted({k for i in train for k in compiled[i].keys if k in known})  # type: ignore[union-attr]
-    space = blocksim_param_space(table, keys)
+    space = blocksim_param_space(base, keys)
     note = cpu_mismatch_note(data, cpu)
     return BlockSimTask(
         name="blocksim",
         description=(
-            f"blocksim {cpu} table vs {data.name} ({len(data)} blocks): "
+            f"blocksim {cpu} {'table ' + Path(table).name if table else 'table'} vs "
+            f"{data.name} ({len(data)} blocks): "
             f"{len(keys)} opcodes in train, {len(space)} parameters"
         )
         + (f" [{note}]" if note else ""),
         dataset=data,
-        simulator=BlockSimSimulator(sim, list(space.names)),
+        simulator=BlockSimSimulator(sim, list(space.names), base=base),
         param_space=space,
         split=parts,
         notes=[note] if note else [],
