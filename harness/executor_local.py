@@ -8,35 +8,18 @@ forked trials reuse the loaded, decoded datasets without reloading them.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing as mp
 import os
-import signal
 import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from harness.errors import UserError
+from harness.procs import die_with_parent
 from harness.trial import TrialSpec, run_trial
 
 OnResult = Callable[[TrialSpec, dict[str, Any] | None, str], None]
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (PR_SET_PDEATHSIG), so a
-    ``kill -9`` of ``tunebench run`` does not leave its trials running; exits at once if
-    the parent is already gone. A no-op where prctl is unavailable."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent_pid:
-        os._exit(1)
-
-
-_PR_SET_PDEATHSIG = 1
 
 
 def _child(spec: TrialSpec, conn: Connection, parent_pid: int) -> None:
@@ -75,7 +58,11 @@ class LocalExecutor:
             while pending and len(running) < self.workers:
                 spec = pending.pop(0)
                 parent_conn, child_conn = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child, args=(spec, child_conn, os.getpid()), daemon=True)
+                # Not daemonic: a trial spawns its agent's process; trials still die
+                # with the runner (die_with_parent).
+                proc = ctx.Process(
+                    target=_child, args=(spec, child_conn, os.getpid()), daemon=False
+                )
                 proc.start()
                 child_conn.close()
                 running[parent_conn] = (spec, proc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import socket
 import time
@@ -20,6 +21,7 @@ from harness import registry
 from harness.agent import TrialContext
 from harness.budget import BudgetedObjective, BudgetExhausted, CurvePoint, EvalCache
 from harness.codehash import registered_code_hash
+from harness.isolation import AgentFailed, AgentJob, _state, run_isolated
 from harness.task import PREDICTOR, Predictor, Task
 
 RECORD_SCHEMA = 2
@@ -46,6 +48,9 @@ class TrialSpec:
         threads: CPU threads for the agent (torch intra-op threads).
         time_limit_s: wall seconds after which the agent's evaluation requests are refused
             (it is scored on its incumbent; the record says so); None: no limit.
+        isolate: run the agent in its own spawned process, talking to the objective over
+            a channel (harness/isolation.py), so it cannot reach the task, the test split
+            or the counters; False runs it in the trial's process (debugging).
     """
 
     suite: str
@@ -62,6 +67,7 @@ class TrialSpec:
     budget_labels: int | None = None
     threads: int = 1
     time_limit_s: float | None = None
+    isolate: bool = True
 
     def __post_init__(self) -> None:
         if not self.agent_name:
@@ -129,6 +135,8 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
     }
     objective: BudgetedObjective | None = None
     agent = None
+    agent_diagnostics: dict[str, float] = {}
+    agent_versions: dict[str, str] = {}
     try:
         task = build_task(spec.task, spec.task_options)
         record.update(
@@ -175,10 +183,35 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
             device=resolve_device(spec.device),
             threads=spec.threads,
         )
-        try:
-            result = agent.run(ctx)
-        except BudgetExhausted:
-            result = None
+        if spec.isolate:
+            job = AgentJob(
+                agent_name=spec.agent_name,
+                agent_options=dict(spec.agent_options),
+                param_space=space,
+                capabilities=frozenset(task.capabilities),
+                seed=spec.seed,
+                eval_items=eval_items,
+                rng_seed=stable_int("agent", spec.agent_name, spec.seed),
+                device=ctx.device,
+                threads=spec.threads,
+                state=_state(objective),
+                plugins=os.environ.get("TUNEBENCH_PLUGINS", ""),
+            )
+            agent = None  # the agent lives in its own process
+            try:
+                outcome = run_isolated(job, objective)
+            except AgentFailed as exc:
+                agent_diagnostics, agent_versions = exc.diagnostics, exc.versions
+                raise
+            result = outcome.result
+            agent_diagnostics, agent_versions = outcome.diagnostics, outcome.versions
+            record["channel_s"] = round(outcome.overhead_s, 4)
+        else:
+            try:
+                result = agent.run(ctx)
+            except BudgetExhausted:
+                result = None
+            agent_diagnostics, agent_versions = agent.diagnostics(), agent.versions()
         log = objective.log
         if result is None:
             if log.incumbent_predictor is not None:
@@ -224,12 +257,14 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
                     "tunebench": harness.__version__,
                     "python": platform.python_version(),
                     **task.versions(),
-                    **agent.versions(),
+                    **agent_versions,
                 },
                 sort_keys=True,
             ),
             provenance=json.dumps(task.provenance(), sort_keys=True, default=str),
         )
+    except AgentFailed as exc:  # the agent's own traceback, from its process
+        record.update(status="failed", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - recorded, the suite goes on
         record.update(
             status="failed", error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
@@ -247,8 +282,9 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
         record["curve_train_loss"] = [p.train_loss for p in curve]
         record["curve_val_loss"] = [p.val_loss for p in curve]
         if agent is not None:
-            for name, value in agent.diagnostics().items():
-                record[f"diag_{name}"] = float(value)
+            agent_diagnostics = agent.diagnostics()
+        for name, value in agent_diagnostics.items():
+            record[f"diag_{name}"] = float(value)
     return record
 
 

@@ -16,4 +16,8 @@ TASKS = {
 AGENTS = {
     "toy-crash": "tests.toyfamily.task:CrashingAgent",
     "toy-big": "tests.toyfamily.task:BigRecordAgent",
+    "adv-counters": "tests.toyfamily.adversaries:CounterOverwrite",
+    "adv-private": "tests.toyfamily.adversaries:PrivateAttributes",
+    "adv-heap": "tests.toyfamily.adversaries:HeapScan",
+    "adv-test": "tests.toyfamily.adversaries:TestSplit",
 }

@@ -1,0 +1,456 @@
+"""Agents in their own process: they reach the task only through a narrow channel.
+
+The trial process holds the task and the real :class:`~harness.budget.BudgetedObjective`
+(the counters, the cache, the curve monitor). The agent runs in a freshly *spawned*
+Python process (not forked: its memory never held the task, so scanning its own heap
+finds nothing) and gets a :class:`RemoteObjective` with the objective's public methods.
+Every call is a message over a pipe; the trial process answers it with the real
+objective, so an agent cannot overwrite the counters (its copy of them is only a view),
+read private attributes of the task (there is none in its process), or request the
+test split (the real objective refuses, as in process).
+
+Live policies (``evaluate_policy``): the task calls the policy in the trial process;
+each call goes back over the channel to the agent's policy object, and the agent's
+answer returns. While the trial process waits for such an answer it also serves the
+agent's other requests (e.g. ``propose`` from another thread of the agent), so neither
+side can deadlock.
+
+Not covered: the agent's process can still read files (the datasets on disk). The
+filesystem is not sandboxed; see the README.
+
+Wire format: tuples ``(kind, request_id, payload)``. Agent -> harness: ``req``
+(method, args) and ``ret`` (a policy call's answer); harness -> agent: ``resp`` (ok,
+value, state), ``call`` (a policy call's arguments) and ``done``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+import os
+import pickle
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from harness.budget import BudgetedObjective
+from harness.params import Config, ParamSpace
+from harness.procs import die_with_parent
+
+# Methods of the objective an agent may call, and nothing else.
+ALLOWED = frozenset(
+    {
+        "n_items",
+        "inputs",
+        "item_tokens",
+        "targets",
+        "label_cost",
+        "evaluate",
+        "sample_cost",
+        "loss",
+        "evaluate_policy",
+        "propose",
+        "propose_predictor",
+    }
+)
+
+
+def _state(obj: BudgetedObjective) -> dict[str, Any]:
+    return {
+        "samples_used": obj.samples_used,
+        "budget_samples": obj.budget_samples,
+        "labels_used": obj.labels_used,
+        "budget_labels": obj.budget_labels,
+        "evaluations": obj.evaluations,
+        "stopped_by_time_limit": obj.stopped_by_time_limit,
+    }
+
+
+# ---- agent side ------------------------------------------------------------------
+class _Channel:
+    """The agent end: requests from any thread, answers routed by request id."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._send_lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, queue.Queue[tuple[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self._policies: dict[int, Callable[..., Any]] = {}
+        self._reader = threading.Thread(target=self._read, daemon=True, name="tb-channel")
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                kind, rid, payload = self.conn.recv()
+            except (EOFError, OSError):
+                for q in list(self._waiting.values()):
+                    q.put(("closed", None))
+                return
+            with self._lock:
+                target = self._waiting.get(rid)
+            if target is not None:
+                target.put((kind, payload))
+
+    def send(self, message: tuple[str, int, Any]) -> None:
+        with self._send_lock:
+            self.conn.send(message)
+
+    def request(self, method: str, args: tuple[Any, ...], policy: Callable | None = None) -> Any:
+        rid = next(self._ids)
+        box: queue.Queue[tuple[str, Any]] = queue.Queue()
+        with self._lock:
+            self._waiting[rid] = box
+        try:
+            self.send(("req", rid, (method, args)))
+            while True:
+                kind, payload = box.get()
+                if kind == "call":  # the harness runs our live policy on these arguments
+                    assert policy is not None
+                    try:
+                        self.send(("ret", rid, (True, policy(*payload))))
+                    except BaseException as exc:  # noqa: BLE001 - handed to the task
+                        self.send(("ret", rid, (False, exc)))
+                    continue
+                if kind == "closed":
+                    raise ConnectionError("the trial process closed the channel")
+                return payload
+        finally:
+            with self._lock:
+                self._waiting.pop(rid, None)
+
+
+class _Log:
+    """What an agent may read of the trial's log: its own last proposal."""
+
+    def __init__(self) -> None:
+        self.incumbent: Config | None = None
+        self.incumbent_predictor: Any = None
+
+
+class RemoteObjective:
+    """The agent's view of the budgeted objective (same public methods and counters).
+
+    The counters are a copy refreshed by every answer: changing them changes nothing
+    in the trial process, which keeps the real ones.
+    """
+
+    def __init__(
+        self,
+        channel: _Channel,
+        space: ParamSpace,
+        capabilities: frozenset[str],
+        state: dict[str, Any],
+    ) -> None:
+        self._channel = channel
+        self._space = space
+        self._names = space.names
+        self._caps = capabilities
+        self._state = dict(state)
+        self._log = _Log()
+
+    # counters (views)
+    @property
+    def param_space(self) -> ParamSpace:
+        return self._space
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return self._caps
+
+    @property
+    def samples_used(self) -> int:
+        return int(self._state["samples_used"])
+
+    @property
+    def budget_samples(self) -> int:
+        return int(self._state["budget_samples"])
+
+    @property
+    def samples_left(self) -> int:
+        return self.budget_samples - self.samples_used
+
+    @property
+    def labels_used(self) -> int:
+        return int(self._state["labels_used"])
+
+    @property
+    def budget_labels(self) -> int | None:
+        return self._state["budget_labels"]
+
+    @property
+    def labels_left(self) -> int | None:
+        b = self.budget_labels
+        return None if b is None else b - self.labels_used
+
+    @property
+    def evaluations(self) -> int:
+        return int(self._state["evaluations"])
+
+    @property
+    def stopped_by_time_limit(self) -> bool:
+        return bool(self._state["stopped_by_time_limit"])
+
+    @property
+    def log(self) -> _Log:
+        return self._log
+
+    def _call(self, method: str, *args: Any, policy: Callable | None = None) -> Any:
+        ok, value, state = self._channel.request(method, args, policy)
+        self._state = state
+        if not ok:
+            raise value
+        return value
+
+    def _pack(self, config: Mapping[str, Any]) -> Any:
+        # All-integer spaces (tables of thousands of entries) travel as one int64 array.
+        if self._space._int_bounds is not None and len(config) == len(self._names):  # noqa: SLF001
+            try:
+                return np.array([config[n] for n in self._names], dtype=np.int64)
+            except (KeyError, TypeError, ValueError, OverflowError):
+                pass
+        return dict(config)
+
+    # the channel's methods
+    def n_items(self, split: str = "train") -> int:
+        return self._call("n_items", split)
+
+    def inputs(self, split: str = "train", items: Any = None) -> list[str]:
+        return self._call("inputs", split, items)
+
+    def item_tokens(self, split: str = "train", items: Any = None) -> list[list[str]]:
+        return self._call("item_tokens", split, items)
+
+    def targets(self, split: str = "train", items: Any = None) -> np.ndarray:
+        return self._call("targets", split, items)
+
+    def label_cost(self, split: str, items: Any = None) -> int:
+        return self._call("label_cost", split, items)
+
+    def evaluate(
+        self,
+        config: Mapping[str, Any],
+        split: str = "train",
+        items: Any = None,
+        reuse: bool = False,
+    ) -> np.ndarray:
+        return self._call("evaluate", self._pack(config), split, items, reuse)
+
+    def sample_cost(
+        self,
+        config: Mapping[str, Any],
+        split: str = "train",
+        items: Any = None,
+        reuse: bool = False,
+    ) -> int:
+        return self._call("sample_cost", self._pack(config), split, items, reuse)
+
+    def loss(
+        self,
+        config: Mapping[str, Any],
+        split: str = "train",
+        items: Any = None,
+        reuse: bool = False,
+    ) -> float:
+        return self._call("loss", self._pack(config), split, items, reuse)
+
+    def evaluate_policy(
+        self, policy: Callable[..., Any], split: str = "train", items: Any = None
+    ) -> np.ndarray:
+        return self._call("evaluate_policy", split, items, policy=policy)
+
+    def propose(self, config: Mapping[str, Any], train_loss: float | None = None) -> None:
+        self._call("propose", self._pack(config), train_loss)
+        self._log.incumbent, self._log.incumbent_predictor = dict(config), None
+
+    def propose_predictor(self, predictor: Any, train_loss: float | None = None) -> None:
+        self._call("propose_predictor", predictor, train_loss)
+        self._log.incumbent, self._log.incumbent_predictor = None, predictor
+
+
+@dataclass
+class AgentJob:
+    """What the agent process needs: the agent, and its trial context as data."""
+
+    agent_name: str
+    agent_options: dict[str, Any]
+    param_space: ParamSpace
+    capabilities: frozenset[str]
+    seed: int
+    eval_items: np.ndarray
+    rng_seed: int
+    device: str
+    threads: int
+    state: dict[str, Any]
+    plugins: str
+    parent_pid: int = 0
+
+
+def _agent_main(job: AgentJob, conn: Connection) -> None:
+    """Body of the agent process: build the agent, run it, send back its result."""
+    from harness import registry
+    from harness.agent import TrialContext
+    from harness.budget import BudgetExhausted
+
+    die_with_parent(job.parent_pid)
+    if job.plugins:
+        os.environ["TUNEBENCH_PLUGINS"] = job.plugins
+    channel = _Channel(conn)
+    objective = RemoteObjective(channel, job.param_space, job.capabilities, job.state)
+    agent = registry.agent_class(job.agent_name)(**job.agent_options)
+    ctx = TrialContext(
+        objective=objective,  # type: ignore[arg-type]
+        param_space=job.param_space,
+        seed=job.seed,
+        eval_items=job.eval_items,
+        rng=np.random.default_rng(job.rng_seed),
+        device=job.device,
+        threads=job.threads,
+    )
+    try:
+        try:
+            result: Any = agent.run(ctx)
+        except BudgetExhausted:
+            result = None
+        channel.send(("done", 0, (True, (result, agent.diagnostics(), agent.versions()))))
+    except BaseException as exc:  # noqa: BLE001 - reported to the trial process
+        text = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+        try:
+            channel.send(("done", 0, (False, (text, agent.diagnostics(), agent.versions()))))
+        except Exception:  # noqa: BLE001 - the result itself would not pickle
+            channel.send(("done", 0, (False, (text, {}, {}))))
+
+
+# ---- trial side ------------------------------------------------------------------
+class AgentFailed(Exception):
+    """The isolated agent raised (or its process died); the message holds the
+    traceback, with what the agent reported of its diagnostics and versions."""
+
+    def __init__(
+        self,
+        message: str,
+        diagnostics: dict[str, float] | None = None,
+        versions: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.diagnostics = dict(diagnostics or {})
+        self.versions = dict(versions or {})
+
+
+@dataclass
+class IsolatedResult:
+    result: Any
+    diagnostics: dict[str, float]
+    versions: dict[str, str]
+    overhead_s: float  # time spent on the channel in the trial process (not evaluating)
+
+
+def run_isolated(job: AgentJob, objective: BudgetedObjective) -> IsolatedResult:
+    """Run ``job``'s agent in a spawned process, serving its requests with
+    ``objective`` until it finishes; raises :class:`AgentFailed` if it raised."""
+    job.parent_pid = os.getpid()
+    ctx = mp.get_context("spawn")
+    ours, theirs = ctx.Pipe(duplex=True)
+    proc = ctx.Process(target=_agent_main, args=(job, theirs), daemon=True, name="tb-agent")
+    proc.start()
+    theirs.close()
+    server = _Server(objective, ours, job.param_space)
+    try:
+        kind, payload = server.serve_until_done(proc)
+    finally:
+        ours.close()
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    ok, (value, diagnostics, versions) = payload
+    if not ok:
+        raise AgentFailed(value, diagnostics, versions)
+    return IsolatedResult(value, diagnostics, versions, server.overhead_s)
+
+
+class _Server:
+    """The trial end: answers requests with the real objective."""
+
+    def __init__(self, objective: BudgetedObjective, conn: Connection, space: ParamSpace) -> None:
+        self.objective = objective
+        self.conn = conn
+        self.names = space.names
+        self.overhead_s = 0.0
+        self._work_s = 0.0
+
+    def serve_until_done(self, proc: Any) -> tuple[str, Any]:
+        while True:
+            if not self.conn.poll(1.0):
+                if not proc.is_alive():
+                    raise AgentFailed(f"the agent process died (exit code {proc.exitcode})")
+                continue
+            t0 = time.perf_counter()
+            try:
+                kind, rid, payload = self.conn.recv()
+            except (EOFError, OSError):
+                raise AgentFailed(
+                    f"the agent process closed the channel (exit code {proc.exitcode})"
+                ) from None
+            if kind == "done":
+                return kind, payload
+            if kind == "req":
+                self._answer(rid, payload)
+            self.overhead_s += time.perf_counter() - t0 - self._take_work()
+
+    def _take_work(self) -> float:
+        w, self._work_s = self._work_s, 0.0
+        return w
+
+    def _config(self, packed: Any) -> Any:
+        if isinstance(packed, np.ndarray):
+            return dict(zip(self.names, packed.tolist(), strict=True))
+        return packed
+
+    def _answer(self, rid: int, payload: tuple[str, tuple[Any, ...]]) -> None:
+        method, args = payload
+        try:
+            if method not in ALLOWED:
+                raise AttributeError(f"the objective has no method {method!r} for agents")
+            fn = getattr(self.objective, method)
+            if method in ("evaluate", "sample_cost", "loss", "propose"):
+                args = (self._config(args[0]), *args[1:])
+            if method == "evaluate_policy":
+                args = (self._remote_policy(rid), *args)
+            t0 = time.perf_counter()
+            value = fn(*args)
+            self._work_s += time.perf_counter() - t0
+            reply = (True, value, _state(self.objective))
+        except BaseException as exc:  # noqa: BLE001 - the agent sees the same exception
+            reply = (False, exc, _state(self.objective))
+        try:
+            self.conn.send(("resp", rid, reply))
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            # An exception (or value) that does not pickle: the agent gets its text.
+            text = f"{type(reply[1]).__name__}: {reply[1]} (unpicklable: {exc})"
+            self.conn.send(("resp", rid, (False, RuntimeError(text), reply[2])))
+
+    def _remote_policy(self, rid: int) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            self.conn.send(("call", rid, args))
+            while True:
+                kind, other, payload = self.conn.recv()
+                if kind == "ret" and other == rid:
+                    ok, value = payload
+                    if not ok:
+                        raise value
+                    return value
+                if kind == "req":  # another thread of the agent asks meanwhile
+                    self._answer(other, payload)
+                elif kind == "done":
+                    raise AgentFailed("the agent finished during a policy evaluation")
+
+        return call

@@ -1,0 +1,60 @@
+"""Hostile agents cannot overspend, read the task or the test split (issue: trustworthy
+runs). Each runs as a real trial, with the agent in its own process."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.trial import TrialSpec, run_trial
+
+
+def _trial(agent: str, budget: int = 100, isolate: bool = True) -> dict:
+    spec = TrialSpec(
+        suite="adv",
+        task_label="toy",
+        task="toy",
+        agent=agent,
+        seed=0,
+        budget_samples=budget,
+        eval_items=10,
+        isolate=isolate,
+    )
+    return run_trial(spec)
+
+
+def test_overwriting_counters_does_not_buy_samples() -> None:
+    rec = _trial("adv-counters", budget=100)
+    assert rec["status"] == "ok", rec["error"]
+    assert rec["samples_used"] == 100 and rec["evaluations"] == 10
+    assert rec["diag_paid_evaluations"] == 10  # the 11th was refused by the harness
+
+
+def test_private_attributes_lead_nowhere() -> None:
+    rec = _trial("adv-private")
+    assert rec["status"] == "failed" and "AttributeError" in rec["error"]
+    assert "diag_test_targets_read" not in rec
+
+
+def test_the_agent_process_heap_holds_no_task() -> None:
+    rec = _trial("adv-heap")
+    assert rec["status"] == "ok", rec["error"]
+    assert rec["diag_tasks_found"] == 0 and "diag_test_targets_read" not in rec
+
+
+def test_in_process_the_heap_scan_would_succeed() -> None:
+    # The same attack without isolation finds the task: what isolation protects against.
+    rec = _trial("adv-heap", isolate=False)
+    assert rec["diag_tasks_found"] >= 1
+
+
+def test_test_split_and_private_methods_are_refused() -> None:
+    rec = _trial("adv-test")
+    assert rec["status"] == "ok", rec["error"]
+    assert rec["diag_refused"] == 4 and rec["samples_used"] == 0
+
+
+@pytest.mark.parametrize("agent", ["random", "optuna-tpe"])
+def test_isolation_changes_no_result(agent: str) -> None:
+    a, b = _trial(agent, isolate=True), _trial(agent, isolate=False)
+    for key in ("config", "samples_used", "evaluations", "val_loss", "test_mape"):
+        assert a[key] == b[key], key
