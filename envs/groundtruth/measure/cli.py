@@ -5,7 +5,7 @@ Examples::
     tunebench measure blocks.csv --out measured.csv            # a CSV with a hex column
     tunebench measure --hex 4801c0 480fafc0 --out chains.csv   # blocks on the command line
     tunebench measure ../shared/data/bhive/blocks.csv.gz --sample 16000 --seed 0 \\
-        --stratify-by sources --skip-invalid --out bhive_znver3.csv
+        --stratify-by sources --skip-invalid --out runs/bhive_{uarch}.csv   # any CPU
     tunebench measure --self-check                            # is this machine measuring right?
     tunebench measure --compare bhive_znver4.csv.gz bhive_znver4_repeat.csv.gz  # noise floor
 
@@ -36,7 +36,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``measure`` options (shared by the plugin and ``python -m``)."""
     p.add_argument("input", nargs="?", help="CSV (plain or .gz) with a 'hex' column")
     p.add_argument("--hex", nargs="+", metavar="HEX", help="blocks as hex machine code")
-    p.add_argument("--out", help="output CSV (appended to; re-running resumes)")
+    p.add_argument(
+        "--out",
+        help="output CSV (appended to; re-running resumes); {uarch} in it becomes this CPU's "
+        "microarchitecture (e.g. runs/bhive_{uarch}.csv -> runs/bhive_znver4.csv)",
+    )
     p.add_argument("--runs", type=int, default=5, help="independent processes per block (median)")
     p.add_argument("--samples", type=int, default=64, help="timed calls per process (minimum)")
     p.add_argument("--target-us", type=float, default=100.0, help="duration of one timed call, us")
@@ -81,6 +85,10 @@ def main(args: argparse.Namespace) -> int:
         raise UserError("--out is required (the CSV to write), unless --self-check or --compare")
     if (args.input is None) == (args.hex is None):
         raise UserError("give either an input CSV or --hex HEX [HEX ...], not both or neither")
+    if "{uarch}" in args.out:
+        from envs.groundtruth.measure.cpu import cpu_identity
+
+        args.out = args.out.replace("{uarch}", cpu_identity().uarch)
     if args.stratify_by and args.sample is None:
         raise UserError("--stratify-by needs --sample N")
     config = runner.MeasureConfig(
