@@ -73,6 +73,9 @@ class TrialLog:
     incumbent: dict[str, Any] | None = None
     incumbent_predictor: Predictor | None = None
     incumbent_train_loss: float = float("inf")
+    # True while the last curve point shows the current incumbent (a proposal between
+    # curve points leaves it False until the next point or the trial's final one).
+    point_is_current: bool = True
 
 
 class EvalCache:
@@ -121,6 +124,11 @@ class BudgetedObjective:
         cache: shared cache for a deterministic task (default: a new one).
         time_limit_s: wall seconds after which evaluation requests are refused
             (:class:`TimeLimitReached`); None: no limit.
+        points_per_decade: the anytime curve gets a point (one validation scoring by the
+            monitor) at the first proposal and at most once per 1/points_per_decade of a
+            decade of samples after that, so monitoring costs a few percent of a large
+            budget (4 per decade: at most ~24 points up to 10^6 samples); None: a point
+            at every proposal.
     """
 
     def __init__(
@@ -132,6 +140,7 @@ class BudgetedObjective:
         monitor_predictor: Callable[[Predictor], float] | None = None,
         cache: EvalCache | None = None,
         time_limit_s: float | None = None,
+        points_per_decade: int | None = 4,
     ) -> None:
         if budget_samples < 0 or (budget_labels is not None and budget_labels < 0):
             raise ValueError("budgets must be >= 0")
@@ -152,6 +161,8 @@ class BudgetedObjective:
         self._t0 = time.perf_counter()
         self._deadline = None if time_limit_s is None else self._t0 + float(time_limit_s)
         self._time_limited = False
+        self._per_decade = points_per_decade
+        self._last_cell: int | None = None
 
     # ---- read-only state ----------------------------------------------------------
     @property
@@ -317,8 +328,8 @@ class BudgetedObjective:
         cfg = self._task.param_space.validate(config)
         self._log.incumbent, self._log.incumbent_predictor = cfg, None
         self._note_train_loss(train_loss)
-        val = self._monitor(cfg) if self._monitor is not None else float("nan")
-        self._point(val)
+        if self._due():
+            self._point(self._monitor(cfg) if self._monitor is not None else float("nan"))
 
     def propose_predictor(self, predictor: Predictor, train_loss: float | None = None) -> None:
         """Declare ``predictor`` the agent's current best (free; predictor track)."""
@@ -326,15 +337,28 @@ class BudgetedObjective:
             raise TypeError("a predictor must be callable on a list of inputs")
         self._log.incumbent, self._log.incumbent_predictor = None, predictor
         self._note_train_loss(train_loss)
-        mon = self._monitor_predictor
-        self._point(mon(predictor) if mon is not None else float("nan"))
+        if self._due():
+            mon = self._monitor_predictor
+            self._point(mon(predictor) if mon is not None else float("nan"))
 
     # ---- internals ----------------------------------------------------------------
     def _note_train_loss(self, train_loss: float | None) -> None:
         if train_loss is not None:
             self._log.incumbent_train_loss = min(self._log.incumbent_train_loss, float(train_loss))
 
+    def _due(self) -> bool:
+        """Whether a proposal now gets a curve point (see ``points_per_decade``)."""
+        if self._per_decade is None:
+            return True
+        cell = int(np.floor(self._per_decade * np.log10(max(self._samples_used, 1))))
+        if self._last_cell is not None and cell == self._last_cell:
+            self._log.point_is_current = False
+            return False
+        self._last_cell = cell
+        return True
+
     def _point(self, val: float) -> None:
+        self._log.point_is_current = True
         self._log.curve.append(
             CurvePoint(
                 samples=self._samples_used,

@@ -239,7 +239,7 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
         else:
             raise TypeError(f"agent returned {type(result).__name__}, not a config/predictor")
         test = task.score(test_costs, "test", test_items)
-        if is_new or not log.curve:
+        if is_new or not log.curve or not log.point_is_current:
             # The returned result is what counts: the curve ends on it.
             log.curve.append(
                 CurvePoint(objective.samples_used, agent_wall_s, log.incumbent_train_loss, val_loss)

@@ -143,3 +143,25 @@ def test_trial_records_the_budget_and_falls_back_to_the_incumbent(monkeypatch) -
     assert rec["curve_samples"][-1] <= 200
     # the curve's last validation loss is that of the returned configuration
     assert rec["curve_val_loss"][-1] == pytest.approx(rec["val_loss"])
+
+
+def test_curve_points_are_throttled_to_a_few_per_decade_of_samples() -> None:
+    task = ToyTask(n=50)
+    calls: list[int] = []
+
+    def monitor(config) -> float:  # noqa: ANN001
+        calls.append(1)
+        return 0.5
+
+    obj = BudgetedObjective(task, 10_000, monitor_val_loss=monitor, points_per_decade=4)
+    cfg = task.param_space.default()
+    for _ in range(1000):  # 1,000 evaluations of 10 items, a proposal after each
+        obj.loss(cfg, "train", np.arange(10))
+        obj.propose(cfg, 0.5)
+    # Samples 10 .. 10,000: 3 decades, at most 4 points each, plus the first.
+    assert len(obj.log.curve) == len(calls) <= 4 * 3 + 1
+    assert obj.log.curve[-1].samples < 10_000 or obj.log.point_is_current
+    every = BudgetedObjective(task, 100, monitor_val_loss=monitor, points_per_decade=None)
+    for _ in range(5):
+        every.propose(cfg)
+    assert len(every.log.curve) == 5
