@@ -1,0 +1,115 @@
+"""Harness overhead at scale: budget accounting, the agent channel, curve monitoring and
+records, against simulation time, for one trial.
+
+    .venv/bin/python bench/harness_overhead.py --budget 1000000 --agent random
+    .venv/bin/python bench/harness_overhead.py --budget 20000 --agent difftune --isolate both
+
+Runs one real trial (blocksim, the full shipped dataset, split by-source) and times:
+the simulator's work for the agent's requests (train split), the curve monitor's
+validation scoring, the final test scoring, the agent channel (time the trial process
+spends serving the agent beyond the objective's own work), and the rest of the trial's
+wall time. ``--isolate both`` also runs the trial in one process and prints the wall
+time ratio (the isolation's cost, agent's start-up included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness.trial import TrialSpec, build_task, run_trial  # noqa: E402
+
+OPTIONS = {"dataset": "bhive_znver3", "cpu": "znver3", "split": "by-source", "jobs": 1}
+
+
+def timed_trial(agent: str, budget: int, eval_items: int, seed: int, isolate: bool) -> dict:
+    task = build_task("blocksim", OPTIONS)
+    spent = {"train": 0.0, "val": 0.0, "test": 0.0}
+    calls = {"train": 0, "val": 0, "test": 0}
+    original = type(task).evaluate
+
+    def evaluate(config, split, items):  # noqa: ANN001, ANN202 - a timing wrapper
+        t0 = time.perf_counter()
+        out = original(task, config, split, items)
+        spent[split] += time.perf_counter() - t0
+        calls[split] += len(items)
+        return out
+
+    task.evaluate = evaluate  # type: ignore[method-assign]
+    spec = TrialSpec(
+        suite="bench",
+        task_label="blocksim",
+        task="blocksim",
+        agent=agent,
+        seed=seed,
+        budget_samples=budget,
+        task_options=OPTIONS,
+        eval_items=eval_items,
+        isolate=isolate,
+    )
+    t0 = time.perf_counter()
+    rec = run_trial(spec)
+    wall = time.perf_counter() - t0
+    del task.evaluate
+    if rec["status"] != "ok":
+        raise SystemExit(rec["error"])
+    return {"rec": rec, "wall": wall, "spent": spent, "calls": calls}
+
+
+def report(name: str, r: dict) -> None:
+    s, c, rec = r["spent"], r["calls"], r["rec"]
+    sim = s["train"]
+    channel = rec.get("channel_s", 0.0)
+    print(
+        f"{name}: wall {r['wall']:.1f} s, {rec['samples_used']:,} samples, test MAPE "
+        f"{rec['test_mape']:.4f}, {len(rec['curve_samples'])} curve points"
+    )
+    print(
+        f"  simulation for the agent (train): {sim:8.2f} s  ({c['train']:,} blocks, "
+        f"{c['train'] / max(sim, 1e-9):,.0f} blocks/s)"
+    )
+    print(
+        f"  curve monitoring (val scoring):   {s['val']:8.2f} s  ({c['val']:,} blocks)"
+        f"  = {100 * s['val'] / max(sim, 1e-9):.1f}% of simulation"
+    )
+    print(
+        f"  agent channel (isolation):        {channel:8.2f} s"
+        f"  = {100 * channel / max(sim, 1e-9):.1f}% of simulation"
+    )
+    print(f"  final test scoring:               {s['test']:8.2f} s  ({c['test']:,} blocks)")
+    rest = r["wall"] - sim - s["val"] - s["test"] - channel
+    print(f"  rest (agent's own work, start-up, task build, records): {rest:.2f} s")
+    over = s["val"] + channel
+    print(
+        f"  harness overhead (monitoring + channel) / simulation: {100 * over / max(sim, 1e-9):.1f}%"
+    )
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--agent", default="random")
+    p.add_argument("--budget", type=int, default=1_000_000)
+    p.add_argument("--eval-items", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--isolate", choices=["yes", "no", "both"], default="yes")
+    a = p.parse_args()
+    build_task("blocksim", OPTIONS)  # built once (decoding), outside the timings
+    runs = {"yes": [True], "no": [False], "both": [True, False]}[a.isolate]
+    results = {}
+    for isolate in runs:
+        name = "isolated" if isolate else "in-process"
+        results[name] = r = timed_trial(a.agent, a.budget, a.eval_items, a.seed, isolate)
+        report(f"{a.agent} {name}", r)
+    if len(results) == 2:
+        ratio = results["isolated"]["wall"] / results["in-process"]["wall"]
+        same = results["isolated"]["rec"]["config"] == results["in-process"]["rec"]["config"]
+        print(f"isolated / in-process wall time: {ratio:.3f} (same configuration: {same})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
