@@ -84,9 +84,8 @@ def report(name: str, r: dict) -> None:
     rest = r["wall"] - sim - s["val"] - s["test"] - channel
     print(f"  rest (agent's own work, start-up, task build, records): {rest:.2f} s")
     over = s["val"] + channel
-    print(
-        f"  harness overhead (monitoring + channel) / simulation: {100 * over / max(sim, 1e-9):.1f}%"
-    )
+    share = 100 * over / max(sim, 1e-9)
+    print(f"  harness overhead (monitoring + channel) / simulation: {share:.1f}%")
 
 
 def main() -> int:
