@@ -22,11 +22,14 @@ looks the same whichever executor filled it, and resume and report work unchange
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import sys
+import tempfile
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +118,11 @@ def connect(address: str | None, num_cpus: int) -> bool:
     else:
         _check_reachable(address)
         try:
-            ray.init(address=address, **quiet)
+            # Ray's core prints a warning a second while it retries an address that
+            # answers but is no Ray cluster (~20 s): kept out of the terminal, the
+            # failure is one line below.
+            with _stderr_to_file():
+                ray.init(address=address, **quiet)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
             raise UserError(
@@ -123,6 +130,20 @@ def connect(address: str | None, num_cpus: int) -> bool:
                 "running there, and do RAY_AUTH_MODE and the auth token match the cluster's?)"
             ) from None
     return True
+
+
+@contextlib.contextmanager
+def _stderr_to_file() -> Iterator[None]:
+    """Send file descriptor 2 (C++ logs included) to a temporary file for a while."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _check_reachable(address: str, timeout_s: float = 10.0) -> None:
@@ -223,17 +244,20 @@ class RayExecutor:
             raise UserError(f"--workers must be >= 1, got {workers}")
         self.workers = workers
         self.address = address
+        self._started = False
 
     def check(self) -> None:
-        """Fail early (one line, before the run writes anything) if the cluster address
-        does not accept connections."""
+        """Join (or start) Ray now: a cluster that cannot be joined fails here, in one
+        line, before the run writes anything."""
         if self.address is not None:
             _check_reachable(self.address, timeout_s=3.0)
+        self._started = connect(self.address, self.workers) or self._started
 
     def run(self, specs: Sequence[TrialSpec], on_result: OnResult) -> None:
         """Run ``specs``; call ``on_result(spec, record, "")`` as each finishes, or
         ``on_result(spec, None, why)`` for a trial whose Ray worker died."""
-        started = connect(self.address, self.workers)
+        started = connect(self.address, self.workers) or self._started
+        self._started = False
         running: dict[ray.ObjectRef, TrialSpec] = {}
         try:
             nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]

@@ -52,10 +52,13 @@ def load_measured(dataset: str, max_items: int | None = None) -> Dataset:
     blocks (a stable hash-chosen subset); a bad or missing file is a UserError."""
     from envs.groundtruth.blockdata import load_block_dataset
 
+    path = dataset_path(dataset)
     try:
-        data = load_block_dataset(dataset_path(dataset))
+        data = load_block_dataset(path)
     except (ValueError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from None
+    except csv.Error as exc:
+        raise UserError(f"{path}: not a CSV of measured blocks ({exc})") from None
     return data if max_items is None else subsample(data, int(max_items))
 
 
