@@ -77,6 +77,7 @@ class Comparison:
     diagnostics: list[AgentDiagnostics]
     per_seed: dict[str, dict[int, float]]  # agent -> seed -> headline
     curves: dict[str, list[tuple[list[int], list[float]]]]  # agent -> (samples, val_loss)
+    wall_total_s: float = 0.0  # summed wall time of this row's trials (one core each)
 
     @property
     def title(self) -> str:
@@ -283,6 +284,7 @@ def _compare(records: list[dict[str, Any]], info: TaskInfo | None) -> Comparison
         verdict=verdict_,
         diagnostics=_diagnostics(ok),
         per_seed=per_seed,
+        wall_total_s=float(sum(r.get("wall_s", 0.0) or 0.0 for r in records)),
         curves={
             a: [
                 (

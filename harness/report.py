@@ -260,7 +260,15 @@ def build_document(a: Analysis) -> list[Block]:
 
 
 def _comparison_blocks(c: Comparison, info: TaskInfo | None) -> list[Block]:
-    blocks: list[Block] = [Heading(c.title, 3), Paragraph(c.verdict.text)]
+    blocks: list[Block] = [
+        Heading(c.title, 3),
+        Paragraph(c.verdict.text),
+        Paragraph(
+            f"Trials' wall time: {fmt(c.wall_total_s / 60, 3)} min in all "
+            f"({len([r for r in c.rows for _ in range(r.seeds_ok + r.seeds_failed)])} trials, "
+            "one core each; divide by the workers for the elapsed time)."
+        ),
+    ]
     nf = info.noise_floor if info else None
     if nf and c.headline == "test_mape" and nf.get("mape") is not None:
         blocks.append(
