@@ -43,6 +43,7 @@ import numpy as np
 from harness.budget import BudgetedObjective
 from harness.params import Config, ParamSpace
 from harness.procs import die_with_parent
+from harness.zygote import connect_to_zygote
 
 # Methods of the objective an agent may call, and nothing else.
 ALLOWED = frozenset(
@@ -354,14 +355,19 @@ class IsolatedResult:
 
 
 def run_isolated(job: AgentJob, objective: BudgetedObjective) -> IsolatedResult:
-    """Run ``job``'s agent in a spawned process, serving its requests with
-    ``objective`` until it finishes; raises :class:`AgentFailed` if it raised."""
+    """Run ``job``'s agent in its own process (forked by the runner's zygote, see
+    harness/zygote.py, or else spawned), serving its requests with ``objective`` until
+    it finishes; raises :class:`AgentFailed` if it raised."""
     job.parent_pid = os.getpid()
-    ctx = mp.get_context("spawn")
-    ours, theirs = ctx.Pipe(duplex=True)
-    proc = ctx.Process(target=_agent_main, args=(job, theirs), daemon=True, name="tb-agent")
-    proc.start()
-    theirs.close()
+    forked = connect_to_zygote(job)  # the runner's zygote: no fresh imports per trial
+    if forked is not None:
+        ours, proc = forked
+    else:
+        ctx = mp.get_context("spawn")
+        ours, theirs = ctx.Pipe(duplex=True)
+        proc = ctx.Process(target=_agent_main, args=(job, theirs), daemon=True, name="tb-agent")
+        proc.start()
+        theirs.close()
     server = _Server(objective, ours, job.param_space)
     try:
         kind, payload = server.serve_until_done(proc)

@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import harness
+from harness import registry
 from harness.errors import UserError
 from harness.store import save_record, scan_records, write_atomic
 from harness.suite import check_specs, load_suite
 from harness.trial import TrialSpec
+from harness.zygote import Zygote
 
 
 @dataclass
@@ -124,6 +126,41 @@ def run_suite(
     """
     say = log or (lambda line: print(line, file=sys.stderr, flush=True))
     name, specs = load_suite(config)
+    # The agents' zygote starts before any task is built, so the agent processes it
+    # forks never held a task (harness/zygote.py); local trials only.
+    zygote = _start_zygote(specs) if executor == "local" else None
+    try:
+        return _run_suite(config, name, specs, out_dir, workers, executor, address, say, force)
+    finally:
+        if zygote is not None:
+            zygote.stop()
+
+
+def _start_zygote(specs: list[TrialSpec]) -> Zygote | None:
+    modules = {"harness.isolation"}
+    for spec in specs:
+        target = registry.agent_target(spec.agent_name)
+        if target:
+            modules.add(target.partition(":")[0])
+    try:
+        zygote = Zygote(sorted(modules))
+    except (OSError, RuntimeError):
+        return None  # agents are spawned instead
+    zygote.publish()
+    return zygote
+
+
+def _run_suite(
+    config: str | Path,
+    name: str,
+    specs: list[TrialSpec],
+    out_dir: str | Path | None,
+    workers: int,
+    executor: str,
+    address: str | None,
+    say: Callable[[str], None],
+    force: bool,
+) -> RunSummary:
     # Build each task setting and agent setting once up front: a missing dataset or
     # tool, a bad option or an agent that cannot work on its task fails here, before
     # anything is written (and forked local workers reuse the built tasks).

@@ -58,3 +58,19 @@ def test_isolation_changes_no_result(agent: str) -> None:
     a, b = _trial(agent, isolate=True), _trial(agent, isolate=False)
     for key in ("config", "samples_used", "evaluations", "val_loss", "test_mape"):
         assert a[key] == b[key], key
+
+
+def test_agents_forked_by_the_runners_zygote_hold_no_task(tmp_path) -> None:
+    import json
+
+    from harness.runner import run_suite
+
+    suite = tmp_path / "adv.toml"
+    suite.write_text(
+        'name = "adv"\nbudgets = [40]\neval_items = 10\n[tasks.toy]\nagents = ["adv-heap"]\n'
+    )
+    out = tmp_path / "run"
+    summary = run_suite(suite, out_dir=out, log=lambda _line: None)
+    assert summary.ok == 1
+    rec = json.loads((out / "trials" / "toy__adv-heap__b40__s0.jsonl").read_text())
+    assert rec["diag_tasks_found"] == 0

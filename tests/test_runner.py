@@ -61,8 +61,19 @@ def test_same_suite_and_seed_give_the_same_numbers(tmp_path) -> None:
 
 
 def _children(pid: int) -> list[int]:
+    """Trial processes of a runner: its forked children (same command line), not the
+    agents' zygote (a spawned interpreter)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(x) for x in path.read_text().split()] if path.exists() else []
+    kids = [int(x) for x in path.read_text().split()] if path.exists() else []
+    own = Path(f"/proc/{pid}/cmdline").read_bytes()
+    out = []
+    for kid in kids:
+        try:
+            if Path(f"/proc/{kid}/cmdline").read_bytes() == own:
+                out.append(kid)
+        except OSError:
+            pass
+    return out
 
 
 def test_a_killed_trial_is_left_unfinished_and_resumed(tmp_path) -> None:
@@ -108,3 +119,44 @@ def test_a_record_bigger_than_a_pipe_buffer_comes_back(tmp_path) -> None:
     assert s.ok == 2
     rec = finished_records(tmp_path / "run")["toy__toy-big__b200__s0"]
     assert rec["diag_d09999"] == 9999.0
+
+
+def test_killing_the_runner_kills_its_trials_and_agents(tmp_path) -> None:
+    cfg = suite(tmp_path, '["random"]', "{ sleep_s = 0.2 }")  # ~2 s per trial
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    cmd = [sys.executable, "-m", "harness.cli", "run", str(cfg), "--out", str(tmp_path / "r")]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    family: list[int] = []
+    while not family and time.time() < deadline:
+        family = _children(proc.pid)
+        time.sleep(0.05)
+    assert family, "no trial process started"
+    time.sleep(1.0)  # the trial's agent process is running by now
+    everyone = _descendants(proc.pid)
+    assert len(everyone) >= 2  # the trial and at least its agent (and the zygote)
+    proc.kill()  # SIGKILL: no clean-up code runs in the runner
+    proc.wait()
+    deadline = time.time() + 15
+    while time.time() < deadline and any(_alive(p) for p in everyone):
+        time.sleep(0.1)
+    assert not [p for p in everyone if _alive(p)]
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        path = Path(f"/proc/{todo[0]}/task/{todo[0]}/children")
+        todo.pop(0)
+        kids = [int(x) for x in path.read_text().split()] if path.exists() else []
+        out += kids
+        todo += kids
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited
