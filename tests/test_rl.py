@@ -254,3 +254,16 @@ def test_bc_is_reproducible_with_grouped_edits() -> None:
     assert len(a.env.groups) == 10 and len(a.expert) == 3 * 8
     assert np.array_equal(a.expert.obs, b.expert.obs)
     assert a.env.best_loss == b.env.best_loss and a.env.best_config == b.env.best_config
+
+
+def test_a_spent_budget_is_said_once_and_flagged_in_info() -> None:
+    import warnings
+
+    env = make_task_env(ToyTask(n=50), budget_samples=25, minibatch=10, cache=False, horizon=50)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        env.reset(seed=0)
+        infos = [env.step(env.action_space.sample())[4] for _ in range(4)]
+    assert [i["budget_exhausted"] for i in infos] == [True, True, True, True]
+    spent = [w for w in caught if "budget spent" in str(w.message)]
+    assert len(spent) == 1

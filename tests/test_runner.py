@@ -160,3 +160,38 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"  # a zombie has exited
+
+
+def test_an_invalid_record_is_re_run(tmp_path) -> None:
+    cfg, out = suite(tmp_path, '["random"]'), tmp_path / "run"
+    assert run_suite(cfg, out, log=lambda _: None).ok == 2
+    victim = out / "trials" / "toy__random__b200__s0.jsonl"
+    victim.write_text("{}")  # e.g. a hand-edited or truncated file
+    again = run_suite(cfg, out, log=lambda _: None)
+    assert (again.ok, again.skipped) == (1, 1)
+    assert finished_records(out)["toy__random__b200__s0"]["status"] == "ok"
+
+
+def test_the_fingerprint_covers_the_agents_code(tmp_path, monkeypatch) -> None:
+    from harness import codehash
+    from harness.trial import TrialSpec
+
+    pkg = tmp_path / "myagents"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('AGENTS = {"mine": "myagents.mine:Mine"}\n')
+    (pkg / "mine.py").write_text("from baselines.random_search import RandomSearch as Mine\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("TUNEBENCH_PLUGINS", "tests.toyfamily,myagents")
+    from harness import registry
+
+    registry._plugin_modules.cache_clear()
+    spec = TrialSpec(
+        suite="s", task_label="toy", task="toy", agent="mine", seed=0, budget_samples=10
+    )
+    before = spec.fingerprint()
+    (pkg / "mine.py").write_text(
+        "from baselines.random_search import RandomSearch as Mine  # edited\n"
+    )
+    codehash.package_hash.cache_clear()
+    assert spec.fingerprint() != before
+    registry._plugin_modules.cache_clear()
