@@ -14,4 +14,11 @@ AGENTS: dict[str, str] = {
     "per-shape": "agents.gemm.per_shape:PerShapeSearch",
     "diode-mlp": "agents.gemm.diode_mlp:DiodeMLP",
     "autotvm-xgb": "agents.gemm.autotvm_xgb:AutoTVMXGB",
+    "mca-stock": "agents.predictors.stock_mca:McaStockAgent",
+    "blocksim-stock": "agents.predictors.stock_blocksim:BlockSimStockAgent",
+    "difftune-predictor": "agents.predictors.difftune_predictor:DiffTunePredictorAgent",
+    "ithemal": "agents.predictors.ithemal:IthemalAgent",
+    "surrogate-adapt": "agents.predictors.surrogate_adapt:SurrogateAdaptAgent",
+    "perfvec": "agents.predictors.perfvec:PerfVecAgent",
+    "opcode-regression": "agents.predictors.opcode_regression:OpcodeRegressionAgent",
 }

@@ -1,0 +1,89 @@
+"""Picklable predictors that run a simulator on the blocks they are given: blocksim
+under a table (its CPU's default, or a tuned one) and stock llvm-mca.
+
+Each builds its simulator on first use in the process that calls it (the harness's
+scoring process), so what crosses the isolation channel is a few names and numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+class BlockSimPredictor:
+    """blocksim with ``cpu``'s default table, with the named parameters set.
+
+    Args:
+        cpu: the blocksim CPU (its default table and structural rules).
+        names, values: table parameters (``lat:ADD32rr`` ...) and their values; none:
+            the stock table.
+    """
+
+    def __init__(
+        self, cpu: str = "znver3", names: Sequence[str] = (), values: Sequence[float] = ()
+    ) -> None:
+        if len(names) != len(values):
+            raise ValueError(f"{len(names)} parameter names but {len(values)} values")
+        self.cpu = cpu
+        self.names = tuple(names)
+        self.values = np.asarray(values, np.float64)
+        self._sim: Any = None
+        self._table: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_sim": None, "_table": None}
+
+    def __call__(self, blocks_hex: Sequence[str]) -> np.ndarray:
+        """float64 [n] cycles per 100 iterations (NaN: undecodable)."""
+        if self._sim is None:
+            from envs.blocksim.simulator import BlockSim
+
+            self._sim = BlockSim(self.cpu)
+            table = self._sim.default_table()
+            self._table = table.with_flat(self.names, self.values) if self.names else table
+        return self._sim.predict(list(blocks_hex), self._table)
+
+
+class McaPredictor:
+    """Stock llvm-mca (``-mcpu``, no knobs), one process per 400 blocks, ``jobs`` at once.
+
+    Args:
+        mcpu: the llvm-mca CPU model; llvm: 14 or 22 (znver4/5 need 22).
+    """
+
+    def __init__(self, mcpu: str = "znver3", llvm: int = 14, jobs: int = 1) -> None:
+        self.mcpu, self.llvm, self.jobs = mcpu, int(llvm), int(jobs)
+        self._sim: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_sim": None}
+
+    def __call__(self, blocks_hex: Sequence[str]) -> np.ndarray:
+        """float64 [n] cycles per 100 iterations (NaN: rejected or undecodable)."""
+        if self._sim is None:
+            self._sim = _mca_simulator(self.llvm, self.jobs)
+        return self._sim.predict(list(blocks_hex), {"mcpu": self.mcpu})
+
+
+def _mca_simulator(llvm: int, jobs: int) -> Any:
+    """An :class:`envs.mca.simulator.McaSimulator`. Workaround: at 128490f its ``decode``
+    passes ``version=`` to :func:`envs.x86.disasm.disassemble`, which takes no such
+    argument (TypeError: the mca task fails too); until that is fixed, decode with the
+    LLVM 14 llvm-mc that ``disassemble`` runs (same text for the shipped blocks)."""
+    from envs.mca.simulator import McaSimulator
+    from envs.x86.disasm import disassemble
+
+    class _Mca(McaSimulator):
+        def decode(self, blocks_hex: Sequence[str]) -> list[str]:
+            try:
+                return super().decode(blocks_hex)
+            except TypeError:
+                new = list(dict.fromkeys(h for h in blocks_hex if h not in self._asm))
+                for h, insts in zip(new, disassemble(new), strict=True):
+                    self._asm[h] = "\n".join(i.text for i in insts) if insts else None
+                return [h for h in blocks_hex if self._asm[h] is None]
+
+    return _Mca(iterations=100, jobs=jobs, llvm=llvm)
