@@ -142,80 +142,71 @@ class CostModelAgent(Agent):
         obj = ctx.objective
         incumbents = ctx.param_space.default()
         n = st.n_items
-        item_text = obj.inputs("train", np.arange(n))
+        item_kv = [parse_kv(t) or {} for t in obj.inputs("train", np.arange(n))]
         budget = obj.samples_left
         share = np.full(n, budget // n)
         share[: budget % n] += 1
-        spaces = [st.item_space(i, incumbents) for i in range(n)]
-        seen: list[dict[str, float]] = [{} for _ in range(n)]
-        subs: list[dict[str, Config]] = [{} for _ in range(n)]
-        used = np.zeros(n, dtype=np.int64)
-        best = [(math.inf, None)] * n
+        # Per item a fixed pool of distinct valid candidates (the default first), and
+        # one featurizer for every (item, candidate): features are computed once.
+        pools: list[list[Config]] = []
+        for i in range(n):
+            space = st.item_space(i, incumbents)
+            default = space.default()
+            rest = _candidates(space, ctx.rng, self.pool, {config_text(default): 0.0})
+            pools.append([default, *rest])
+        rows = [
+            {**item_kv[i], **(parse_kv(config_text(c)) or {})} for i in range(n) for c in pools[i]
+        ]
+        featurizer = Featurizer().fit(rows)
+        feats = featurizer.transform(rows)
+        starts = np.cumsum([0] + [len(p) for p in pools])
+        measured: list[dict[int, float]] = [{} for _ in range(n)]
+        best = [math.inf] * n
 
-        def measure(i: int, sub: Config) -> None:
-            key = config_text(sub)
-            if key in seen[i] or used[i] >= share[i]:
+        def measure(i: int, j: int) -> None:
+            if j in measured[i] or len(measured[i]) >= share[i]:
                 return
-            full = st.with_sub(incumbents, i, sub)
-            loss = obj.loss(full, "train", np.array([i]))
-            used[i] += 1
-            seen[i][key], subs[i][key] = loss, sub
-            if loss < best[i][0]:
-                best[i] = (loss, sub)
-                incumbents.update(st.with_sub(incumbents, i, sub))
+            loss = obj.loss(st.with_sub(incumbents, i, pools[i][j]), "train", np.array([i]))
+            measured[i][j] = loss
+            if loss < best[i]:
+                best[i] = loss
+                incumbents.update(st.with_sub(incumbents, i, pools[i][j]))
+
+        def left(i: int) -> int:
+            return int(min(share[i], len(pools[i])) - len(measured[i]))
 
         try:
             for i in range(n):
-                measure(i, spaces[i].default())
-                for _ in range(self.init):
-                    measure(i, spaces[i].sample(ctx.rng))
+                measure(i, 0)
+                for j in ctx.rng.permutation(np.arange(1, len(pools[i])))[: self.init]:
+                    measure(i, int(j))
             obj.propose(incumbents)
-            left = share - used
-            per_round = np.maximum(1, np.ceil(left / self.rounds)).astype(np.int64)
-            featurizer: Featurizer | None = None
-            while (used < share).any():
-                rows, ys, groups = [], [], []
+            per_round = [max(1, math.ceil(left(i) / self.rounds)) for i in range(n)]
+            while any(left(i) > 0 for i in range(n)):
+                xs = [feats[starts[i] + j] for i in range(n) for j in measured[i]]
+                ys = [math.log(max(v, 1e-12)) for i in range(n) for v in measured[i].values()]
+                groups = [i for i in range(n) for _ in measured[i]]
+                model = self.make_regressor(ctx).fit(np.array(xs), np.array(ys), np.array(groups))
+                pred = model.predict(feats)
                 for i in range(n):
-                    base = parse_kv(item_text[i]) or {}
-                    for key, loss in seen[i].items():
-                        rows.append({**base, **(parse_kv(key) or {})})
-                        ys.append(math.log(max(loss, 1e-12)))
-                        groups.append(i)
-                featurizer = Featurizer().fit(rows)
-                model = self.make_regressor(ctx).fit(
-                    featurizer.transform(rows), np.array(ys), np.array(groups)
-                )
-                before = used.copy()
-                for i in range(n):
-                    want = int(min(per_round[i], share[i] - used[i]))
+                    want = min(per_round[i], left(i))
                     if want <= 0:
                         continue
-                    cands = _candidates(spaces[i], ctx.rng, self.pool, seen[i])
-                    if not cands:
-                        used[i] = share[i]  # nothing new to try for this item
-                        continue
-                    base = parse_kv(item_text[i]) or {}
-                    x = featurizer.transform(
-                        [{**base, **(parse_kv(config_text(c)) or {})} for c in cands]
-                    )
-                    order = np.argsort(model.predict(x), kind="stable")
+                    todo = np.array([j for j in range(len(pools[i])) if j not in measured[i]])
+                    order = todo[np.argsort(pred[starts[i] + todo], kind="stable")]
                     n_rand = int(round(self.epsilon * want))
-                    picks = [cands[j] for j in order[: want - n_rand]]
-                    rest = [cands[j] for j in order[want - n_rand :]]
-                    if n_rand and rest:
-                        picks += [
-                            rest[j]
-                            for j in ctx.rng.choice(
-                                len(rest), size=min(n_rand, len(rest)), replace=False
-                            )
-                        ]
-                    for c in picks:
-                        measure(i, c)
+                    picks = order[: want - n_rand].tolist()
+                    rest = order[want - n_rand :]
+                    if n_rand and len(rest):
+                        picks += ctx.rng.choice(
+                            rest, size=min(n_rand, len(rest)), replace=False
+                        ).tolist()
+                    for j in picks:
+                        measure(i, int(j))
                 obj.propose(incumbents)
-                if (used == before).all():
-                    break
         except BudgetExhausted:
             pass
+        self.set_diagnostic("pool_per_item", float(np.mean([len(p) for p in pools])))
         return ctx.param_space.validate(incumbents)
 
     # ---- plain search (SMBO on the encoding) ---------------------------------------

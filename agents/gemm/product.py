@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,7 @@ class ItemStructure:
     names: tuple[str, ...]
     sub_space: ParamSpace
     product: ParamSpace
+    _verdicts: dict[str, str | None] = field(default_factory=dict)
 
     def full_name(self, item: int, name: str) -> str:
         return f"s{item:02d}.{name}"
@@ -55,15 +56,22 @@ class ItemStructure:
 
     def item_space(self, item: int, base: Mapping[str, Any]) -> ParamSpace:
         """Item ``item``'s sub-space: its defaults, and a constraint that embeds a
-        sub-configuration into ``base`` (valid elsewhere) and asks the product's."""
+        sub-configuration into ``base`` (valid elsewhere) and asks the product's. The
+        product's constraint is taken to be the same constraint on every item's
+        sub-configuration (true of ``gemm-search``), so verdicts are memoised across
+        items: a product check costs one check per item."""
         params = [
             replace(self.sub_space[n], default=self.product[self.full_name(item, n)].default)
             for n in self.names
         ]
         product = self.product
+        verdicts = self._verdicts
 
         def fits(sub: Mapping[str, Any]) -> str | None:
-            return product.violation(self.with_sub(base, item, sub))
+            key = repr([sub[k] for k in self.names])
+            if key not in verdicts:
+                verdicts[key] = product.violation(self.with_sub(base, item, sub))
+            return verdicts[key]
 
         return ParamSpace(params, constraint=fits)
 

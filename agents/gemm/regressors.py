@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ class MLPRegressor:
     ) -> None:
         self.hidden, self.steps, self.batch, self.lr = hidden, steps, batch, lr
         self.seed, self.device = seed, device
-        self._net: Any = None
+        self._layers: list[tuple[np.ndarray, np.ndarray]] = []
 
     def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> MLPRegressor:
         """x float [n, d], y float [n]; ``groups`` unused."""
@@ -46,32 +47,47 @@ class MLPRegressor:
             width = h
         layers.append(torch.nn.Linear(width, 1))
         net = torch.nn.Sequential(*layers).to(self.device)
-        opt = torch.optim.Adam(net.parameters(), lr=self.lr)
+        params = list(net.parameters())
+        # Adam by hand: torch.optim imports torch._dynamo on first use (~3.5 s here),
+        # which would dominate short fits in fresh agent processes.
+        m1 = [torch.zeros_like(p) for p in params]
+        m2 = [torch.zeros_like(p) for p in params]
+        beta1, beta2, eps = 0.9, 0.999, 1e-8
         gen = torch.Generator(device="cpu").manual_seed(self.seed)
         n = len(xt)
         # At most ~30 epochs: small data sets (early search rounds) fit in few steps.
         steps = min(self.steps, max(100, 30 * -(-n // self.batch)))
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-        for _ in range(steps):
+        for t in range(1, steps + 1):
             idx = torch.randint(0, n, (min(self.batch, n),), generator=gen).to(self.device)
             loss = torch.nn.functional.mse_loss(net(xt[idx]).squeeze(-1), yt[idx])
-            opt.zero_grad()
+            net.zero_grad(set_to_none=False)
             loss.backward()
-            opt.step()
-            sched.step()
-        self._net = net.eval()
+            lr = self.lr * 0.5 * (1.0 + math.cos(math.pi * (t - 1) / steps))  # cosine decay
+            with torch.no_grad():
+                for p, a, b in zip(params, m1, m2, strict=True):
+                    g = p.grad
+                    a.mul_(beta1).add_(g, alpha=1 - beta1)
+                    b.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                    step = lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+                    p.addcdiv_(a, b.sqrt().add_(eps), value=-step)
+        # Keep the weights as numpy arrays: the fitted model (inside a predictor) must
+        # pickle plainly across processes, and torch tensors sent over a pipe travel as
+        # shared-memory handles that die with the sending process.
+        self._layers = [
+            (m.weight.detach().cpu().numpy().T.astype(np.float64), m.bias.detach().cpu().numpy())
+            for m in net
+            if isinstance(m, torch.nn.Linear)
+        ]
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """float64 [n] predictions for x float [n, d]."""
-        import torch
-
-        with torch.no_grad():
-            xt = torch.tensor((x - self._mx) / self._sx, dtype=torch.float32, device=self.device)
-            out = torch.cat(
-                [self._net(xt[i : i + 65536]).squeeze(-1) for i in range(0, len(xt), 65536)]
-            )
-        return out.cpu().numpy().astype(np.float64) * self._sy + self._my
+        """float64 [n] predictions for x float [n, d] (numpy forward pass)."""
+        h = (np.asarray(x, dtype=np.float64) - self._mx) / self._sx
+        for i, (w, b) in enumerate(self._layers):
+            h = h @ w + b
+            if i < len(self._layers) - 1:
+                h = np.maximum(h, 0.0)
+        return h[:, 0] * self._sy + self._my
 
 
 class XGBRegressor:

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from envs.gemm.model import ConfigArrays, heuristic_choice, model_space, predict_us
-from envs.gemm.space import PARAM_NAMES, config_key, gemm_space
+from envs.gemm.space import PARAM_NAMES, config_key, gemm_space, violation
 from envs.gemm.table import DEFAULT_TABLE, GemmTable, load_table
 from harness.errors import UserError
 from harness.params import ParamSpace
@@ -159,16 +159,7 @@ class GemmSearchTask(Task):
             default = self.table.configs[int(cid)]
             for p in self._sub:
                 params.append(_renamed(p, f"s{i:02d}.{p.name}", default[p.name]))
-        sub = self._sub
-
-        def every_shape_fits(config: Mapping[str, Any]) -> str | None:
-            for i in range(len(self.rows)):
-                why = sub.violation(sub_config(config, i))
-                if why is not None:
-                    return f"shape {i}: {why}"
-            return None
-
-        return ParamSpace(params, constraint=every_shape_fits)
+        return ParamSpace(params, constraint=EveryItemFits(len(self.rows)))
 
     def n_items(self, split: str) -> int:
         return len(self.rows)
@@ -226,6 +217,21 @@ class GemmSearchTask(Task):
 
     def provenance(self) -> dict[str, Any]:
         return _provenance(self.table, {"search": self.rows}, self.live)
+
+
+class EveryItemFits:
+    """The product space's constraint: every item's sub-schedule fits (a module-level
+    callable, so the space pickles into the agent's process)."""
+
+    def __init__(self, n_items: int) -> None:
+        self.n_items = int(n_items)
+
+    def __call__(self, config: Mapping[str, Any]) -> str | None:
+        for i in range(self.n_items):
+            why = violation(sub_config(config, i))
+            if why is not None:
+                return f"shape {i}: {why}"
+        return None
 
 
 def sub_config(config: Mapping[str, Any], item: int) -> dict[str, Any]:
