@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--warmup", type=int, default=2, help="untimed calls before timing")
     p.add_argument("--repeats", type=int, default=5, help="timed samples per pair (median)")
     p.add_argument(
-        "--min-sample-ms", type=float, default=0.5, help="least duration of a sample, ms"
+        "--min-sample-ms", type=float, default=0.3, help="least duration of a sample, ms"
     )
     p.add_argument("--cpu", type=int, help="pin this process to one CPU core")
     p.add_argument("--jobs", type=int, default=2, help="clang processes when compiling")

@@ -162,6 +162,9 @@ def collect(
         for s, sp in zip(shapes, splits, strict=True)
         if not (parts / f"{s.name}.json").is_file()
     ]
+    # A stable pseudo-random order, so a collection cut short still covers every split
+    # and source in proportion.
+    todo.sort(key=lambda t: _shape_seed(t[0]) * 2654435761 % 2**32)
     if limit_shapes is not None:
         todo = todo[: max(0, limit_shapes)]
     if todo:

@@ -25,7 +25,7 @@ class TimingSettings:
 
     warmup: int = 2
     repeats: int = 5
-    min_sample_ms: float = 0.5
+    min_sample_ms: float = 0.3
 
     def to_json(self) -> dict[str, float]:
         return asdict(self)
