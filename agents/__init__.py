@@ -14,6 +14,7 @@ AGENTS: dict[str, str] = {
     "per-shape": "agents.gemm.per_shape:PerShapeSearch",
     "diode-mlp": "agents.gemm.diode_mlp:DiodeMLP",
     "autotvm-xgb": "agents.gemm.autotvm_xgb:AutoTVMXGB",
+    "static-best": "agents.gemm.static_best:StaticBest",
     "mca-stock": "agents.predictors.stock_mca:McaStockAgent",
     "blocksim-stock": "agents.predictors.stock_blocksim:BlockSimStockAgent",
     "difftune-predictor": "agents.predictors.difftune_predictor:DiffTunePredictorAgent",
