@@ -14,6 +14,7 @@ perfvec uses ``out = k`` as the block's representation.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -148,4 +149,20 @@ class NeuralPredictor:
         return np.exp(np.clip(self.log_cycles(blocks_hex), -2.3, 16.1))
 
     def __getstate__(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        # Modules travel as torch.save bytes: the isolation channel pickles with
+        # multiprocessing's ForkingPickler, for which torch registers reductions that
+        # pass tensors as shared-memory handles, and those die with the agent process
+        # before the trial process unpickles them.
+        state = dict(self.__dict__)
+        for name in ("model", "head"):
+            if state[name] is not None:
+                buf = io.BytesIO()
+                torch.save(state[name], buf)
+                state[name] = buf.getvalue()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name in ("model", "head"):
+            if isinstance(state[name], bytes):
+                state[name] = torch.load(io.BytesIO(state[name]), weights_only=False).eval()
+        self.__dict__.update(state)
