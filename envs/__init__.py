@@ -11,6 +11,7 @@ TASKS: dict[str, str] = {
     "inlining": "envs.inlining.task:make_inlining_task",
     "gemm-search": "envs.gemm.task:make_gemm_search_task",
     "gemm-select": "envs.gemm.task:make_gemm_select_task",
+    "xuarch": "envs.xuarch.task:make_xuarch_task",
 }
 COMMANDS: dict[str, str] = {
     "measure": "envs.groundtruth.measure.cli",

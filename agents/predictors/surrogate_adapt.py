@@ -4,7 +4,9 @@ of programs", Onward! 2021).
 
 1. Simulate every train and validation block (up to ``sim_blocks``) under the task's
    default configuration: blocksim's default table, or stock llvm-mca (one charged
-   sample per block; no labels).
+   sample per block; no labels). On a cross-microarchitecture task, ``pretrain =
+   "source"`` takes the source CPU's measurements instead (free labels of another CPU,
+   paid as samples: transfer learning from the source CPU to the target).
 2. Pretrain :class:`~agents.predictors.network.BlockEncoder` (the same network as
    ``ithemal``) to the simulator's log cycles, 5% of the samples held out.
 3. Fine-tune every weight on the labelled blocks (|log ratio| loss, smaller learning
@@ -34,8 +36,10 @@ from agents.predictors.featurize import Tokenizer, Vocab
 from agents.predictors.fit import fit_log_cycles, holdout_mape, log_targets
 from agents.predictors.ithemal import check_sizes
 from agents.predictors.network import BlockEncoder, NeuralPredictor
+from agents.predictors.uarchs import source_config
 from agents.torchutil import torch_session
 from harness.agent import TrialContext
+from harness.errors import UserError
 
 
 class SurrogateAdaptAgent(PredictorAgent):
@@ -64,12 +68,16 @@ class SurrogateAdaptAgent(PredictorAgent):
         batch: int = 64,
         lr: float = 1e-3,
         max_seconds: float = 600.0,
+        pretrain: str = "simulator",
     ) -> None:
         super().__init__()
         check_sizes(
             sim_blocks=sim_blocks, hidden=hidden, embed=embed, batch=batch,
             pretrain_epochs=pretrain_epochs, epochs=epochs,
         )  # fmt: skip
+        if pretrain not in ("simulator", "source"):
+            raise ValueError("pretrain must be 'simulator' or 'source'")
+        self.pretrain = pretrain
         if min(lr, pretrain_lr, max_seconds) <= 0:
             raise ValueError("learning rates and max_seconds must be > 0")
         self.cpu, self.sim_blocks = cpu, int(sim_blocks)
@@ -99,8 +107,14 @@ class SurrogateAdaptAgent(PredictorAgent):
         n_sim = min(self.sim_blocks, len(pool), obj.samples_left)
         sim_rows = np.sort(ctx.rng.choice(len(pool), size=n_sim, replace=False))
         sim = np.full(len(pool), np.nan)
+        config = ctx.param_space.default()
+        if self.pretrain == "source":
+            src = source_config(ctx.param_space)
+            if src is None:
+                raise UserError("surrogate-adapt: pretrain = source needs a task with source data")
+            config = src
         if n_sim:
-            sim[sim_rows] = simulate(obj, ctx.param_space.default(), pool.take(sim_rows))
+            sim[sim_rows] = simulate(obj, config, pool.take(sim_rows))
         s_log, s_ok = log_targets(sim)
         s_ok &= decoded
         rows = np.flatnonzero(s_ok)

@@ -1,0 +1,105 @@
+"""Inference speed of the predictor track: blocks/s on the CPU, from hex blocks to
+cycles, for the learned predictors beside blocksim and llvm-mca.
+
+    taskset -c 0 .venv/bin/python bench/predictor_speed.py --n 5000
+
+Blocks: the by-source test split of the shipped dataset (SQLite + Embree), or its first
+``--n``. Each predictor is timed as the harness calls it, on a list of hex blocks:
+
+- ``cold``: a fresh predictor (after unpickling), so decoding (llvm-mc) and
+  tokenization are included, as for blocks never seen before;
+- ``warm``: the same predictor called again on the same blocks (decoded blocks are
+  cached per process: this is the model alone, plus padding and batching).
+
+The neural predictors are timed with untrained weights of the sizes the agents use
+(inference cost does not depend on the weights): ithemal / surrogate-adapt (one
+network), perfvec (the same encoder with a 16-wide representation and a dot product).
+One torch thread (the harness gives a trial one core). Ratios are what to compare;
+absolute figures move with the machine's load, which is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agents.predictors.featurize import Tokenizer, Vocab  # noqa: E402
+from agents.predictors.network import BlockEncoder, NeuralPredictor  # noqa: E402
+from agents.predictors.opcode_regression import (  # noqa: E402
+    OpcodeRegressionPredictor,
+    TokenCounts,
+)
+from agents.predictors.simulators import BlockSimPredictor, McaPredictor  # noqa: E402
+from envs.groundtruth.datasets import load_measured, make_split  # noqa: E402
+
+
+def predictors(train: Sequence[str], cpu: str) -> dict[str, Callable[[Sequence[str]], np.ndarray]]:
+    """Name -> predictor, built from the training blocks' vocabulary."""
+    tokens = Tokenizer(cpu)(train)
+    vocab = Vocab(tokens)
+    good = [t for t in tokens if t is not None]
+    counts = TokenCounts(good)
+    torch.manual_seed(0)
+    lstm = BlockEncoder(vocab.n_keys, vocab.n_mnemonics, hidden=96, embed=64, out=1)
+    enc16 = BlockEncoder(vocab.n_keys, vocab.n_mnemonics, hidden=96, embed=64, out=16)
+    return {
+        "llvm-mca (region-batched, 1 process at a time)": McaPredictor("znver3", 14, jobs=1),
+        "blocksim (default table)": BlockSimPredictor(cpu),
+        "opcode-regression": OpcodeRegressionPredictor(
+            Tokenizer(cpu), counts, np.full(counts.width, 1.0), floor=1.0
+        ),
+        "ithemal / surrogate-adapt (LSTM 96)": NeuralPredictor(Tokenizer(cpu), vocab, lstm),
+        "perfvec (LSTM 96, dim 16)": NeuralPredictor(
+            Tokenizer(cpu), vocab, enc16, scale=np.full(16, 0.1), bias=4.0
+        ),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dataset", default="bhive_znver3")
+    ap.add_argument("--cpu", default="znver3")
+    ap.add_argument("--n", type=int, default=0, help="blocks to time (0: the whole test split)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    data = load_measured(args.dataset)
+    parts = make_split(data, "by-source")
+    test = [data.inputs[i] for i in parts.test]
+    if args.n:
+        test = test[: args.n]
+    train = [data.inputs[i] for i in parts.train]
+    print(f"{len(test)} test blocks (by-source: SQLite + Embree), {args.dataset}")
+    print(
+        f"load average {os.getloadavg()[0]:.2f} (1 min), affinity {sorted(os.sched_getaffinity(0))}"
+    )
+    rows = []
+    for name, pred in predictors(train, args.cpu).items():
+        fresh = pickle.loads(pickle.dumps(pred))  # as the harness receives it
+        t0 = time.perf_counter()
+        out = fresh(test)
+        cold = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        fresh(test)
+        warm = time.perf_counter() - t0
+        ok = float(np.isfinite(out).mean())
+        rows.append((name, len(test) / cold, len(test) / warm, ok))
+    print(f"{'predictor':48s} {'cold blocks/s':>14s} {'warm blocks/s':>14s} {'ok':>6s}")
+    mca = rows[0][1]
+    for name, cold, warm, ok in rows:
+        print(
+            f"{name:48s} {cold:14,.0f} {warm:14,.0f} {ok:6.1%}   cold x{cold / mca:.1f} of llvm-mca"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""The cross-microarchitecture task (envs/xuarch) and the mechanism the predictors use
+on it, on a synthetic target built from the small measured dataset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.predictors.perfvec import choose_ridge, ridge
+from envs.blocksim.simulator import BlockSim
+from envs.xuarch.synthetic import perturbed_table
+from harness import registry
+from harness.agent import TrialContext
+from harness.budget import BudgetedObjective, LabelBudgetExhausted
+from harness.trial import build_task
+from tests.conftest import SMALL_DATASET
+
+OPTIONS = {"source": str(SMALL_DATASET), "target": "synthetic:0", "split": "hash"}
+
+
+def _ctx(budget: int, labels: int, seed: int = 0, **options: object) -> TrialContext:
+    task = build_task("xuarch", {**OPTIONS, **options})
+    return TrialContext(
+        objective=BudgetedObjective(task, budget, budget_labels=labels),
+        param_space=task.param_space,
+        seed=seed,
+        eval_items=np.arange(10, dtype=np.int64),
+        rng=np.random.default_rng(seed),
+    )
+
+
+def test_source_labels_cost_samples_and_target_labels_cost_labels() -> None:
+    ctx = _ctx(budget=50, labels=5)
+    obj = ctx.objective
+    source = {**ctx.param_space.default(), "machine": "source"}
+    items = np.arange(20)
+    src = obj.evaluate(source, "train", items)
+    assert obj.samples_used == 20 and obj.labels_used == 0
+    task = build_task("xuarch", OPTIONS)
+    data = build_task("blocksim", {"dataset": str(SMALL_DATASET), "split": "hash"})
+    assert task.inputs("train", items) == data.inputs("train", items)
+    np.testing.assert_allclose(src, data.targets("train", items))  # the measured source
+    obj.targets("train", np.arange(5))
+    assert obj.labels_used == 5
+    with pytest.raises(LabelBudgetExhausted):
+        obj.targets("train", np.arange(5, 7))
+
+
+def test_synthetic_target_is_seeded_and_not_the_default_table() -> None:
+    sim = BlockSim("znver3")
+    base = sim.default_table()
+    a, b, c = (perturbed_table(base, s, 0.3) for s in (0, 0, 1))
+    np.testing.assert_array_equal(a.latency, b.latency)
+    assert a.dispatch_width == b.dispatch_width
+    assert not np.array_equal(a.latency, c.latency)
+    task = build_task("xuarch", OPTIONS)
+    items = np.arange(task.n_items("train"))
+    stock = task.evaluate(task.param_space.default(), "train", items)
+    assert task.loss(stock, "train", items) > 0.05  # the stock table is off the target
+
+
+def test_ridge_moves_the_representation_from_the_prior_to_the_labels() -> None:
+    rng = np.random.default_rng(0)
+    f = np.hstack([rng.normal(size=(200, 6)), np.ones((200, 1))])
+    prior = np.append(rng.normal(size=6), 4.0)
+    true = prior + np.append(rng.normal(scale=0.5, size=6), 0.3)
+    y = f @ true + rng.normal(scale=0.01, size=200)
+    lam = choose_ridge(f, y, prior, rng)
+    np.testing.assert_allclose(ridge(f, y, prior, lam), true, atol=0.05)
+    # With no information in the labels, a huge weight keeps the prior.
+    np.testing.assert_allclose(ridge(f[:3], y[:3], prior, 1e9), prior, atol=1e-6)
+
+
+def test_perfvec_adds_the_source_cpu_as_a_microarchitecture() -> None:
+    ctx = _ctx(budget=3000, labels=40)
+    agent = registry.agent_class("perfvec")(
+        hidden=16, embed=8, dim=4, uarchs=3, blocks_per_uarch=40, epochs=1
+    )
+    predictor = agent.run(ctx)
+    assert agent.diagnostics()["uarchs"] == 1 + 1 + 3  # default, source, sampled
+    assert ctx.objective.labels_used <= 40 and ctx.objective.samples_used <= 3000
+    out = predictor(build_task("xuarch", OPTIONS).inputs("test", np.arange(5)))
+    assert out.shape == (5,) and np.isfinite(out).all()
+
+
+def test_surrogate_adapt_pretrains_on_the_source_cpu() -> None:
+    ctx = _ctx(budget=3000, labels=40)
+    agent = registry.agent_class("surrogate-adapt")(
+        hidden=16, embed=8, pretrain_epochs=1, epochs=1, min_steps=5, pretrain="source"
+    )
+    assert callable(agent.run(ctx))
+    assert ctx.objective.labels_used <= 40
+    assert agent.diagnostics()["sim_samples"] == ctx.objective.n_items(
+        "train"
+    ) + ctx.objective.n_items("val")
+
+
+@pytest.mark.slow
+def test_perfvec_adapts_to_a_synthetic_target_from_few_labels() -> None:
+    # The mechanism: representations learned from simulated microarchitectures; 60
+    # labels of the synthetic target fit its representation. It must beat both the
+    # stock table (0 labels) and the same labels spent on a network from scratch.
+    task = build_task("xuarch", OPTIONS)
+    test = np.arange(task.n_items("test"))
+    inputs = task.inputs("test", test)
+
+    def score(agent: str, **options: object) -> float:
+        predictor = registry.agent_class(agent)(**options).run(_ctx(60_000, 60))
+        return task.loss(predictor(inputs), "test", test)
+
+    stock = task.loss(task.evaluate(task.param_space.default(), "test", test), "test", test)
+    perfvec = score("perfvec", uarchs=24, blocks_per_uarch=250, epochs=30, dim=8)
+    scratch = score("ithemal", epochs=30)
+    assert perfvec < stock and perfvec < scratch, (perfvec, stock, scratch)
