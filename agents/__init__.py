@@ -11,6 +11,7 @@ AGENTS: dict[str, str] = {
     "inline-bc": "agents.rl.inline_bc:InlineBCAgent",
     "inline-ppo": "agents.rl.inline_ppo:InlinePPOAgent",
     "inline-bc+ppo": "agents.rl.inline_bc_ppo:InlineBCPPOAgent",
+    "inline-es": "agents.rl.inline_es:InlineESAgent",
     "per-shape": "agents.gemm.per_shape:PerShapeSearch",
     "diode-mlp": "agents.gemm.diode_mlp:DiodeMLP",
     "autotvm-xgb": "agents.gemm.autotvm_xgb:AutoTVMXGB",

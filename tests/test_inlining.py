@@ -110,7 +110,7 @@ def test_policies_never_change_program_output(task, tmp_path) -> None:  # type: 
     from envs.inlining.corpus import CSMITH_INCLUDE
     from envs.inlining.env import DirectSource, InliningEnv
     from envs.inlining.host import compile_with_policy
-    from envs.inlining.policy import SMALL_FEATURES, LinearPolicy
+    from envs.inlining.policy import SMALL_FEATURES, LinearPolicy, PolicySpec
     from envs.inlining.tools import llvm_tools
     from harness.agent import TrialContext
     from harness.budget import BudgetedObjective
@@ -125,7 +125,8 @@ def test_policies_never_change_program_output(task, tmp_path) -> None:  # type: 
     model = make_ppo(env, ctx, ppo)
     behavior_clone(model.policy, obs, actions, replace(INLINE_BC, bc_epochs=20), seed=0)
 
-    learned = LinearPolicy(actor_config(model, SMALL_FEATURES, False), SMALL_FEATURES)
+    spec = PolicySpec("linear", SMALL_FEATURES)
+    learned = LinearPolicy(actor_config(model, spec, False), SMALL_FEATURES)
     env.close()
     rng = np.random.default_rng(7)
     policies = {

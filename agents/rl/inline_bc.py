@@ -1,9 +1,10 @@
 """``inline-bc``: behavioral cloning of the -Oz heuristic (MLGO's warm start).
 
 Compiles training modules under the heuristic (one sample each) recording every call
-site's features and the heuristic's decision, then fits SB3's linear actor to those
-decisions by cross-entropy. The actor does not see the heuristic's decision (as in
-MLGO), so it must imitate it from the features alone.
+site's features and the heuristic's decision, then fits SB3's actor (linear or one tanh
+layer, the task's policy form) to those decisions by cross-entropy. By default the actor
+does not see the heuristic's decision (as in MLGO), so it must imitate it from the
+features alone.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from agents.rl.inlining import (
     actor_config,
     collect_demonstrations,
     make_inline_env,
-    policy_features,
+    policy_spec,
+    ppo_for,
 )
 from agents.rl.stack import BCSettings, behavior_clone, make_ppo
 from agents.torchutil import torch_session
@@ -36,7 +38,7 @@ class InlineBCAgent(InlineAgent):
     ``bc_learning_rate`` 0.01, ``bc_batch_size`` 256)."""
 
     name = "inline-bc"
-    description = "behavioral cloning of the -Oz heuristic into a linear policy (SB3 actor)"
+    description = "behavioral cloning of the -Oz heuristic into the policy's form (SB3 actor)"
 
     def __init__(
         self,
@@ -56,15 +58,15 @@ class InlineBCAgent(InlineAgent):
         """Collect demonstrations on ``n_modules`` modules and fit ``model``'s actor."""
         obs, actions = collect_demonstrations(env, n_modules, ctx.rng)
         result = behavior_clone(model.policy, obs, actions, self.bc_settings, seed=ctx.seed)
-        features = policy_features(ctx.param_space)
-        ctx.objective.propose(actor_config(model, features, self.include_default))
+        spec = policy_spec(ctx.param_space)
+        ctx.objective.propose(actor_config(model, spec, self.include_default))
         self.set_diagnostic("bc_train_accuracy", result.accuracy)
         self.set_diagnostic("bc_decisions", len(actions))
 
     def run(self, ctx: TrialContext) -> Config:
         with torch_session(ctx):
             env = make_inline_env(ctx, self.include_default)
-            model = make_ppo(env, ctx, self.ppo_settings)
+            model = make_ppo(env, ctx, ppo_for(self.ppo_settings, policy_spec(ctx.param_space)))
             n_train = ctx.objective.n_items("train")
             n = self.demo_modules or n_train
             n = int(np.clip(n, 1, min(n_train, ctx.objective.samples_left)))
@@ -72,4 +74,4 @@ class InlineBCAgent(InlineAgent):
                 self.clone(ctx, model, env, n)
             finally:
                 env.close()
-        return actor_config(model, policy_features(ctx.param_space), self.include_default)
+        return self.final_config(model, ctx)

@@ -21,7 +21,7 @@ class InlineBCPPOAgent(InlineBCAgent):
     """Options: those of ``inline-bc`` plus ``bc_fraction`` (0.25)."""
 
     name = "inline-bc+ppo"
-    description = "behavioral cloning of -Oz, then PPO from the cloned linear actor"
+    description = "behavioral cloning of -Oz, then PPO from the cloned actor"
 
     def __init__(self, bc_fraction: float = 0.25, **options: Any) -> None:
         super().__init__(**options)

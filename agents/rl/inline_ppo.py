@@ -1,5 +1,6 @@
 """``inline-ppo``: PPO (SB3) from scratch on the inlining environment, as MLGO trains
-its inliner for size; the learned linear actor is returned as the task's policy."""
+its inliner for size; the learned actor (linear or one tanh layer, the form of the
+task's policy space) is returned as the task's policy."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from stable_baselines3 import PPO
 from agents.rl.inlining import (
     INLINE_PPO,
     PeriodicProposal,
-    actor_config,
+    actor_config_and_clip,
     is_inlining_space,
     make_inline_env,
-    policy_features,
+    policy_spec,
+    ppo_for,
 )
 from agents.rl.stack import PPOSettings, learn_within_budget, make_ppo, sb3_versions
 from agents.torchutil import torch_session
@@ -51,7 +53,7 @@ class InlineAgent(Agent):
     def supports(cls, task: Task) -> tuple[bool, str]:
         ok, why = super().supports(task)
         if ok and not is_inlining_space(task.param_space):
-            return False, "needs the inlining task's linear policy space"
+            return False, "needs the inlining task's policy space"
         return ok, why
 
     def train_ppo(
@@ -60,16 +62,24 @@ class InlineAgent(Agent):
         """Train PPO until the budget is spent (``warm_start(model, env)`` first, if
         given); returns the actor as a configuration."""
         env = make_inline_env(ctx, self.include_default)
-        features = policy_features(ctx.param_space)
+        spec = policy_spec(ctx.param_space)
         try:
-            model = make_ppo(env, ctx, self.ppo_settings)
+            model = make_ppo(env, ctx, ppo_for(self.ppo_settings, spec))
             if warm_start is not None:
                 warm_start(model, env)
-            hook = PeriodicProposal(ctx, features, self.include_default, self.propose_every)
+            hook = PeriodicProposal(ctx, spec, self.include_default, self.propose_every)
             learn_within_budget(model, _UNBOUNDED_STEPS, lambda: True, on_rollout_end=hook)
         finally:
             env.close()
-        return actor_config(model, features, self.include_default)
+        return self.final_config(model, ctx)
+
+    def final_config(self, model: PPO, ctx: TrialContext) -> Config:
+        """The actor as a configuration (diagnostic: hidden weights clipped)."""
+        config, clipped = actor_config_and_clip(
+            model, policy_spec(ctx.param_space), self.include_default
+        )
+        self.set_diagnostic("clipped_weight_fraction", clipped)
+        return config
 
     def versions(self) -> dict[str, str]:
         return sb3_versions()
@@ -77,7 +87,7 @@ class InlineAgent(Agent):
 
 class InlinePPOAgent(InlineAgent):
     name = "inline-ppo"
-    description = "PPO with a linear actor on tunebench/Inlining-v0 (one module = one sample)"
+    description = "PPO on tunebench/Inlining-v0, actor in the policy's form (1 module = 1 sample)"
 
     def run(self, ctx: TrialContext) -> Config:
         with torch_session(ctx):

@@ -45,11 +45,14 @@ class Module:
     """One corpus module.
 
     Attributes:
-        name: ``csmith-<seed>`` or ``prog-<file stem>``.
-        source: path of the C source (cached for csmith programs).
+        name: ``csmith-<seed>``, ``prog-<file stem>`` or (Debian corpus)
+            ``<package>/<source path>``.
+        source: path of the C source (cached for csmith programs; relative to the
+            package's tree for the Debian corpus).
         ir_path: path of the cached pre-optimisation bitcode.
         heuristic_text_bytes: .text bytes under the -Oz heuristic (the target).
         n_decisions: call sites the ML advisor is asked about under the heuristic.
+        package: the Debian source package ("" for csmith and our programs).
     """
 
     name: str
@@ -57,6 +60,7 @@ class Module:
     ir_path: Path
     heuristic_text_bytes: int
     n_decisions: int
+    package: str = ""
 
 
 def cache_root() -> Path:

@@ -109,6 +109,9 @@ class CompileResult:
         n_inlined: of those, how many it inlined.
         n_default_agree: of those, how many matched the heuristic's decision.
         wall_s: seconds for opt + llc.
+        opt_s: seconds from starting opt to its exit (includes ``decide_s``).
+        decide_s: seconds spent inside the policy (``decide``), summed over call sites.
+        llc_s: seconds of llc (code generation) and reading the object's size.
     """
 
     text_bytes: int
@@ -116,6 +119,9 @@ class CompileResult:
     n_inlined: int
     n_default_agree: int
     wall_s: float
+    opt_s: float = 0.0
+    decide_s: float = 0.0
+    llc_s: float = 0.0
 
 
 def default_decider(features: np.ndarray) -> bool:
@@ -168,7 +174,7 @@ def compile_with_policy(
                     stderr=err,
                 )
             try:
-                n, n_in, n_agree = _serve(proc, from_opt, to_opt, decide, timeout_s)
+                n, n_in, n_agree, decide_s = _serve(proc, from_opt, to_opt, decide, timeout_s)
             finally:
                 if proc.poll() is None:
                     proc.kill()
@@ -178,6 +184,7 @@ def compile_with_policy(
             os.close(from_opt)
         if proc.returncode != 0:
             raise CompileError(f"opt failed on {ir_path}: {_tail(err_path)}")
+        t_opt = time.perf_counter()
         run = subprocess.run(
             [tools.llc, *LLC_FLAGS, "-filetype=obj", out_bc, "-o", obj],
             capture_output=True,
@@ -189,17 +196,19 @@ def compile_with_policy(
         size = text_section_bytes(obj)
         if keep_object is not None:
             shutil.copyfile(obj, keep_object)
-    return CompileResult(size, n, n_in, n_agree, time.perf_counter() - t0)
+    t_end = time.perf_counter()
+    return CompileResult(size, n, n_in, n_agree, t_end - t0, t_opt - t0, decide_s, t_end - t_opt)
 
 
 def _serve(
     proc: subprocess.Popen[bytes], from_opt: int, to_opt: int, decide: Decider, timeout_s: float
-) -> tuple[int, int, int]:
-    """Answer opt's observations until it exits; (decisions, inlined, agreeing)."""
+) -> tuple[int, int, int, float]:
+    """Answer opt's observations until it exits; (decisions, inlined, agreeing, seconds
+    spent in ``decide``)."""
     reader = _Reader(from_opt, proc, timeout_s)
     header = reader.line()
     if header is None:  # the module had no inliner run (e.g. no functions)
-        return 0, 0, 0
+        return 0, 0, 0, 0.0
     specs = json.loads(header)["features"]
     names = tuple(s["name"] for s in specs)
     if names != FEATURE_NAMES:
@@ -207,10 +216,11 @@ def _serve(
     layout = [(_DTYPES[s["type"]], int(np.prod(s["shape"]))) for s in specs]
     obs_bytes = sum(dt.itemsize * k for dt, k in layout)
     n = n_in = n_agree = 0
+    decide_s = 0.0
     while True:
         line = reader.line()
         if line is None:
-            return n, n_in, n_agree
+            return n, n_in, n_agree, decide_s
         if line.startswith(b'{"context"') or not line.strip():
             continue
         if not line.startswith(b'{"observation"'):
@@ -219,7 +229,9 @@ def _serve(
         if raw is None:
             raise CompileError("opt exited in the middle of an observation")
         features = _decode(raw[:obs_bytes], layout)
+        t = time.perf_counter()
         inline = bool(decide(features))
+        decide_s += time.perf_counter() - t
         os.write(to_opt, struct.pack("<q", int(inline)))
         n += 1
         n_in += int(inline)
