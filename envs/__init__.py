@@ -12,6 +12,7 @@ TASKS: dict[str, str] = {
     "gemm-search": "envs.gemm.task:make_gemm_search_task",
     "gemm-select": "envs.gemm.task:make_gemm_select_task",
     "xuarch": "envs.xuarch.task:make_xuarch_task",
+    "passes": "envs.passes.task:make_passes_task",
 }
 COMMANDS: dict[str, str] = {
     "measure": "envs.groundtruth.measure.cli",

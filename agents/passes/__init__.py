@@ -1,0 +1,1 @@
+"""Agents for pass ordering (the ``passes`` task): sequence search and RL policies."""

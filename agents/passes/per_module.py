@@ -1,0 +1,165 @@
+"""``per-module``: search each module's own pass sequence (the ``passes`` task's
+per-module setting, CompilerGym's leaderboard), one module after another, with any
+registered sequence searcher (``greedy``, ``seq-hillclimb``, ``random``,
+``optuna-tpe``, ``opentuner``, ...).
+
+The task's space holds one sequence parameter per module (``passes/<module>``; module
+k of the split is parameter k). For module k the searcher gets a one-sequence space and
+a view of the objective (:class:`ModuleObjective`) that evaluates its sequences on that
+module alone, with an allowance of ``samples left / modules left`` compilations (what
+one module does not use goes to the next). Each module's best sequence goes into the
+configuration the agent returns; the incumbent is proposed after every module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness import registry
+from harness.agent import Agent, TrialContext
+from harness.budget import BudgetExhausted
+from harness.params import Config, ParamSpace, SequenceParam
+from harness.task import Task
+from harness.trial import stable_int
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.incumbent: Config | None = None
+
+
+class ModuleObjective:
+    """The objective as one module's searcher sees it: configurations ``{"passes":
+    seq}``, evaluated on module ``item`` only (within ``allowance`` samples), under the
+    full configuration ``base`` with that module's sequence replaced."""
+
+    def __init__(
+        self, real: Any, space: ParamSpace, base: Config, param: str, item: int, allowance: int
+    ) -> None:
+        self._real, self._space, self._base = real, space, base
+        self._param, self._item = param, int(item)
+        self._allowance, self._used = int(allowance), 0
+        self.log = _Log()
+        self.best: tuple[float, tuple[Any, ...]] | None = None
+
+    @property
+    def param_space(self) -> ParamSpace:
+        return self._space
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return self._real.capabilities
+
+    @property
+    def budget_samples(self) -> int:
+        return self._allowance
+
+    @property
+    def samples_used(self) -> int:
+        return self._used
+
+    @property
+    def samples_left(self) -> int:
+        return max(0, min(self._allowance - self._used, self._real.samples_left))
+
+    def n_items(self, split: str = "train") -> int:
+        return 1
+
+    def _full(self, config: Config) -> Config:
+        full = dict(self._base)
+        full[self._param] = tuple(config["passes"])
+        return full
+
+    def loss(self, config: Config, split: str = "train", items: Any = None, **_: Any) -> float:
+        if self.samples_left < 1:
+            raise BudgetExhausted(f"module allowance of {self._allowance} compilations used")
+        loss = float(self._real.loss(self._full(config), "train", np.array([self._item])))
+        self._used += 1
+        seq = tuple(config["passes"])
+        if self.best is None or loss < self.best[0]:
+            self.best = (loss, seq)
+        return loss
+
+    def evaluate(self, config: Config, split: str = "train", items: Any = None, **_: Any) -> Any:
+        if self.samples_left < 1:
+            raise BudgetExhausted(f"module allowance of {self._allowance} compilations used")
+        out = self._real.evaluate(self._full(config), "train", np.array([self._item]))
+        self._used += 1
+        return out
+
+    def targets(self, split: str = "train", items: Any = None) -> Any:
+        return self._real.targets("train", np.array([self._item]))
+
+    def inputs(self, split: str = "train", items: Any = None) -> list[str]:
+        return self._real.inputs("train", np.array([self._item]))
+
+    def propose(self, config: Config, train_loss: float | None = None) -> None:
+        self.log.incumbent = dict(config)
+
+
+class PerModuleSearch(Agent):
+    """Options: ``searcher`` (a registered agent name), ``searcher_options`` (its
+    options), ``start`` (each module's first sequence; default: the space's default)."""
+
+    name = "per-module"
+    description = "per-module setting: a registered sequence searcher run on each module in turn"
+
+    def __init__(
+        self,
+        searcher: str = "seq-hillclimb",
+        searcher_options: dict[str, Any] | None = None,
+        start: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        if searcher == self.name:
+            raise ValueError("per-module cannot nest itself")
+        self.searcher, self.searcher_options = searcher, dict(searcher_options or {})
+        self.start = tuple(start) if start is not None else None
+        registry.agent_class(searcher)(**self.searcher_options)  # fails early on bad options
+
+    @classmethod
+    def supports(cls, task: Task) -> tuple[bool, str]:
+        params = list(task.param_space)
+        if not params or not all(
+            isinstance(p, SequenceParam) and p.name.startswith("passes/") for p in params
+        ):
+            return False, "needs the per-module setting (one sequence per module)"
+        return True, ""
+
+    def run(self, ctx: TrialContext) -> Config:
+        params = list(ctx.param_space)
+        full: Config = ctx.param_space.default()
+        n = len(params)
+        used = 0
+        for k, p in enumerate(params):
+            assert isinstance(p, SequenceParam)
+            start = p.validate(self.start) if self.start is not None else p.default
+            full[p.name] = start
+            allowance = ctx.objective.samples_left // (n - k)
+            if allowance < 1:
+                continue
+            space = ParamSpace([SequenceParam("passes", p.choices, p.min_len, p.max_len, start)])
+            view = ModuleObjective(ctx.objective, space, full, p.name, k, allowance)
+            sub = TrialContext(
+                objective=view,  # type: ignore[arg-type]
+                param_space=space,
+                seed=ctx.seed,
+                eval_items=np.zeros(1, dtype=np.int64),
+                rng=np.random.default_rng(stable_int("per-module", ctx.seed, p.name)),
+                device=ctx.device,
+                threads=ctx.threads,
+            )
+            agent = registry.agent_class(self.searcher)(**self.searcher_options)
+            try:
+                agent.run(sub)
+            except BudgetExhausted:
+                pass
+            used += view.samples_used
+            if view.best is not None:
+                full[p.name] = view.best[1]
+            ctx.objective.propose(full)
+        self.set_diagnostic("modules", n)
+        self.set_diagnostic("compilations_per_module", used / max(n, 1))
+        return full

@@ -1,0 +1,421 @@
+// pass_server: a long-lived LLVM 22 worker for pass ordering (envs/passes/server.py).
+//
+// One process loads libLLVM once and then serves requests on stdin, one per line,
+// answering one line each on stdout (fields separated by tabs; paths hold no tabs).
+// Starting opt-22 costs ~20-60 ms (loading libLLVM); a request here costs only the
+// parse of the bitcode and the passes.
+//
+// A *sequence* is a list of pipeline elements (each a text `opt -passes=` accepts);
+// the elements are applied one after another, each as its own pipeline run with
+// fresh analysis managers (as `opt -passes=E1 | opt -passes=E2 | ...` does, and as
+// CompilerGym applies one pass per step), so a sequence applied at once and the same
+// sequence applied step by step give the same module.
+//
+// Requests (FLAGS: comma-separated, any of verify, features, text, trace, out=PATH;
+// "-" for none):
+//   RUN  <bitcode> <flags> <element>...   load, apply the elements, answer
+//   LOAD <sid> <bitcode> <flags>          keep a module in memory as session <sid>
+//   STEP <sid> <flags> <element>...       apply elements to session <sid>, answer
+//   FREE <sid>                            drop session <sid>
+//   PING                                  answer "OK"
+// Answer: OK <instructions> <functions> <text_bytes|-1> <features|-> <trace|->
+//      or ERR <element index|-1> <one-line message>
+// instructions / functions: over defined functions (as print<func-properties>
+// counts); text_bytes: bytes of .text* of the object `llc -O2 -relocation-model=pic`
+// makes; features: the 56 Autophase counts (comma-separated, see FEATURE_NAMES in
+// envs/passes/features.py); trace: the instruction count after each element.
+
+#include "llvm/Analysis/CGSCCPassManager.h"
+#include "llvm/Analysis/LoopAnalysisManager.h"
+#include "llvm/Analysis/TargetLibraryInfo.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/IR/CFG.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/Instructions.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/PassManager.h"
+#include "llvm/IR/Verifier.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Object/ObjectFile.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Triple.h"
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace llvm;
+
+namespace {
+
+struct Flags {
+  bool verify = false, features = false, text = false, trace = false;
+  std::string out;
+};
+
+Flags parseFlags(const std::string &s) {
+  Flags f;
+  if (s == "-" || s.empty()) return f;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item == "verify") f.verify = true;
+    else if (item == "features") f.features = true;
+    else if (item == "text") f.text = true;
+    else if (item == "trace") f.trace = true;
+    else if (item.rfind("out=", 0) == 0) f.out = item.substr(4);
+  }
+  return f;
+}
+
+std::string oneLine(std::string s) {
+  for (char &c : s)
+    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+  if (s.size() > 400) s.resize(400);
+  return s;
+}
+
+// A TargetMachine for the module's triple, as opt makes one (CPU and features from
+// each function's attributes) or as llc -O2 -relocation-model=pic does.
+std::unique_ptr<TargetMachine> makeTM(const Module &M, bool forCodegen) {
+  Triple T(M.getTargetTriple());
+  std::string err;
+  const Target *Tgt = TargetRegistry::lookupTarget(T, err);
+  if (!Tgt) return nullptr;
+  TargetOptions opts;
+  std::optional<Reloc::Model> rm;
+  if (forCodegen) rm = Reloc::PIC_;
+  return std::unique_ptr<TargetMachine>(Tgt->createTargetMachine(
+      T, "", "", opts, rm, std::nullopt, CodeGenOptLevel::Default));
+}
+
+// Applies one pipeline element; empty string on success, else the error.
+std::string runElement(Module &M, const std::string &text, TargetMachine *TM) {
+  LoopAnalysisManager LAM;
+  FunctionAnalysisManager FAM;
+  CGSCCAnalysisManager CGAM;
+  ModuleAnalysisManager MAM;
+  PipelineTuningOptions PTO;  // opt's defaults
+  PassBuilder PB(TM, PTO);
+  PB.registerModuleAnalyses(MAM);
+  PB.registerCGSCCAnalyses(CGAM);
+  PB.registerFunctionAnalyses(FAM);
+  PB.registerLoopAnalyses(LAM);
+  PB.crossRegisterProxies(LAM, FAM, CGAM, MAM);
+  ModulePassManager MPM;
+  if (Error e = PB.parsePassPipeline(MPM, text)) return toString(std::move(e));
+  MPM.run(M, MAM);
+  return "";
+}
+
+void counts(const Module &M, long &insts, long &funcs) {
+  insts = funcs = 0;
+  for (const Function &F : M) {
+    if (F.isDeclaration()) continue;
+    ++funcs;
+    for (const BasicBlock &BB : F) insts += static_cast<long>(BB.size());
+  }
+}
+
+// The 56 Autophase features (Haj-Ali et al. 2020, as CompilerGym computes them),
+// in CompilerGym's order; see envs/passes/features.py for names and meanings.
+std::vector<long> autophase(const Module &M) {
+  enum {
+    BBNumArgsHi, BBNumArgsLo, onePred, onePredOneSuc, onePredTwoSuc, oneSuccessor,
+    twoPred, twoPredOneSuc, twoEach, twoSuccessor, morePreds, BB03Phi, BBHiPhi,
+    BBNoPhi, BeginPhi, BranchCount, returnInt, CriticalCount, NumEdges, const32Bit,
+    const64Bit, numConstZeroes, numConstOnes, UncondBranches, binaryConstArg,
+    NumAShrInst, NumAddInst, NumAllocaInst, NumAndInst, BlockMid, BlockLow,
+    NumBitCastInst, NumBrInst, NumCallInst, NumGetElementPtrInst, NumICmpInst,
+    NumLShrInst, NumLoadInst, NumMulInst, NumOrInst, NumPHIInst, NumRetInst,
+    NumSExtInst, NumSelectInst, NumShlInst, NumStoreInst, NumSubInst, NumTruncInst,
+    NumXorInst, NumZExtInst, TotalBlocks, TotalInsts, TotalMemInst, TotalFuncs,
+    ArgsPhi, testUnary, N
+  };
+  std::vector<long> f(N, 0);
+  for (const Function &F : M) {
+    if (F.isDeclaration()) continue;
+    ++f[TotalFuncs];
+    for (const BasicBlock &BB : F) {
+      ++f[TotalBlocks];
+      long preds = 0, succs = 0;
+      for (const BasicBlock *P : predecessors(&BB)) { (void)P; ++preds; }
+      succs = static_cast<long>(succ_size(&BB));
+      if (preds == 1) {
+        ++f[onePred];
+        if (succs == 1) ++f[onePredOneSuc];
+        if (succs == 2) ++f[onePredTwoSuc];
+      } else if (preds == 2) {
+        ++f[twoPred];
+        if (succs == 1) ++f[twoPredOneSuc];
+        if (succs == 2) ++f[twoEach];
+      } else if (preds > 2) {
+        ++f[morePreds];
+      }
+      if (succs == 1) ++f[oneSuccessor];
+      if (succs == 2) ++f[twoSuccessor];
+      f[NumEdges] += succs;
+      // Critical edges: from a block with several successors to one with several
+      // predecessors.
+      if (succs > 1)
+        for (const BasicBlock *S : successors(&BB))
+          if (S->hasNPredecessorsOrMore(2)) ++f[CriticalCount];
+      long phis = 0, phiArgs = 0;
+      for (const PHINode &P : BB.phis()) {
+        ++phis;
+        phiArgs += P.getNumIncomingValues();
+      }
+      f[BeginPhi] += phis;
+      f[ArgsPhi] += phiArgs;
+      if (phis == 0) ++f[BBNoPhi];
+      else if (phis <= 3) ++f[BB03Phi];
+      else ++f[BBHiPhi];
+      if (phiArgs > 5) ++f[BBNumArgsHi];
+      else if (phiArgs >= 1) ++f[BBNumArgsLo];
+      long n = static_cast<long>(BB.size());
+      if (n < 15) ++f[BlockLow];
+      else if (n <= 500) ++f[BlockMid];
+      for (const Instruction &I : BB) {
+        ++f[TotalInsts];
+        for (const Value *Op : I.operands()) {
+          if (const auto *C = dyn_cast<ConstantInt>(Op)) {
+            if (C->getBitWidth() == 32) ++f[const32Bit];
+            if (C->getBitWidth() == 64) ++f[const64Bit];
+            if (C->isZero()) ++f[numConstZeroes];
+            if (C->isOne()) ++f[numConstOnes];
+          }
+        }
+        if (isa<BinaryOperator>(I) &&
+            (isa<Constant>(I.getOperand(0)) || isa<Constant>(I.getOperand(1))))
+          ++f[binaryConstArg];
+        if (isa<UnaryInstruction>(I)) ++f[testUnary];
+        if (isa<LoadInst>(I) || isa<StoreInst>(I) || isa<AllocaInst>(I)) ++f[TotalMemInst];
+        switch (I.getOpcode()) {
+          case Instruction::AShr: ++f[NumAShrInst]; break;
+          case Instruction::Add: ++f[NumAddInst]; break;
+          case Instruction::Alloca: ++f[NumAllocaInst]; break;
+          case Instruction::And: ++f[NumAndInst]; break;
+          case Instruction::BitCast: ++f[NumBitCastInst]; break;
+          case Instruction::Br: {
+            ++f[NumBrInst];
+            ++f[BranchCount];
+            if (cast<BranchInst>(I).isUnconditional()) ++f[UncondBranches];
+            break;
+          }
+          case Instruction::Call: {
+            ++f[NumCallInst];
+            if (I.getType()->isIntegerTy()) ++f[returnInt];
+            break;
+          }
+          case Instruction::GetElementPtr: ++f[NumGetElementPtrInst]; break;
+          case Instruction::ICmp: ++f[NumICmpInst]; break;
+          case Instruction::LShr: ++f[NumLShrInst]; break;
+          case Instruction::Load: ++f[NumLoadInst]; break;
+          case Instruction::Mul: ++f[NumMulInst]; break;
+          case Instruction::Or: ++f[NumOrInst]; break;
+          case Instruction::PHI: ++f[NumPHIInst]; break;
+          case Instruction::Ret: ++f[NumRetInst]; break;
+          case Instruction::SExt: ++f[NumSExtInst]; break;
+          case Instruction::Select: ++f[NumSelectInst]; break;
+          case Instruction::Shl: ++f[NumShlInst]; break;
+          case Instruction::Store: ++f[NumStoreInst]; break;
+          case Instruction::Sub: ++f[NumSubInst]; break;
+          case Instruction::Trunc: ++f[NumTruncInst]; break;
+          case Instruction::Xor: ++f[NumXorInst]; break;
+          case Instruction::ZExt: ++f[NumZExtInst]; break;
+          default: break;
+        }
+      }
+    }
+  }
+  return f;
+}
+
+// .text bytes of the object llc -O2 -relocation-model=pic would make (-1: failed).
+long textBytes(const Module &M) {
+  std::unique_ptr<TargetMachine> TM = makeTM(M, true);
+  if (!TM) return -1;
+  // Codegen changes the module; work on a copy made through bitcode, so the
+  // caller's module (a session's state) is untouched. Use-list order is kept, as
+  // opt keeps it in the files llc reads: codegen's choices depend on it.
+  SmallVector<char, 0> bc;
+  {
+    raw_svector_ostream os(bc);
+    WriteBitcodeToFile(M, os, /*ShouldPreserveUseListOrder=*/true);
+  }
+  LLVMContext ctx;
+  auto mod = parseBitcodeFile(MemoryBufferRef(StringRef(bc.data(), bc.size()), "copy"), ctx);
+  if (!mod) {
+    consumeError(mod.takeError());
+    return -1;
+  }
+  SmallVector<char, 0> obj;
+  {
+    raw_svector_ostream os(obj);
+    legacy::PassManager PM;
+    // As llc does: the library info of the module's triple (calls to known library
+    // functions are lowered with it).
+    TargetLibraryInfoImpl TLII((*mod)->getTargetTriple());
+    PM.add(new TargetLibraryInfoWrapperPass(TLII));
+    if (TM->addPassesToEmitFile(PM, os, nullptr, CodeGenFileType::ObjectFile)) return -1;
+    PM.run(**mod);
+  }
+  auto file = object::ObjectFile::createObjectFile(
+      MemoryBufferRef(StringRef(obj.data(), obj.size()), "obj"));
+  if (!file) {
+    consumeError(file.takeError());
+    return -1;
+  }
+  long total = 0;
+  for (const object::SectionRef &S : (*file)->sections()) {
+    Expected<StringRef> name = S.getName();
+    if (!name) {
+      consumeError(name.takeError());
+      continue;
+    }
+    if ((*name == ".text" || name->starts_with(".text.")) && S.isText()) total += S.getSize();
+  }
+  return total;
+}
+
+struct Session {
+  std::unique_ptr<LLVMContext> ctx;
+  std::unique_ptr<Module> mod;
+};
+
+std::string load(const std::string &path, Session &s) {
+  auto buf = MemoryBuffer::getFile(path);
+  if (!buf) return "cannot read " + path + ": " + buf.getError().message();
+  s.ctx = std::make_unique<LLVMContext>();
+  auto mod = parseBitcodeFile((*buf)->getMemBufferRef(), *s.ctx);
+  if (!mod) return "bad bitcode " + path + ": " + toString(mod.takeError());
+  s.mod = std::move(*mod);
+  return "";
+}
+
+// Applies elements and writes the answer line.
+void applyAndAnswer(Session &s, const Flags &fl, const std::vector<std::string> &elements) {
+  std::unique_ptr<TargetMachine> TM = makeTM(*s.mod, false);
+  std::vector<long> trace;
+  for (size_t i = 0; i < elements.size(); ++i) {
+    std::string err = runElement(*s.mod, elements[i], TM.get());
+    if (!err.empty()) {
+      std::cout << "ERR\t" << i << "\t" << oneLine(err) << "\n" << std::flush;
+      return;
+    }
+    if (fl.trace) {
+      long insts, funcs;
+      counts(*s.mod, insts, funcs);
+      trace.push_back(insts);
+    }
+  }
+  if (fl.verify) {
+    std::string msg;
+    raw_string_ostream os(msg);
+    if (verifyModule(*s.mod, &os)) {
+      std::cout << "ERR\t-1\tverify: " << oneLine(os.str()) << "\n" << std::flush;
+      return;
+    }
+  }
+  if (!fl.out.empty()) {
+    std::error_code ec;
+    raw_fd_ostream os(fl.out, ec);
+    if (ec) {
+      std::cout << "ERR\t-1\tcannot write " << oneLine(fl.out) << "\n" << std::flush;
+      return;
+    }
+    WriteBitcodeToFile(*s.mod, os, /*ShouldPreserveUseListOrder=*/true);
+  }
+  long insts, funcs;
+  counts(*s.mod, insts, funcs);
+  long text = fl.text ? textBytes(*s.mod) : -1;
+  std::ostringstream line;
+  line << "OK\t" << insts << "\t" << funcs << "\t" << text << "\t";
+  if (fl.features) {
+    std::vector<long> f = autophase(*s.mod);
+    for (size_t i = 0; i < f.size(); ++i) line << (i ? "," : "") << f[i];
+  } else {
+    line << "-";
+  }
+  line << "\t";
+  if (fl.trace && !trace.empty()) {
+    for (size_t i = 0; i < trace.size(); ++i) line << (i ? "," : "") << trace[i];
+  } else {
+    line << "-";
+  }
+  std::cout << line.str() << "\n" << std::flush;
+}
+
+std::vector<std::string> splitTabs(const std::string &line) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t tab = line.find('\t', start);
+    out.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
+    if (tab == std::string::npos) break;
+    start = tab + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+int main() {
+  InitializeAllTargets();
+  InitializeAllTargetMCs();
+  InitializeAllAsmPrinters();
+  InitializeAllAsmParsers();
+  std::ios::sync_with_stdio(false);
+  std::map<std::string, Session> sessions;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::vector<std::string> f = splitTabs(line);
+    const std::string &cmd = f[0];
+    if (cmd == "PING") {
+      std::cout << "OK\n" << std::flush;
+    } else if (cmd == "RUN" && f.size() >= 3) {
+      Session s;
+      std::string err = load(f[1], s);
+      if (!err.empty()) {
+        std::cout << "ERR\t-1\t" << oneLine(err) << "\n" << std::flush;
+        continue;
+      }
+      applyAndAnswer(s, parseFlags(f[2]), std::vector<std::string>(f.begin() + 3, f.end()));
+    } else if (cmd == "LOAD" && f.size() == 4) {
+      Session s;
+      std::string err = load(f[2], s);
+      if (!err.empty()) {
+        std::cout << "ERR\t-1\t" << oneLine(err) << "\n" << std::flush;
+        continue;
+      }
+      Session &kept = sessions[f[1]] = std::move(s);
+      applyAndAnswer(kept, parseFlags(f[3]), {});
+    } else if (cmd == "STEP" && f.size() >= 3) {
+      auto it = sessions.find(f[1]);
+      if (it == sessions.end()) {
+        std::cout << "ERR\t-1\tno session " << oneLine(f[1]) << "\n" << std::flush;
+        continue;
+      }
+      applyAndAnswer(it->second, parseFlags(f[2]), std::vector<std::string>(f.begin() + 3, f.end()));
+    } else if (cmd == "FREE" && f.size() == 2) {
+      sessions.erase(f[1]);
+      std::cout << "OK\n" << std::flush;
+    } else {
+      std::cout << "ERR\t-1\tbad request: " << oneLine(line.substr(0, 80)) << "\n" << std::flush;
+    }
+  }
+  return 0;
+}
