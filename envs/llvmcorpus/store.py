@@ -45,7 +45,7 @@ from envs.llvmcorpus.recipes import Recipe
 from harness.errors import UserError
 
 # Bump when building or measuring changes in a way the key's other parts do not show.
-CORPUS_FORMAT = 1
+CORPUS_FORMAT = 2
 LLVM_MAJOR = 22
 
 
