@@ -13,10 +13,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agents.predictors.common import PredictorAgent, all_items, label_items, read_inputs
+from agents.predictors.common import (
+    PredictorAgent,
+    all_items,
+    label_items,
+    read_inputs,
+    simulate,
+)
 from agents.predictors.featurize import Tokenizer, Vocab
 from agents.predictors.fit import fit_log_cycles, log_targets
 from agents.predictors.network import BlockEncoder, NeuralPredictor
+from agents.predictors.simulators import BlockSimPredictor
+from agents.predictors.uarchs import table_space
 from agents.torchutil import torch_session
 from harness.agent import TrialContext
 
@@ -49,6 +57,7 @@ class IthemalAgent(PredictorAgent):
         batch: int = 64,
         lr: float = 3e-3,
         max_seconds: float = 600.0,
+        anchor: bool = False,
     ) -> None:
         super().__init__()
         check_sizes(hidden=hidden, embed=embed, epochs=epochs, batch=batch)
@@ -57,6 +66,7 @@ class IthemalAgent(PredictorAgent):
         self.cpu, self.hidden, self.embed = cpu, int(hidden), int(embed)
         self.epochs, self.min_steps, self.batch = int(epochs), int(min_steps), int(batch)
         self.lr, self.max_seconds = float(lr), float(max_seconds)
+        self.anchor = bool(anchor)
 
     def versions(self) -> dict[str, str]:
         return {"torch": torch.__version__}
@@ -71,6 +81,16 @@ class IthemalAgent(PredictorAgent):
             lab = label_items(ctx, pool)
             y_log, ok = log_targets(lab.targets)
             ok &= np.array([tokens[r] is not None for r in lab.rows], bool)
+            anchor = None
+            if self.anchor and table_space(ctx.param_space) is not None:
+                anchor = BlockSimPredictor(self.cpu)
+                n_sim = min(len(lab.rows), obj.samples_left)
+                s_log, s_ok = log_targets(np.full(len(lab.rows), np.nan))
+                s_log[:n_sim], s_ok[:n_sim] = log_targets(
+                    simulate(obj, ctx.param_space.default(), lab.items.take(np.arange(n_sim)))
+                )
+                y_log, ok = y_log - s_log, ok & s_ok
+            self.set_diagnostic("anchored", float(anchor is not None))
             if not ok.any():
                 return None  # no labels: the harness scores the default
             enc = vocab.encode([tokens[r] for r in lab.rows])
@@ -89,6 +109,6 @@ class IthemalAgent(PredictorAgent):
             self.set_diagnostic("holdout_mape", fit.best_holdout_mape)
             self.set_diagnostic("train_s", fit.wall_s)
             self.set_diagnostic("epochs", fit.epochs)
-            predictor = NeuralPredictor(tokenizer, vocab, model)
+            predictor = NeuralPredictor(tokenizer, vocab, model, anchor=anchor)
             obj.propose_predictor(predictor)
             return predictor

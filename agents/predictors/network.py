@@ -15,7 +15,7 @@ perfvec uses ``out = k`` as the block's representation.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -97,9 +97,11 @@ def encode_outputs(
 class NeuralPredictor:
     """Picklable predictor: hex blocks -> cycles per 100 iterations, float64 [n].
 
-    log cycles = ``scale`` . encoder(block) + ``bias`` (``scale`` float64 [out], 1 for a
-    one-output model; perfvec's target representation otherwise). A block that does not
-    decode gets NaN. Runs on the CPU with the calling process's torch threads.
+    log cycles = log anchor(block) + ``scale`` . encoder(block) + ``bias`` (``scale``
+    float64 [out], 1 for a one-output model; perfvec's target representation
+    otherwise; ``anchor``: an optional simulator-backed predictor whose cycles the
+    network corrects, else 1). A block that does not decode gets NaN. Runs on the CPU
+    with the calling process's torch threads.
 
     Args:
         tokenizer, vocab: how blocks become tokens (the training ones).
@@ -108,6 +110,8 @@ class NeuralPredictor:
         head: optional residual head on the encoder's outputs (perfvec's small head):
             a module mapping float32 [B, out] -> [B, 1] added to the log prediction.
         batch: blocks per forward pass.
+        anchor: a picklable predictor (e.g. stock blocksim) the network's output
+            multiplies; None: the network predicts cycles on its own.
     """
 
     def __init__(
@@ -119,7 +123,9 @@ class NeuralPredictor:
         bias: float = 0.0,
         head: nn.Module | None = None,
         batch: int = 512,
+        anchor: Callable[[Sequence[str]], np.ndarray] | None = None,
     ) -> None:
+        self.anchor = anchor
         self.tokenizer = tokenizer
         self.vocab = vocab
         self.model = model.to("cpu").eval()
@@ -138,6 +144,9 @@ class NeuralPredictor:
         if self.head is not None:
             with torch.no_grad():
                 y = y + self.head(torch.as_tensor(z, dtype=torch.float32)).double().numpy()[:, 0]
+        if self.anchor is not None:
+            a = np.asarray(self.anchor(blocks_hex), np.float64)
+            y = y + np.log(np.where(a > 0, a, np.nan))
         y[~enc.ok] = np.nan
         return y
 

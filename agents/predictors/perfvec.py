@@ -10,14 +10,19 @@ representations", generalising to unseen microarchitectures).
 2. Simulator samples (charged): the default (and the source) on every train and
    validation block; each sampled microarchitecture on the same ``blocks_per_uarch``
    random blocks (a dense block x microarchitecture matrix).
-3. Pretraining: log cycles[b, m] = f(b) . u_m + c_m, f the shared block encoder
-   (:class:`~agents.predictors.network.BlockEncoder`, ``dim`` outputs), u_m [dim] and
-   c_m learned per microarchitecture; |log ratio| loss on the observed entries.
+3. Pretraining: log cycles[b, m] = log s_0(b) + f(b) . u_m + c_m, f the shared block
+   encoder (:class:`~agents.predictors.network.BlockEncoder`, ``dim`` outputs), u_m
+   [dim] and c_m learned per microarchitecture, s_0 the default configuration's
+   simulated cycles (``anchor``, the default: the representations learn how
+   microarchitectures depart from stock blocksim, and the predictor runs blocksim at
+   test time; PerfVec proper, ``anchor = false``, predicts log cycles = f . u_m + c_m
+   with no simulator at test time); |log ratio| loss on the observed entries.
 4. Target: f frozen; (u, c) of the target CPU by ridge regression of the labels' log
-   cycles on f, shrunk towards the default microarchitecture's (u, c) (so with very few
-   labels the predictor stays close to stock blocksim); the ridge weight chosen by
-   5-fold cross-validation on the labels. With enough labels (``head_min_labels``), a
-   small MLP on f fits the residual, kept only if it lowers the held-out labels' MAPE.
+   cycles on f, shrunk towards the default microarchitecture's (u, c) (anchored: 0,
+   i.e. stock blocksim), so with very few labels the predictor stays at the default;
+   the ridge weight chosen by 5-fold cross-validation on the labels. With enough
+   labels (``head_min_labels``), a small MLP on f fits the residual, kept only if it
+   lowers the held-out labels' MAPE.
 """
 
 from __future__ import annotations
@@ -48,7 +53,8 @@ from agents.predictors.network import (
     length_batches,
     to_tensors,
 )
-from agents.predictors.uarchs import sample_uarchs, source_config
+from agents.predictors.simulators import BlockSimPredictor
+from agents.predictors.uarchs import sample_uarchs, source_config, table_space
 from agents.torchutil import torch_session
 from harness.agent import TrialContext
 
@@ -87,6 +93,8 @@ class PerfVecAgent(PredictorAgent):
         lr: float = 3e-3,
         max_seconds: float = 900.0,
         head_min_labels: int = 500,
+        anchor: bool = True,
+        min_steps: int = 1500,
     ) -> None:
         super().__init__()
         check_sizes(
@@ -105,6 +113,8 @@ class PerfVecAgent(PredictorAgent):
             int(epochs),
             int(batch),
         )
+        self.anchor = bool(anchor)
+        self.min_steps = int(min_steps)
         self.lr, self.max_seconds, self.head_min_labels = (
             float(lr),
             float(max_seconds),
@@ -150,6 +160,17 @@ class PerfVecAgent(PredictorAgent):
         self.set_diagnostic("uarchs", float(y.shape[1]))
         self.set_diagnostic("sim_samples", float(obj.samples_used))
 
+        # Anchored: every column is predicted relative to the default configuration's
+        # simulated cycles, which the predictor recomputes with blocksim at test time.
+        anchor = BlockSimPredictor(self.cpu) if self.anchor and table_space(space) else None
+        self.set_diagnostic("anchored", float(anchor is not None))
+        offset = np.zeros(n)
+        if anchor is not None:
+            offset = np.where(seen[:, 0], y_log[:, 0], np.nan)
+            y_log = y_log - offset[:, None]
+            seen &= np.isfinite(offset)[:, None]
+            seen[:, 0] = False  # the default column is exact: nothing to learn
+
         # 3. Pretraining.
         model = BlockEncoder(vocab.n_keys, vocab.n_mnemonics, self.hidden, self.embed, self.dim)
         model = model.to(device)
@@ -164,19 +185,22 @@ class PerfVecAgent(PredictorAgent):
         self.set_diagnostic("pretrain_mape_vs_sim", fidelity)
         u_np = u.detach().double().cpu().numpy()
         c_np = c.detach().double().cpu().numpy()
-        # Zero labels: the default microarchitecture's representation (~ stock blocksim).
-        predictor = NeuralPredictor(tokenizer, vocab, model, scale=u_np[0], bias=c_np[0])
+        # Zero labels: the default microarchitecture (anchored: exactly stock blocksim).
+        prior = np.zeros(self.dim + 1) if anchor is not None else np.append(u_np[0], c_np[0])
+        predictor = NeuralPredictor(
+            tokenizer, vocab, model, scale=prior[:-1], bias=float(prior[-1]), anchor=anchor
+        )
         obj.propose_predictor(predictor)
 
         # 4. The target's representation from the labels.
         lab = label_items(ctx, pool)
         t_log, ok = log_targets(lab.targets)
-        ok &= decoded[lab.rows]
+        t_log = t_log - offset[lab.rows]
+        ok &= decoded[lab.rows] & np.isfinite(t_log)
         if not ok.any():
             return predictor
         f = encode_outputs(model, enc.rows(lab.rows), device)
         x = np.hstack([f, np.ones((len(f), 1))])
-        prior = np.append(u_np[0], c_np[0])
         fit_rows, hold_rows = np.flatnonzero(ok & ~lab.holdout), np.flatnonzero(ok & lab.holdout)
         lam = choose_ridge(x[fit_rows], t_log[fit_rows], prior, rng)
         w = ridge(x[fit_rows], t_log[fit_rows], prior, lam)
@@ -198,7 +222,7 @@ class PerfVecAgent(PredictorAgent):
         if head is None:
             w = ridge(x[both], t_log[both], prior, lam)
         predictor = NeuralPredictor(
-            tokenizer, vocab, model, scale=w[:-1], bias=float(w[-1]), head=head
+            tokenizer, vocab, model, scale=w[:-1], bias=float(w[-1]), head=head, anchor=anchor
         )
         obj.propose_predictor(predictor)
         return predictor
@@ -224,11 +248,10 @@ class PerfVecAgent(PredictorAgent):
         params = [*model.parameters(), u, c]
         opt = torch.optim.Adam(params, lr=self.lr, weight_decay=1e-6)
         per_epoch = math.ceil(len(train_rows) / self.batch)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(
-            opt, T_max=max(1, self.epochs * per_epoch)
-        )
+        epochs = max(self.epochs, math.ceil(self.min_steps / max(per_epoch, 1)))
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs * per_epoch))
         best: tuple[float, Any] | None = None
-        for _ in range(self.epochs):
+        for _ in range(epochs):
             model.train()
             for chunk in length_batches(enc.lengths[train_rows], self.batch, rng):
                 r = train_rows[chunk]
