@@ -35,9 +35,18 @@ setting of individual passes only.
 
 from __future__ import annotations
 
+import subprocess
+from functools import cache
+
+from envs.llvmcorpus.store import find_tools
+
 # The -Oz pipeline as one action, and its pipeline text.
 OZ_ACTION = "-Oz"
 OZ_PIPELINE = "default<Oz>"
+# simplifycfg as -Oz runs it late: switches to lookup tables, common code hoisted/sunk.
+LATE_SIMPLIFYCFG = (
+    "simplifycfg<switch-range-to-icmp;switch-to-lookup;hoist-common-insts;sink-common-insts>"
+)
 
 # (action name, kind) in a fixed order: the order of the SequenceParam's choices.
 # kind: module | cgscc | function | loop | loop-mssa (a loop pass needing MemorySSA).
@@ -138,10 +147,7 @@ _PASSES: tuple[tuple[str, str], ...] = (
     ("sccp", "function"),
     ("separate-const-offset-from-gep", "function"),
     ("simplifycfg", "function"),
-    (
-        "simplifycfg<switch-range-to-icmp;switch-to-lookup;hoist-common-insts;sink-common-insts>",
-        "function",
-    ),
+    (LATE_SIMPLIFYCFG, "function"),
     ("sink", "function"),
     ("slp-vectorizer", "function"),
     ("slsr", "function"),
@@ -207,3 +213,56 @@ def actions(oz_action: bool = True) -> tuple[str, ...]:
 def pipeline(sequence: tuple[str, ...] | list[str]) -> str:
     """The whole sequence as one ``opt -passes=`` text (elements joined by commas)."""
     return ",".join(element(a) for a in sequence)
+
+
+def _leaves(pipeline_text: str) -> list[str]:
+    """The leaf passes of a printed pipeline, in order (adaptors such as
+    ``function<eager-inv>(...)`` and ``cgscc(...)`` opened up)."""
+    leaves, cur, angle = [], "", 0
+    for ch in pipeline_text:
+        angle += (ch == "<") - (ch == ">")
+        if angle == 0 and ch in ",()":
+            if ch != "(" and cur.strip():
+                leaves.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    if cur.strip():
+        leaves.append(cur.strip())
+    return leaves
+
+
+def _as_action(leaf: str) -> str | None:
+    """The action standing for a leaf pass of the -Oz pipeline (None: no such action,
+    e.g. analyses, coroutine and annotation passes)."""
+    if leaf in PASS_KINDS:
+        return leaf
+    base = leaf.split("<")[0]
+    if base == "simplifycfg" and ";switch-to-lookup" in leaf:
+        return LATE_SIMPLIFYCFG
+    if base == "licm" and "<allowspeculation>" in leaf:
+        return "licm<allowspeculation>"
+    return base if base in PASS_KINDS else None
+
+
+@cache
+def oz_order() -> tuple[str, ...]:
+    """-Oz's pipeline as a sequence of single actions, in pipeline order: the leaves of
+    ``opt-22 -passes=default<Oz> -print-pipeline-passes`` mapped to the action list
+    (90 actions in LLVM 22.1; inlining and the per-SCC function passes become
+    whole-module steps, so this sequence approximates -Oz, it is not -Oz)."""
+    run = subprocess.run(
+        [
+            find_tools().opt,
+            f"-passes={OZ_PIPELINE}",
+            "-print-pipeline-passes",
+            "-disable-output",
+            "-",
+        ],
+        input="",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = [_as_action(leaf) for leaf in _leaves(run.stdout.strip())]
+    return tuple(a for a in out if a is not None)

@@ -1,0 +1,267 @@
+"""Pass ordering on LLVM 22 (envs/passes, agents/passes) with the real tools, no mocks.
+
+Tasks here use a few csmith programs (``corpus = "csmith"``) or tiny C files, never the
+Debian corpus, so the tests need no download.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.errors import UserError
+
+
+def _llvm_missing() -> str | None:
+    try:
+        from envs.passes.server import server_binary
+
+        server_binary()
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
+_MISSING = _llvm_missing()
+pytestmark = pytest.mark.skipif(_MISSING is not None, reason=f"LLVM 22 unavailable: {_MISSING}")
+
+SMALL = {"corpus": "csmith", "n_csmith": 12, "n_test": 2, "n_val": 2, "max_len": 4}
+
+TINY_C = """
+int sum(int *a, int n) {
+  int s = 0;
+  for (int i = 0; i < n; i++) s += a[i];
+  return s;
+}
+int twice(int x) { int y = x + x; return y; }
+"""
+
+
+@pytest.fixture(scope="module")
+def task():  # type: ignore[no-untyped-def]
+    from envs.passes.task import make_passes_task
+
+    return make_passes_task(**SMALL)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    from envs.llvmcorpus.store import find_tools
+    from envs.passes.csmith import BITCODE_FLAGS
+
+    src = tmp_path_factory.mktemp("tiny") / "tiny.c"
+    src.write_text(TINY_C)
+    bc = src.with_suffix(".bc")
+    subprocess.run([find_tools().clang, *BITCODE_FLAGS, str(src), "-o", str(bc)], check=True)
+    return bc
+
+
+def _stock_count(bc: Path, passes: str) -> int:
+    from envs.llvmcorpus.store import find_tools
+
+    run = subprocess.run(
+        [find_tools().opt, f"-passes={passes},print<func-properties>", "-disable-output", str(bc)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return sum(int(x.split()[-1]) for x in run.stderr.splitlines() if "TotalInstructionCount" in x)
+
+
+def test_known_sequences_on_a_tiny_module(tiny: Path) -> None:
+    from envs.passes.actions import element
+    from envs.passes.server import PassServer
+
+    server = PassServer()
+    before = server.run(tiny, [], features=True)
+    after = server.run(tiny, [element("mem2reg")], features=True)
+    oz = server.run(tiny, [element("-Oz")], text=True)
+    # Front-end IR: allocas, loads and stores; mem2reg leaves the loop's SSA form;
+    # -Oz folds a little more. The numbers are checked against opt-22 just below.
+    assert (before.instructions, after.instructions, oz.instructions) == (44, 16, 15)
+    assert before.instructions == _stock_count(tiny, "verify")
+    assert after.instructions == _stock_count(tiny, "function(mem2reg)")
+    assert oz.instructions == _stock_count(tiny, "default<Oz>")
+    assert before.functions == after.functions == 2
+    assert before.features is not None and after.features is not None
+    from envs.passes.features import FEATURE_NAMES
+
+    f = dict(zip(FEATURE_NAMES, after.features, strict=True))
+    assert f["TotalInsts"] == 16 and f["TotalFuncs"] == 2 and f["NumAllocaInst"] == 0
+    assert dict(zip(FEATURE_NAMES, before.features, strict=True))["NumAllocaInst"] > 0
+    assert f["NumPHIInst"] >= 2 and f["NumRetInst"] == 2
+    assert oz.text_bytes > 0
+    # The same passes one at a time in a session give the same module.
+    server.load("s", tiny)
+    stepped = server.step("s", [element("mem2reg")])
+    assert stepped.instructions == after.instructions
+    server.free("s")
+
+
+def test_server_matches_opt_and_llc_on_csmith(task) -> None:  # type: ignore[no-untyped-def]
+    from envs.passes.actions import element
+    from envs.passes.server import PassServer
+
+    server = PassServer()
+    for m in task.splits["train"][:3]:
+        r = server.run(m.bitcode, [element("-Oz")], text=True)
+        assert r.instructions == m.oz_instructions == _stock_count(m.bitcode, "default<Oz>")
+        assert r.text_bytes == m.oz_text_bytes > 0
+
+
+def test_default_is_oz_and_failures_are_penalised(task) -> None:  # type: ignore[no-untyped-def]
+    from envs.passes.task import FAILED_RATIO, oz_ratios
+
+    items = np.arange(task.n_items("train"))
+    costs = task.evaluate(task.param_space.default(), "train", items)
+    assert task.loss(costs, "train", items) == 1.0
+    none = task.loss(task.evaluate({"passes": ()}, "train", items), "train", items)
+    assert none > 1.2  # no pass at all: far more instructions than -Oz
+    assert oz_ratios(np.array([np.nan, 50.0]), np.array([10.0, 100.0])).tolist() == [
+        FAILED_RATIO,
+        0.5,
+    ]
+    test_items = np.arange(task.n_items("test"))
+    score = task.score(
+        task.evaluate(task.param_space.default(), "test", test_items), "test", test_items
+    )
+    assert score["oz_reduction"] == 1.0 and score["geomean_text_oz_ratio"] == 1.0
+    assert score["package/csmith"] == 1.0
+
+
+def test_env_passes_check_env_and_rewards_add_up(task) -> None:  # type: ignore[no-untyped-def]
+    from gymnasium.utils.env_checker import check_env
+
+    from envs.passes.env import DirectSource, PassOrderingEnv
+
+    env = PassOrderingEnv(DirectSource(task, "train"))
+    check_env(env, skip_render_check=True)
+    obs, info = env.reset(options={"module": 0})
+    assert env.observation_space.contains(obs)
+    oz = task.targets("train", np.array([0]))[0]
+    init = task.splits["train"][0].instructions
+    total = 0.0
+    for a in (0, env.stop_action):  # -Oz, then stop
+        obs, r, done, _, info = env.step(a)
+        total += r
+    assert done and info["oz_ratio"] == 1.0 and info["sequence"] == (0,)
+    assert total == pytest.approx((init - oz) / oz)
+    env.close()
+
+
+def test_policy_default_is_oz_and_sb3_actor_round_trips(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import torch
+    from stable_baselines3 import PPO
+
+    from agents.passes.rl import actor_config, policy_shape
+    from envs.passes.policy import PolicyNet, obs_dim
+    from envs.passes.task import make_passes_task
+
+    t = make_passes_task(**dict(SMALL, policy="mlp", hidden=8))
+    items = np.arange(t.n_items("train"))
+    assert t.loss(t.evaluate(t.param_space.default(), "train", items), "train", items) == 1.0
+    shape = policy_shape(t.param_space)
+    assert shape is not None and shape.hidden == 8 and shape.actions() == t.actions
+    import gymnasium as gym
+
+    class Dummy(gym.Env):
+        observation_space = gym.spaces.Box(-10, 10, (obs_dim(shape.n_actions),), np.float32)
+        action_space = gym.spaces.Discrete(shape.n_actions + 1)
+
+    model = PPO("MlpPolicy", Dummy(), policy_kwargs={"net_arch": {"pi": [8], "vf": [8]}}, seed=0)
+    net: PolicyNet = shape.net()
+    decide = net.decider(actor_config(model, shape))
+    x = np.random.default_rng(0).normal(size=(20, obs_dim(shape.n_actions))).astype(np.float32)
+    with torch.no_grad():
+        want, _ = model.policy.predict(x, deterministic=True)
+    assert [decide(row) for row in x] == list(want)
+
+
+SPECS = [
+    ("default", {}, SMALL, 10),
+    ("random", {}, SMALL, 12),
+    ("greedy", {"candidates": 3}, SMALL, 14),
+    ("optuna-tpe", {}, SMALL, 12),
+    ("opentuner", {}, SMALL, 12),
+    ("seq-hillclimb", {}, SMALL, 12),
+    ("per-module", {"searcher": "seq-hillclimb"}, dict(SMALL, setting="per-module"), 9),
+    ("pass-bc", {"demo_modules": 2, "bc_epochs": 5}, dict(SMALL, policy="mlp", hidden=8), 6),
+    ("pass-ppo", {"n_steps": 16, "batch_size": 8}, dict(SMALL, policy="mlp", hidden=8), 7),
+    (
+        "pass-bc+ppo",
+        {"n_steps": 16, "batch_size": 8, "expert": "oz"},
+        dict(SMALL, policy="linear"),
+        7,
+    ),
+]
+
+
+@pytest.mark.parametrize(("agent", "options", "task_options", "budget"), SPECS)
+def test_every_agent_keeps_its_budget(agent, options, task_options, budget) -> None:  # type: ignore[no-untyped-def]
+    from harness.trial import TrialSpec, run_trial
+
+    spec = TrialSpec(
+        suite="t",
+        task_label="passes",
+        task="passes",
+        agent=agent,
+        seed=0,
+        budget_samples=budget,
+        task_options=task_options,
+        agent_options=options,
+        eval_items=2,
+    )
+    rec = run_trial(spec)
+    assert rec["status"] == "ok", rec["error"]
+    assert rec["samples_used"] <= budget
+    assert (rec["samples_used"] > 0) == (agent != "default")
+    assert 0.3 < rec["test_geomean_oz_ratio"] < 2.5
+    assert rec["test_failed_fraction"] == 0.0
+
+
+def test_chosen_sequences_verify_and_keep_csmith_output(task) -> None:  # type: ignore[no-untyped-def]
+    from envs.passes.actions import PASSES, oz_order
+    from envs.passes.server import PassServer
+    from envs.passes.validate import validate
+
+    rng = np.random.default_rng(0)
+    server = PassServer()
+    sequences = [
+        ("-Oz",),
+        ("-Oz", "-Oz", "mergefunc", "instcombine"),
+        ("mem2reg", "gvn", "loop-rotate", "licm", "simplifycfg"),
+        oz_order()[:30],
+        tuple(rng.choice(PASSES, size=8)),
+    ]
+    checked = 0
+    for m in task.splits["test"]:
+        for seq in sequences:
+            v = validate(m, seq, server)
+            assert v.ok, v
+            checked += v.output == "same"
+    assert checked >= len(sequences)  # at least one program ran every sequence
+
+
+def test_per_module_search_never_loses_to_oz(task) -> None:  # type: ignore[no-untyped-def]
+    from harness.trial import TrialSpec, run_trial
+
+    spec = TrialSpec(
+        suite="t",
+        task_label="passes",
+        task="passes",
+        agent="per-module",
+        seed=1,
+        budget_samples=12,
+        task_options=dict(SMALL, setting="per-module"),
+        agent_options={"searcher": "greedy", "searcher_options": {"start": "default"}},
+    )
+    rec = run_trial(spec)
+    assert rec["status"] == "ok", rec["error"]
+    assert rec["samples_used"] <= 12
+    assert rec["test_geomean_oz_ratio"] <= 1.0  # the start (-Oz) is always evaluated
+    config = json.loads(rec["config"])
+    assert len(config) == 2 and all(k.startswith("passes/csmith-") for k in config)
