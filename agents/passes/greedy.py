@@ -5,8 +5,8 @@ Each round tries appending every action (in a seeded random order; ``candidates`
 them when set) to the current sequence, evaluated on the trial's ``eval_items``, and
 keeps the best extension if it lowers the training loss; it stops when no extension
 helps, the sequence is ``max_len`` long, or the budget cannot pay for another
-evaluation (the best seen so far is kept). Works on any task whose space is one
-sequence parameter.
+evaluation (the best seen so far is kept). Works on any task whose space has one
+sequence parameter (any other parameter stays at its default).
 """
 
 from __future__ import annotations
@@ -18,11 +18,16 @@ from harness.task import Task
 
 
 def the_sequence(space) -> SequenceParam | None:  # noqa: ANN001 - a ParamSpace
-    """The space's only parameter if it is a sequence, else None."""
-    params = list(space)
-    if len(params) == 1 and isinstance(params[0], SequenceParam):
-        return params[0]
-    return None
+    """The space's only sequence parameter (None if it has none or several)."""
+    seqs = [p for p in space if isinstance(p, SequenceParam)]
+    return seqs[0] if len(seqs) == 1 else None
+
+
+def with_sequence(space, seq: tuple) -> Config:  # noqa: ANN001 - a ParamSpace
+    """The default configuration with its sequence parameter set to ``seq``."""
+    p = the_sequence(space)
+    assert p is not None
+    return {**space.default(), p.name: tuple(seq)}
 
 
 class GreedySearch(Agent):
@@ -44,7 +49,7 @@ class GreedySearch(Agent):
     @classmethod
     def supports(cls, task: Task) -> tuple[bool, str]:
         if the_sequence(task.param_space) is None:
-            return False, "needs a space of one sequence parameter"
+            return False, "needs a space with one sequence parameter"
         return True, ""
 
     def run(self, ctx: TrialContext) -> Config:
@@ -55,8 +60,8 @@ class GreedySearch(Agent):
         seq = seq[: p.max_len]
         rounds = 0
         try:
-            best = ctx.objective.loss({p.name: seq}, "train", items)
-            ctx.objective.propose({p.name: seq}, best)
+            best = ctx.objective.loss(with_sequence(ctx.param_space, seq), "train", items)
+            ctx.objective.propose(with_sequence(ctx.param_space, seq), best)
             while len(seq) < p.max_len:
                 order = ctx.rng.permutation(len(p.choices))
                 if self.candidates:
@@ -66,19 +71,19 @@ class GreedySearch(Agent):
                     if ctx.objective.samples_left < cost:
                         break
                     cand = (*seq, p.choices[int(k)])
-                    loss = ctx.objective.loss({p.name: cand}, "train", items)
+                    loss = ctx.objective.loss(with_sequence(ctx.param_space, cand), "train", items)
                     if round_best is None or loss < round_best[0]:
                         round_best = (loss, cand)
                 if round_best is None or round_best[0] >= best * (1.0 - self.min_gain):
                     if round_best is not None and round_best[0] < best:
                         best, seq = round_best  # a partial round still found a gain
-                        ctx.objective.propose({p.name: seq}, best)
+                        ctx.objective.propose(with_sequence(ctx.param_space, seq), best)
                     break
                 best, seq = round_best
                 rounds += 1
-                ctx.objective.propose({p.name: seq}, best)
+                ctx.objective.propose(with_sequence(ctx.param_space, seq), best)
         except BudgetExhausted:
             pass
         self.set_diagnostic("greedy_rounds", rounds)
         self.set_diagnostic("sequence_length", len(seq))
-        return {p.name: seq}
+        return with_sequence(ctx.param_space, seq)

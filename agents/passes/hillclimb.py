@@ -5,8 +5,8 @@ one random edit (insert, replace, delete or swap passes; ``edits`` of them at on
 tried when single edits stall) and keeps it if the training loss does not get worse
 (ties are accepted, so the search drifts across plateaus of equal instruction count).
 Inserted passes are drawn from ``prefer`` (when given) with probability
-``prefer_prob``, else uniformly from all actions. Works on any task whose space is one
-sequence parameter; the per-module agent runs it on each module.
+``prefer_prob``, else uniformly from all actions. Works on any task whose space has one
+sequence parameter (others stay at their defaults); the per-module agent runs it on each module.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.passes.greedy import the_sequence
+from agents.passes.greedy import the_sequence, with_sequence
 from harness.agent import Agent, TrialContext
 from harness.budget import BudgetExhausted
 from harness.params import Config
@@ -74,7 +74,7 @@ class SequenceHillClimb(Agent):
     @classmethod
     def supports(cls, task: Task) -> tuple[bool, str]:
         if the_sequence(task.param_space) is None:
-            return False, "needs a space of one sequence parameter"
+            return False, "needs a space with one sequence parameter"
         return True, ""
 
     def run(self, ctx: TrialContext) -> Config:
@@ -92,8 +92,8 @@ class SequenceHillClimb(Agent):
         seq = p.validate(self.start if self.start is not None else p.default)
         since, accepted, seen = 0, 0, set()
         try:
-            best = ctx.objective.loss({p.name: seq}, "train", items)
-            ctx.objective.propose({p.name: seq}, best)
+            best = ctx.objective.loss(with_sequence(ctx.param_space, seq), "train", items)
+            ctx.objective.propose(with_sequence(ctx.param_space, seq), best)
             seen.add(seq)
             while ctx.objective.samples_left >= cost:
                 cand = mutate(seq, draw, p.max_len, rng)
@@ -105,11 +105,11 @@ class SequenceHillClimb(Agent):
                         break
                     continue
                 seen.add(cand)
-                loss = ctx.objective.loss({p.name: cand}, "train", items)
+                loss = ctx.objective.loss(with_sequence(ctx.param_space, cand), "train", items)
                 if loss <= best:
                     since = 0 if loss < best else since + 1
                     if loss < best:
-                        ctx.objective.propose({p.name: cand}, loss)
+                        ctx.objective.propose(with_sequence(ctx.param_space, cand), loss)
                     best, seq = loss, cand
                     accepted += 1
                 else:
@@ -118,4 +118,4 @@ class SequenceHillClimb(Agent):
             pass
         self.set_diagnostic("accepted_edits", accepted)
         self.set_diagnostic("sequence_length", len(seq))
-        return {p.name: seq}
+        return with_sequence(ctx.param_space, seq)
