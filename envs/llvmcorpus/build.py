@@ -165,6 +165,8 @@ def run_build(
         CORPUS_CC_FLAGS=" ".join(BITCODE_FLAGS),
         CC=str(wrapper),
         LC_ALL="C",
+        # gnulib's configure (coreutils) refuses to run as root without this.
+        FORCE_UNSAFE_CONFIGURE="1",
     )
     env.pop("CORPUS_CC_LOG", None)  # configure: pass-through
     for var in ("CFLAGS", "CPPFLAGS", "LDFLAGS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
