@@ -101,3 +101,89 @@ def test_shipped_dataset_loads() -> None:
     assert len(d) >= 8000
     assert d.meta["cpu_model"] and d.meta["method"]
     assert np.all(np.isfinite(d.targets)) and np.all(d.targets > 0)
+
+
+# ---------------------------------------------------------------- noise floor (issue 14)
+
+ZEN4_CPU = {"vendor": "AuthenticAMD", "family": 25, "model": 17, "uarch": "znver4"}
+ZEN3_CPU = {"vendor": "AuthenticAMD", "family": 25, "model": 1, "uarch": "znver3"}
+
+
+def _measured(
+    path: Path, rows: list[tuple[str, float, str]], cpu: dict, start: str, end: str
+) -> None:
+    """A measured CSV and its sidecar (CPU identity, one session from start to end)."""
+    lines = ["hex,cycles_per_100,spread,runs,status"]
+    lines += [f"{h},{c},0.001,5,{s}" for h, c, s in rows]
+    path.write_text("\n".join(lines) + "\n")
+    meta = {"cpu": cpu, "sessions": [{"started": start, "ended": end}]}
+    path.with_suffix(".json").write_text(json.dumps(meta))
+
+
+def test_noise_floor_of_two_small_files(tmp_path: Path) -> None:
+    from envs.groundtruth import noise
+
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    t0, t1 = "2026-12-01T22:00:00+00:00", "2026-12-01T22:30:00+00:00"
+    _measured(
+        a,
+        [("4801c0", 100.0, "ok"), ("480fafc0", 300.0, "ok"), ("4801d8", 200.0, "ok"),
+         ("4889d8", 50.0, "ok"), ("0f0b", 1.0, "fault")],
+        ZEN4_CPU, t0, t1,
+    )  # fmt: skip
+    _measured(
+        b,
+        [("4801c0", 102.0, "ok"), ("480fafc0", 297.0, "ok"), ("4801d8", 220.0, "ok"),
+         ("4889d8", 60.0, "noisy"), ("90", 5.0, "ok")],
+        ZEN4_CPU, "2026-12-02T00:00:00+00:00", "2026-12-02T00:10:00+00:00",
+    )  # fmt: skip
+    r = noise.compare(a, b)
+    # blocks ok in both: 4801c0 (2%), 480fafc0 (1%), 4801d8 (10%)
+    assert r.n_blocks == 3
+    assert r.mape == pytest.approx((0.02 + 0.01 + 0.10) / 3)
+    assert r.median_ape == pytest.approx(0.02)
+    assert r.within_1pct == pytest.approx(1 / 3) and r.within_3pct == pytest.approx(2 / 3)
+    assert r.within_5pct == pytest.approx(2 / 3) and r.kendall_tau == pytest.approx(1.0)
+    assert r.hours_between == pytest.approx(1.5) and r.repeat_file == "b.csv"
+    assert noise.same_cpu(a, b) is None
+    side = noise.store_noise_floor(a, r)
+    stored = json.loads(side.read_text())["noise_floor"]
+    for key in ("mape", "median_ape", "kendall_tau", "within_1pct", "within_3pct",
+                "within_5pct", "n_blocks", "repeat_file", "hours_between"):  # fmt: skip
+        assert key in stored
+    assert stored["n_blocks"] == 3 and stored["hours_between"] == 1.5
+    assert load_block_dataset(a).meta["noise_floor"]["mape"] == pytest.approx(r.mape, abs=1e-5)
+
+
+def test_noise_floor_refuses_two_cpus(tmp_path: Path) -> None:
+    import argparse
+
+    from envs.groundtruth.measure import cli
+    from harness.errors import UserError
+
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    rows = [("4801c0", 100.0, "ok"), ("480fafc0", 300.0, "ok")]
+    _measured(a, rows, ZEN4_CPU, "2026-12-01T22:00:00+00:00", "2026-12-01T22:30:00+00:00")
+    _measured(b, rows, ZEN3_CPU, "2026-11-22T04:00:00+00:00", "2026-11-22T04:20:00+00:00")
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    with pytest.raises(UserError, match="needs one CPU"):
+        cli.main(parser.parse_args(["--compare", str(a), str(b)]))
+    args = parser.parse_args(["--compare", str(a), str(b), "--store-as", "cross_cpu"])
+    assert cli.main(args) == 0
+    meta = json.loads(a.with_suffix(".json").read_text())
+    assert "cross_cpu" in meta and "noise_floor" not in meta
+    assert meta["cross_cpu"]["hours_between"] < 0  # the other file is older: negative
+
+
+SHIPPED4 = ROOT / "envs" / "groundtruth" / "data" / "bhive_znver4.csv.gz"
+
+
+def test_shipped_znver3_and_znver4_load() -> None:
+    z3 = load_block_dataset(SHIPPED)
+    z4 = load_block_dataset(SHIPPED4)
+    assert z3.meta["uarch"] == "znver3" and z4.meta["uarch"] == "znver4"
+    assert z4.name == "bhive_znver4" and len(z4) >= 14000 and len(z3) >= 14000
+    assert z4.meta["cpu"]["family"] == 25 and z4.meta["cpu"]["model"] == 17
+    assert np.all(np.isfinite(z4.targets)) and np.all(z4.targets > 0)
+    assert set(z4.inputs) & set(z3.inputs)  # the same sample of blocks

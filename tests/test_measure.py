@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from envs.groundtruth.measure import build, runner
+from envs.groundtruth.measure import build, runner, selfcheck
 from envs.groundtruth.measure.runner import Helper, MeasureConfig, measure_blocks
 from harness.errors import UserError
 
@@ -100,7 +101,7 @@ def test_faults_get_a_status_and_the_run_goes_on(tmp_path: Path) -> None:
 
 
 def test_hanging_block_times_out() -> None:
-    with Helper(MeasureConfig(runs=3, samples=4, timeout_s=0.3)) as h:
+    with Helper(MeasureConfig(runs=3, samples=16, timeout_s=0.3)) as h:
         r = h.measure(SPIN)
         after = h.measure(ADD_CHAIN)
     assert r.status == "timeout"
@@ -272,3 +273,196 @@ def test_refuses_non_x86(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(build.platform, "machine", lambda: "aarch64")
     with pytest.raises(UserError, match="x86-64"):
         build.check_cpu()
+
+
+# ---------------------------------------------------------------- CPU identity (issue 14)
+
+ZEN3_CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 1
+model name\t: AMD EPYC
+stepping\t: 1
+microcode\t: 0xa0011d1
+flags\t\t: fpu tsc sse4_2 avx avx2 fma bmi2 hypervisor
+
+processor\t: 1
+vendor_id\t: GenuineIntel
+"""
+SKYLAKE_CPUINFO = ZEN3_CPUINFO.replace("AuthenticAMD", "GenuineIntel").replace(
+    "cpu family\t: 25\nmodel\t\t: 1", "cpu family\t: 6\nmodel\t\t: 85"
+)
+
+
+def test_parse_cpuinfo_names_the_microarchitecture() -> None:
+    from envs.groundtruth.measure.cpu import parse_cpuinfo, uarch_name
+
+    zen3 = parse_cpuinfo(ZEN3_CPUINFO, kernel="6.1")
+    assert zen3.uarch == "znver3" and (zen3.family, zen3.model, zen3.stepping) == (25, 1, 1)
+    assert zen3.microcode == "0xa0011d1" and zen3.hypervisor and zen3.kernel == "6.1"
+    assert zen3.isa == ("sse4_2", "avx", "avx2", "fma", "bmi2")  # no avx512
+    assert parse_cpuinfo(SKYLAKE_CPUINFO).uarch == "skylake-avx512"
+    assert uarch_name("AuthenticAMD", 25, 17) == "znver4"
+    assert uarch_name("AuthenticAMD", 27, 2) == "amd-27-2"  # unknown: vendor-family-model
+
+
+def test_identity_recorded_in_sidecar_and_session(tmp_path: Path) -> None:
+    from envs.groundtruth.measure.cpu import cpu_identity
+
+    out = tmp_path / "id.csv"
+    measure_blocks([ADD_CHAIN], out, MeasureConfig(runs=3, samples=8), progress=None)
+    meta = json.loads((tmp_path / "id.json").read_text())
+    here = cpu_identity()
+    assert meta["uarch"] == here.uarch and meta["cpu"]["uarch"] == here.uarch
+    for key in ("vendor", "family", "model", "stepping", "microcode", "isa", "kernel"):
+        assert key in meta["cpu"]
+    sess = meta["sessions"][-1]
+    assert sess["cpu"] == meta["cpu"]
+    assert 500 < sess["core_clock_mhz"] < 10000  # calibrated core clock, MHz
+    assert isinstance(sess["contention_retries"], int)
+
+
+def test_appending_from_another_cpu_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "mix.csv"
+    measure_blocks([ADD_CHAIN], out, MeasureConfig(runs=3, samples=8), progress=None)
+    fake = tmp_path / "cpuinfo"
+    fake.write_text(SKYLAKE_CPUINFO)
+    monkeypatch.setenv("TUNEBENCH_FAKE_CPUINFO", str(fake))
+    with pytest.raises(UserError) as exc:
+        measure_blocks([ADD_CHAIN, IMUL_CHAIN], out, MeasureConfig(runs=3), progress=None)
+    msg = str(exc.value)
+    assert "refusing to add timings" in msg and "skylake-avx512" in msg and "\n" not in msg
+    assert len(read_rows(out)) == 1  # nothing appended
+
+
+def test_contended_helper_line_makes_the_block_noisy() -> None:
+    cfg = MeasureConfig(runs=3)
+    ok = ["ok", "100.0", "0.70", "0.70", "1000", "1", "90000", "160000", "50", "1.0060", "2"]
+    r = runner.summarize(ADD_CHAIN, [ok, ok, ["contended", "1.4000", "0"]], cfg)
+    assert r.status == "noisy" and r.detail == "contended" and r.runs == 2
+    r = runner.summarize(ADD_CHAIN, [ok, ok, ok], cfg)
+    assert r.status == "ok" and r.contention_retries == 6 and r.cycles_per_100 == 100.0
+
+
+# ---------------------------------------------------------------- self-check (issue 14)
+
+
+def _bench(**kw: object) -> selfcheck.Bench:
+    base: dict[str, object] = dict(
+        name="b", kind="latency", asm=("add rax, rax",), hex=ADD_CHAIN,
+        expected={"znver4": 1.0}, tolerance=0.03, source="test",
+    )  # fmt: skip
+    base.update(kw)
+    return selfcheck.Bench(**base)  # type: ignore[arg-type]
+
+
+def test_selfcheck_suite_is_complete_and_sourced() -> None:
+    suite = selfcheck.load_suite()
+    checked = [b for b in suite if b.kind != "fma-probe"]
+    assert len(checked) >= 20
+    kinds = {b.kind for b in checked}
+    for k in ("latency", "throughput", "load", "store", "store-forward", "zero-idiom"):
+        assert k in kinds
+    assert "move-elimination" in kinds and any("div" in b.name for b in checked)
+    assert any("fma256" in b.name and b.kind == "latency" for b in checked)
+    assert any(b.canary for b in suite)
+    for b in suite:
+        assert b.source and b.hex and b.asm
+        for uarch in b.expected:
+            assert uarch in ("znver3", "znver4")
+    assert sum(1 for b in checked if "znver3" in b.expected) >= 20
+    assert sum(1 for b in checked if "znver4" in b.expected) >= 20
+
+
+@pytest.mark.skipif(not shutil.which("llvm-mc-22"), reason="llvm-mc-22 not installed")
+def test_selfcheck_hex_is_the_asm() -> None:
+    """Every bench's machine code is what llvm-mc assembles from its asm lines."""
+    for b in selfcheck.load_suite():
+        out = subprocess.run(
+            ["llvm-mc-22", "-x86-asm-syntax=intel", "-show-encoding"],
+            input="\n".join(b.asm) + "\n",
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        enc = "".join(
+            line.split("encoding: [")[1].split("]")[0].replace("0x", "").replace(",", "")
+            for line in out.splitlines()
+            if "encoding: [" in line
+        )
+        assert enc == b.hex, b.name
+
+
+def test_selfcheck_suite_errors(tmp_path: Path) -> None:
+    cases = {
+        "empty.toml": "",
+        "kind.toml": '[[bench]]\nname="a"\nkind="magic"\nhex="4801c0"\nsource="s"\n',
+        "nohex.toml": '[[bench]]\nname="a"\nkind="latency"\nsource="s"\n',
+        "badexp.toml": '[[bench]]\nname="a"\nkind="latency"\nhex="4801c0"\nsource="s"\n'
+        "expected = { znver4 = -1 }\n",
+        "dup.toml": '[[bench]]\nname="a"\nkind="latency"\nhex="4801c0"\nsource="s"\n' * 2,
+        "syntax.toml": "[[bench]\n",
+    }
+    for name, text in cases.items():
+        p = tmp_path / name
+        p.write_text(text)
+        with pytest.raises(UserError) as exc:
+            selfcheck.load_suite(p)
+        assert "\n" not in str(exc.value), name
+
+
+def test_selfcheck_compare_and_warnings() -> None:
+    from envs.groundtruth.measure.runner import BlockResult
+
+    b = _bench()
+    res = BlockResult(ADD_CHAIN, 102.0, 0.001, 5, "ok")
+    row = selfcheck.compare(b, "znver4", res)
+    assert row.status == "ok" and row.measured == pytest.approx(1.02)
+    assert row.rel_error == pytest.approx(0.02)
+    assert selfcheck.compare(b, "znver4", BlockResult(ADD_CHAIN, 104.0, 0, 5, "ok")).status == "off"
+    assert selfcheck.compare(b, "znver3", res).status == "unchecked"
+    noisy = BlockResult(ADD_CHAIN, 110.0, 0.2, 5, "noisy", "spread")
+    assert selfcheck.compare(b, "znver4", noisy).status == "failed"
+    assert selfcheck.compare(b, "znver4", None).status == "skipped"
+    canary = _bench(name="c", canary=True)
+    rows = [selfcheck.compare(canary, "znver4", BlockResult(ADD_CHAIN, 100.0, 0.04, 5, "ok"))]
+    warn = selfcheck.contention_warnings(rows, (0.70, 0.73), (0.70, 0.75), 40, 100)
+    assert len(warn) == 4 and all("contended" in w for w in warn)
+    assert "varied by 4.0%" in warn[0] and "0.7000 -> 0.7300" in warn[1]
+    quiet = [selfcheck.compare(canary, "znver4", BlockResult(ADD_CHAIN, 100.2, 0.003, 5, "ok"))]
+    assert selfcheck.contention_warnings(quiet, (0.70, 0.701), (0.70, 0.705), 3, 100) == []
+
+
+def test_self_check_measures_chains_on_this_cpu(tmp_path: Path) -> None:
+    """A three-bench suite on the real CPU: chains of known latency come out right."""
+    suite = [
+        _bench(name="add", expected={"x": 1.0}),
+        _bench(name="imul", hex=IMUL_CHAIN, expected={"x": 3.0}),
+        _bench(name="canary", hex="4801c04801db4801c94801d2", expected={"x": 1.0}, canary=True),
+        _bench(name="zmm", requires="no-such-isa", expected={"x": 1.0}),
+    ]
+    report = selfcheck.run_self_check(suite, MeasureConfig(runs=3, samples=32), uarch="x")
+    by = {r.bench.name: r for r in report.rows}
+    assert by["add"].measured == pytest.approx(1.0, rel=0.03)
+    assert by["imul"].measured == pytest.approx(3.0, rel=0.03)
+    assert by["zmm"].status == "skipped"
+    text = selfcheck.format_report(report)
+    assert "imul" in text and "checked benches within tolerance" in text
+
+
+def test_out_names_the_microarchitecture(tmp_path: Path) -> None:
+    import argparse
+
+    from envs.groundtruth.measure import cli
+    from envs.groundtruth.measure.cpu import cpu_identity
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    out = str(tmp_path / "bhive_{uarch}.csv")
+    args = parser.parse_args(["--hex", ADD_CHAIN, "--out", out, "--runs", "3", "--quiet"])
+    assert cli.main(args) == 0
+    assert (tmp_path / f"bhive_{cpu_identity().uarch}.csv").is_file()
+    with pytest.raises(UserError, match="--out is required"):
+        cli.main(parser.parse_args(["--hex", ADD_CHAIN]))
