@@ -362,6 +362,7 @@ def make_passes_task(
     max_per_package: int | None = None,
     max_test_per_package: int | None = None,
     min_oz_instructions: int = 10,
+    max_instructions: int | None = None,
     split_seed: int | None = None,
     build_corpus: bool = True,
     n_csmith: int = 30,
@@ -374,7 +375,9 @@ def make_passes_task(
     Corpus options: ``corpus = "llvmcorpus"`` (the real-world corpus, split by
     package; ``packages`` restricts it; ``max_per_package`` / ``max_test_per_package``
     keep that many modules of each train/val resp. test package, the same ones every
-    time; ``min_oz_instructions`` drops modules -Oz folds to fewer instructions) or
+    time; ``min_oz_instructions`` drops modules -Oz folds to fewer instructions;
+    ``max_instructions`` drops modules larger than that before any pass, so a suite
+    sized for minutes is not dominated by a few amalgamations) or
     ``"csmith"`` (csmith seeds 1..n_csmith, ``n_test`` / ``n_val`` held out).
     """
     pool = ServerPool()
@@ -382,16 +385,24 @@ def make_passes_task(
         splits = csmith_modules(range(1, int(n_csmith) + 1), n_test, n_val, pool, jobs=jobs)
     elif corpus == "llvmcorpus":
         splits = corpus_modules(packages, min_oz_instructions, split_seed, build_corpus)
+        if max_instructions is not None:
+            splits = {
+                s: [m for m in mods if m.instructions <= max_instructions]
+                for s, mods in splits.items()
+            }
         splits = _capped(splits, max_per_package, max_test_per_package)
     else:
         raise UserError(f"corpus must be 'llvmcorpus' or 'csmith', not {corpus!r}")
     pool.close()
-    note = ""
+    notes = []
     if max_per_package is not None or max_test_per_package is not None:
-        note = (
-            f"subset: at most {max_per_package} modules per train/val package, "
+        notes.append(
+            f"at most {max_per_package} modules per train/val package, "
             f"{max_test_per_package} per test package"
         )
+    if max_instructions is not None:
+        notes.append(f"modules of at most {max_instructions} instructions")
+    note = "subset: " + "; ".join(notes) if notes else ""
     if setting == "per-module":
         splits = {s: list(splits["test"]) for s in SPLITS}
     return PassOrderingTask(splits, setting, policy, oz_action, max_len, hidden, jobs, note)
