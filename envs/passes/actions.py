@@ -7,7 +7,9 @@ How the list was chosen (from ``opt-22 --print-passes``, 2026-12):
   the spirit of CompilerGym's 124 LLVM 10 passes, under their new-PM names; a few
   parameterised variants the -Oz pipeline itself uses (``simplifycfg`` with
   switch-to-lookup and common-instruction hoisting/sinking, ``sroa<modify-cfg>``,
-  ``early-cse<memssa>``, ``licm<allowspeculation>``, non-trivial loop unswitching);
+  ``early-cse<memssa>``, ``licm<allowspeculation>``, non-trivial loop unswitching)
+  and -Oz's function simplification pipeline without the inliner
+  (``function-simplification<Oz>``);
 - left out: analyses, printers, verifiers and no-op passes; instrumentation and
   sanitizers (asan, msan, tsan, gcov, pgo-*, memprof, ...); profile- or LTO-only
   passes (sample-profile, function-import, wholeprogramdevirt, lowertypetests, ...);
@@ -105,6 +107,7 @@ _PASSES: tuple[tuple[str, str], ...] = (
     ("fix-irreducible", "function"),
     ("flatten-cfg", "function"),
     ("float2int", "function"),
+    ("function-simplification<Oz>", "function"),
     ("gvn", "function"),
     ("gvn<no-pre>", "function"),
     ("gvn-hoist", "function"),

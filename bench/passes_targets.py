@@ -1,0 +1,125 @@
+"""The issue-21 targets on the whole corpus, as two suites run one after the other.
+
+1. ``passes_general`` (generalization): sequence searchers (greedy from -Oz,
+   seq-hillclimb) and BC+PPO tune one policy on the training packages; the harness
+   applies it to every test module without search. Target: >= 1.02x vs -Oz.
+2. ``passes_permodule`` (CompilerGym's leaderboard setting): the per-module agent
+   searches each test module's sequence, starting from stage 1's best sequence (what
+   the training packages taught), within ``--per-module-budget`` compilations of test
+   modules in all. Target: >= 1.05x with <= 10^4 compilations.
+
+Writes the suites to ``runs/passes_targets/``, runs them with ``tunebench run`` (resumable)
+and prints each trial's test figures; ``bench/passes_validate.py`` then re-checks every
+chosen sequence. Hours on 2 cores; check ``/work/QUIET`` first.
+
+    .venv/bin/python bench/passes_targets.py [--general-budget 4000] [--per-module-budget 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.store import load_trials
+
+OUT = Path("runs/passes_targets")
+
+
+def _run(suite: Path, workers: int) -> Path:
+    run_dir = OUT / suite.stem
+    cmd = [sys.executable, "-m", "harness.cli", "run", str(suite), "--out", str(run_dir)]
+    subprocess.run([*cmd, "--workers", str(workers)], check=True)
+    return run_dir
+
+
+def _show(run_dir: Path) -> None:
+    trials = load_trials(run_dir)
+    for _, r in trials.iterrows():
+        pk = {
+            k[len("test_package/") :]: round(1 / v, 4)
+            for k, v in r.items()
+            if str(k).startswith("test_package/") and v == v
+        }
+        print(
+            f"{r['trial_id']:55s} reduction {r['test_oz_reduction']:.4f}x  "
+            f"text {1 / r.get('test_geomean_text_oz_ratio', float('nan')):.4f}x  "
+            f"compilations {int(r['samples_used'])}  wall {r['wall_s']:.0f} s  per package {pk}"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--general-budget", type=int, default=4000)
+    ap.add_argument("--eval-items", type=int, default=40)
+    ap.add_argument("--per-module-budget", type=int, default=10000)
+    ap.add_argument("--max-len", type=int, default=16)
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=1)
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    seeds = list(range(args.seeds))
+    general = OUT / "passes_general.toml"
+    general.write_text(
+        f"""# written by bench/passes_targets.py
+name = "passes_general"
+seeds = {seeds}
+budgets = [{args.general_budget}]
+eval_items = {args.eval_items}
+
+[tasks.passes-seq]
+task = "passes"
+options = {{ setting = "generalize", max_len = {args.max_len} }}
+agents = ["default", "greedy-oz", "seq-hillclimb"]
+
+[tasks.passes-policy]
+task = "passes"
+options = {{ setting = "generalize", policy = "mlp", max_len = {args.max_len} }}
+agents = ["default", "bc-oz+ppo"]
+
+[agents.greedy-oz]
+agent = "greedy"
+options = {{ start = "default" }}
+
+[agents.bc-oz+ppo]
+agent = "pass-bc+ppo"
+options = {{ expert = "oz", bc_fraction = 0.05 }}
+"""
+    )
+    run1 = _run(general, args.workers)
+    _show(run1)
+    trials = load_trials(run1)
+    seq = trials[trials["task_label"] == "passes-seq"].sort_values("val_loss").iloc[0]
+    start = json.loads(seq["config"])["passes"]
+    print(
+        f"stage 2 starts every module from {start} ({seq['trial_id']}, val {seq['val_loss']:.4f})"
+    )
+    prefer = sorted(
+        set(start) | {"-Oz", "gvn-sink", "gvn-hoist", "newgvn", "mergefunc", "iroutliner"}
+    )
+    searcher_options = f"searcher_options = {{ prefer = {json.dumps(prefer)} }}"
+    per = OUT / "passes_permodule.toml"
+    per.write_text(
+        f"""# written by bench/passes_targets.py
+name = "passes_permodule"
+seeds = {seeds}
+budgets = [{args.per_module_budget}]
+
+[tasks.passes-per-module]
+task = "passes"
+options = {{ setting = "per-module", max_len = {args.max_len} }}
+agents = ["default", "pm-hillclimb"]
+
+[agents.pm-hillclimb]
+agent = "per-module"
+options = {{ searcher = "seq-hillclimb", start = {json.dumps(start)}, {searcher_options} }}
+"""
+    )
+    run2 = _run(per, args.workers)
+    _show(run2)
+
+
+if __name__ == "__main__":
+    main()
