@@ -215,6 +215,7 @@ def download(name: str, dest: Path) -> Path:
         return tree
     ensure_deb_src(log=lambda line: print(line, file=sys.stderr))
     versions = source_versions(name)
+    print(f"corpus: downloading the Debian source of {name} (apt-get source)", file=sys.stderr)
     if not versions:
         raise UserError(f"apt knows no source package {name!r} (apt-cache showsrc {name})")
     errors = []
