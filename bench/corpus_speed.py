@@ -36,13 +36,18 @@ from envs.llvmcorpus.store import find_tools  # noqa: E402
 
 
 def _cpu() -> str:
+    """Model name, family and model (Zen 3 is family 25 model 1, Zen 4 model 17)."""
+    fields: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
     except OSError:
-        pass
-    return platform.processor() or "unknown"
+        return platform.processor() or "unknown"
+    return (
+        f"{fields.get('model name', '?')} (family {fields.get('cpu family', '?')} "
+        f"model {fields.get('model', '?')})"
+    )
 
 
 def compile_once(bitcode: Path, tmp: Path) -> tuple[float, float]:
