@@ -52,7 +52,9 @@ def mutate(
 class SequenceHillClimb(Agent):
     """Options: ``start`` (a sequence; default: the space's default), ``prefer`` (passes
     inserts favour, e.g. those a generalization run found useful), ``prefer_prob``
-    (0.5), ``stall`` (steps without improvement before trying double edits, 20)."""
+    (0.5), ``stall`` (steps without improvement before trying double edits, 20),
+    ``patience`` (stop after this many evaluations without improvement; 0: never, so
+    the budget is spent)."""
 
     name = "seq-hillclimb"
     description = "hill climbing over pass sequences by random edits, from -Oz"
@@ -63,10 +65,12 @@ class SequenceHillClimb(Agent):
         prefer: list[str] | None = None,
         prefer_prob: float = 0.5,
         stall: int = 20,
+        patience: int = 0,
     ) -> None:
         super().__init__()
-        if not 0.0 <= prefer_prob <= 1.0 or stall < 1:
-            raise ValueError("prefer_prob in [0, 1] and stall >= 1")
+        if not 0.0 <= prefer_prob <= 1.0 or stall < 1 or patience < 0:
+            raise ValueError("prefer_prob in [0, 1], stall >= 1, patience >= 0")
+        self.patience = int(patience)
         self.start = tuple(start) if start is not None else None
         self.prefer = tuple(prefer or ())
         self.prefer_prob, self.stall = float(prefer_prob), int(stall)
@@ -90,7 +94,7 @@ class SequenceHillClimb(Agent):
 
         items, cost = ctx.eval_items, len(ctx.eval_items)
         seq = p.validate(self.start if self.start is not None else p.default)
-        since, accepted, seen = 0, 0, set()
+        since, accepted, seen, idle = 0, 0, set(), 0
         try:
             best = ctx.objective.loss(with_sequence(ctx.param_space, seq), "train", items)
             ctx.objective.propose(with_sequence(ctx.param_space, seq), best)
@@ -106,6 +110,9 @@ class SequenceHillClimb(Agent):
                     continue
                 seen.add(cand)
                 loss = ctx.objective.loss(with_sequence(ctx.param_space, cand), "train", items)
+                idle = 0 if loss < best else idle + 1
+                if self.patience and idle >= self.patience:
+                    break
                 if loss <= best:
                     since = 0 if loss < best else since + 1
                     if loss < best:

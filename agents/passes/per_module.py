@@ -43,6 +43,7 @@ class ModuleObjective:
         self._allowance, self._used = int(allowance), 0
         self.log = _Log()
         self.best: tuple[float, tuple[Any, ...]] | None = None
+        self.first_loss = float("inf")  # the loss of the first sequence evaluated
 
     @property
     def param_space(self) -> ParamSpace:
@@ -78,6 +79,8 @@ class ModuleObjective:
         loss = float(self._real.loss(self._full(config), "train", np.array([self._item])))
         self._used += 1
         seq = tuple(config["passes"])
+        if self.best is None:
+            self.first_loss = loss
         if self.best is None or loss < self.best[0]:
             self.best = (loss, seq)
         return loss
@@ -101,7 +104,10 @@ class ModuleObjective:
 
 class PerModuleSearch(Agent):
     """Options: ``searcher`` (a registered agent name), ``searcher_options`` (its
-    options), ``start`` (each module's first sequence; default: the space's default)."""
+    options), ``start`` (each module's first sequence; default: the space's default),
+    ``first_share`` (1.0: one round, each module ``left / modules left``; below 1: a
+    first round spends that share of the budget over all modules, a second round the
+    rest over the modules the first round improved, from their best sequence)."""
 
     name = "per-module"
     description = "per-module setting: a registered sequence searcher run on each module in turn"
@@ -111,12 +117,16 @@ class PerModuleSearch(Agent):
         searcher: str = "seq-hillclimb",
         searcher_options: dict[str, Any] | None = None,
         start: list[str] | None = None,
+        first_share: float = 1.0,
     ) -> None:
         super().__init__()
         if searcher == self.name:
             raise ValueError("per-module cannot nest itself")
+        if not 0.0 < first_share <= 1.0:
+            raise ValueError("first_share must be in (0, 1]")
         self.searcher, self.searcher_options = searcher, dict(searcher_options or {})
         self.start = tuple(start) if start is not None else None
+        self.first_share = float(first_share)
         registry.agent_class(searcher)(**self.searcher_options)  # fails early on bad options
 
     @classmethod
@@ -128,38 +138,63 @@ class PerModuleSearch(Agent):
             return False, "needs the per-module setting (one sequence per module)"
         return True, ""
 
+    def _search(
+        self, ctx: TrialContext, k: int, full: Config, start: tuple, allowance: int, rnd: int
+    ) -> ModuleObjective:
+        """Run the searcher on module ``k`` from ``start`` within ``allowance``."""
+        p = list(ctx.param_space)[k]
+        assert isinstance(p, SequenceParam)
+        space = ParamSpace([SequenceParam("passes", p.choices, p.min_len, p.max_len, start)])
+        view = ModuleObjective(ctx.objective, space, full, p.name, k, allowance)
+        sub = TrialContext(
+            objective=view,  # type: ignore[arg-type]
+            param_space=space,
+            seed=ctx.seed,
+            eval_items=np.zeros(1, dtype=np.int64),
+            rng=np.random.default_rng(stable_int("per-module", ctx.seed, p.name, rnd)),
+            device=ctx.device,
+            threads=ctx.threads,
+        )
+        agent = registry.agent_class(self.searcher)(**self.searcher_options)
+        try:
+            agent.run(sub)
+        except BudgetExhausted:
+            pass
+        return view
+
     def run(self, ctx: TrialContext) -> Config:
         params = list(ctx.param_space)
         full: Config = ctx.param_space.default()
         n = len(params)
-        used = 0
+        first_budget = int(self.first_share * ctx.objective.samples_left)
+        spent, improved = 0, []
         for k, p in enumerate(params):
             assert isinstance(p, SequenceParam)
-            start = p.validate(self.start) if self.start is not None else p.default
-            full[p.name] = start
-            allowance = ctx.objective.samples_left // (n - k)
+            full[p.name] = p.validate(self.start) if self.start is not None else p.default
+            allowance = min((first_budget - spent) // (n - k), ctx.objective.samples_left)
             if allowance < 1:
                 continue
-            space = ParamSpace([SequenceParam("passes", p.choices, p.min_len, p.max_len, start)])
-            view = ModuleObjective(ctx.objective, space, full, p.name, k, allowance)
-            sub = TrialContext(
-                objective=view,  # type: ignore[arg-type]
-                param_space=space,
-                seed=ctx.seed,
-                eval_items=np.zeros(1, dtype=np.int64),
-                rng=np.random.default_rng(stable_int("per-module", ctx.seed, p.name)),
-                device=ctx.device,
-                threads=ctx.threads,
-            )
-            agent = registry.agent_class(self.searcher)(**self.searcher_options)
-            try:
-                agent.run(sub)
-            except BudgetExhausted:
-                pass
-            used += view.samples_used
+            view = self._search(ctx, k, full, full[p.name], allowance, 1)
+            spent += view.samples_used
             if view.best is not None:
+                start_loss = view.first_loss
                 full[p.name] = view.best[1]
+                if view.best[0] < start_loss:
+                    improved.append(k)
             ctx.objective.propose(full)
+        second = improved or list(range(n))
+        if self.first_share < 1.0:
+            for j, k in enumerate(second):
+                allowance = ctx.objective.samples_left // (len(second) - j)
+                if allowance < 1:
+                    continue
+                p = params[k]
+                view = self._search(ctx, k, full, full[p.name], allowance, 2)
+                spent += view.samples_used
+                if view.best is not None:
+                    full[p.name] = view.best[1]
+                ctx.objective.propose(full)
         self.set_diagnostic("modules", n)
-        self.set_diagnostic("compilations_per_module", used / max(n, 1))
+        self.set_diagnostic("improved_in_round_1", len(improved))
+        self.set_diagnostic("compilations_per_module", spent / max(n, 1))
         return full
