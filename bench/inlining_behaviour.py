@@ -2,10 +2,11 @@
 
 Builds every corpus program at -O0 as the reference, then compiles it with the
 interactive inliner under several policies (always / never / coin-flip inlining,
-seeded random linear policies, and every configuration chosen in a finished run's
-trials), links, runs, and compares stdout. Prints the number of runs and mismatches.
+seeded random linear and mlp policies, and every policy chosen in the finished trials
+of the given runs, whatever corpus they trained on: a policy reads call-site features
+only), links, runs, and compares stdout. Prints the number of runs and mismatches.
 
-    .venv/bin/python bench/inlining_behaviour.py [runs/inlining]
+    .venv/bin/python bench/inlining_behaviour.py [runs/inlining runs/inlining_debian ...]
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from envs.inlining.corpus import CSMITH_INCLUDE
 from envs.inlining.host import Decider, compile_with_policy
-from envs.inlining.policy import LinearPolicy
+from envs.inlining.policy import FEATURE_SETS, make_policy, policy_space, spec_of_space
 from envs.inlining.task import make_inlining_task
 from envs.inlining.tools import llvm_tools
 from harness.store import finished_records
@@ -41,14 +42,22 @@ def main() -> None:
         "never": lambda raw: False,
         "coin": lambda raw: bool(coin.random() < 0.5),
     }
-    for k in range(3):
-        policies[f"random-linear-{k}"] = LinearPolicy(task.param_space.sample(rng), task.features)
-    run_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else None
-    if run_dir is not None:
+    for kind in ("linear", "mlp"):
+        space = policy_space(FEATURE_SETS["all"], kind, 16)
+        for k in range(3):
+            policies[f"random-{kind}-{k}"] = make_policy(space.sample(rng), spec_of_space(space))
+    for run_dir in map(Path, sys.argv[1:]):
         for rec in finished_records(run_dir).values():
-            if rec.get("status") == "ok" and rec.get("agent") != "default":
-                cfg = json.loads(rec["config"])
-                policies[rec["trial_id"]] = LinearPolicy(cfg, task.features)
+            if rec.get("status") != "ok" or rec.get("agent") == "default":
+                continue
+            opts = json.loads(rec["task_options"])
+            space = policy_space(
+                FEATURE_SETS[opts.get("features", "small")],
+                opts.get("policy", "linear"),
+                int(opts.get("hidden", 16)),
+            )
+            cfg = space.validate(json.loads(rec["config"]))
+            policies[f"{run_dir.name}/{rec['trial_id']}"] = make_policy(cfg, spec_of_space(space))
     runs = changed = 0
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,8 @@ from harness.errors import UserError
 SPLITS = ("train", "val", "test")
 # (text bytes, decisions) of a module under the heuristic; (-1, -1): it failed.
 Facts = tuple[int, int]
+# Measured facts are written to the cache every this many modules.
+SAVE_EVERY = 50
 
 
 @dataclass(frozen=True)
@@ -189,35 +192,27 @@ class FactsCache:
         keys = {_key(p): p for p in bitcodes}
         known = self._read()
         missing = [k for k in keys if f"{k}:{self.how}" not in known]
+        progress = _Progress(len(missing), log, label)
+        # Saved in batches: an interrupted measurement keeps what it has done.
+        batch = max(SAVE_EVERY, 4 * jobs)
+        for at in range(0, len(missing), batch):
+            part = missing[at : at + batch]
+            fresh = self._measure([keys[k] for k in part], jobs, progress)
+            self._merge({f"{k}:{self.how}": list(v) for k, v in zip(part, fresh, strict=True)})
         if missing:
-            fresh = self._measure([keys[k] for k in missing], jobs, log, label)
-            self._merge({f"{k}:{self.how}": list(v) for k, v in zip(missing, fresh, strict=True)})
             known = self._read()
         return {k: tuple(known[f"{k}:{self.how}"]) for k in keys}  # type: ignore[misc]
 
-    def _measure(
-        self, paths: list[Path], jobs: int, log: Callable[[str], None], label: str
-    ) -> list[Facts]:
-        t0 = time.perf_counter()
-        done = 0
-        last = t0
+    @staticmethod
+    def _measure(paths: list[Path], jobs: int, progress: _Progress) -> list[Facts]:
 
         def one(path: Path) -> Facts:
-            nonlocal done, last
             try:
                 res = compile_with_policy(path, default_decider)
                 out = (res.text_bytes, res.n_decisions)
             except CompileError:
                 out = (-1, -1)
-            done += 1
-            now = time.perf_counter()
-            if now - last > 10 or done == len(paths):
-                last = now
-                eta = (now - t0) / done * (len(paths) - done)
-                log(
-                    f"inlining: -Oz facts of {label} modules {done}/{len(paths)} "
-                    f"({now - t0:.0f} s, ETA {eta:.0f} s)"
-                )
+            progress.tick()
             return out
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -233,6 +228,29 @@ class FactsCache:
             tmp = self.path.with_suffix(f".tmp{os.getpid()}")
             tmp.write_text(json.dumps(merged, sort_keys=True, indent=0))
             os.replace(tmp, self.path)
+
+
+class _Progress:
+    """A progress line every 10 s (and at the end) while facts are measured."""
+
+    def __init__(self, total: int, log: Callable[[str], None], label: str) -> None:
+        self.total, self.log, self.label = total, log, label
+        self.done = 0
+        self.t0 = self.last = time.perf_counter()
+        self._lock = threading.Lock()
+
+    def tick(self) -> None:
+        with self._lock:
+            self.done += 1
+            now = time.perf_counter()
+            if now - self.last < 10 and self.done < self.total:
+                return
+            self.last = now
+            eta = (now - self.t0) / self.done * (self.total - self.done)
+            self.log(
+                f"inlining: -Oz facts of {self.label} modules {self.done}/{self.total} "
+                f"({now - self.t0:.0f} s, ETA {eta:.0f} s)"
+            )
 
 
 _KEYS: dict[tuple[str, int, int], str] = {}

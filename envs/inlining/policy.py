@@ -156,7 +156,13 @@ def spec_of_space(space: ParamSpace) -> PolicySpec:
     Read from the parameter names, so an agent (which sees only the space) can build
     the same policy as the task.
     """
-    names = space.names
+    return spec_of_names(space.names)
+
+
+def spec_of_names(names: Sequence[str]) -> PolicySpec:
+    """The :class:`PolicySpec` whose parameters are ``names`` in order (e.g. the keys of
+    a recorded configuration); ValueError if they are no inlining policy's."""
+    names = list(names)
     if names[:2] != ["bias", "w_default"]:
         raise ValueError("not an inlining policy space")
     hidden = sum(1 for n in names if _HIDDEN_NAME.match(n))
