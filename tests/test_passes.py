@@ -194,7 +194,7 @@ SPECS = [
     (
         "pass-bc+ppo",
         {"n_steps": 16, "batch_size": 8, "expert": "oz"},
-        dict(SMALL, policy="linear"),
+        dict(SMALL, policy="mlp", hidden=8),
         7,
     ),
 ]
