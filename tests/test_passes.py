@@ -257,11 +257,16 @@ def test_per_module_search_never_loses_to_oz(task) -> None:  # type: ignore[no-u
         seed=1,
         budget_samples=12,
         task_options=dict(SMALL, setting="per-module"),
-        agent_options={"searcher": "greedy", "searcher_options": {"start": "default"}},
+        agent_options={
+            "searcher": "seq-hillclimb",
+            "searcher_options": {"patience": 2},
+            "first_share": 0.5,
+        },
     )
     rec = run_trial(spec)
     assert rec["status"] == "ok", rec["error"]
     assert rec["samples_used"] <= 12
+    assert rec["diag_compilations_per_module"] <= 6
     assert rec["test_geomean_oz_ratio"] <= 1.0  # the start (-Oz) is always evaluated
     config = json.loads(rec["config"])
     assert len(config) == 2 and all(k.startswith("passes/csmith-") for k in config)
