@@ -21,7 +21,7 @@ from agents.predictors.common import (
     simulate,
 )
 from agents.predictors.featurize import Tokenizer, Vocab
-from agents.predictors.fit import fit_log_cycles, log_targets
+from agents.predictors.fit import fit_log_cycles, holdout_shift, log_targets
 from agents.predictors.network import BlockEncoder, NeuralPredictor
 from agents.predictors.simulators import BlockSimPredictor
 from agents.predictors.uarchs import table_space
@@ -109,6 +109,9 @@ class IthemalAgent(PredictorAgent):
             self.set_diagnostic("holdout_mape", fit.best_holdout_mape)
             self.set_diagnostic("train_s", fit.wall_s)
             self.set_diagnostic("epochs", fit.epochs)
-            predictor = NeuralPredictor(tokenizer, vocab, model, anchor=anchor)
+            hold = np.flatnonzero(ok & lab.holdout)
+            shift = holdout_shift(model, enc, y_log, hold, device)
+            self.set_diagnostic("mape_shift", shift)
+            predictor = NeuralPredictor(tokenizer, vocab, model, bias=shift, anchor=anchor)
             obj.propose_predictor(predictor)
             return predictor

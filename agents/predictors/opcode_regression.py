@@ -20,7 +20,7 @@ from agents.predictors.common import PredictorAgent, all_items, label_items, map
 from agents.predictors.featurize import BlockTokens, Tokenizer
 from harness.agent import TrialContext
 
-RIDGE_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+RIDGE_GRID = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 
 class TokenCounts:

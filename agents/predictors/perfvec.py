@@ -44,7 +44,7 @@ from agents.predictors.common import (
     simulate,
 )
 from agents.predictors.featurize import Encoded, Tokenizer, Vocab
-from agents.predictors.fit import log_targets
+from agents.predictors.fit import log_targets, mape_shift
 from agents.predictors.ithemal import check_sizes
 from agents.predictors.network import (
     BlockEncoder,
@@ -219,11 +219,22 @@ class PerfVecAgent(PredictorAgent):
         self.set_diagnostic("head", float(head is not None))
         # Refit on every label (the holdout has done its job) with the chosen weight.
         both = np.flatnonzero(ok)
+        # MAPE-optimal constant on the holdout (the ridge fits squared log errors).
+        shift = 0.0
+        if len(hold_rows) >= 30:
+            base = x[hold_rows] @ w
+            if head is not None:
+                with torch.no_grad():
+                    h = torch.as_tensor(f[hold_rows], dtype=torch.float32)
+                    base = base + head(h).double().numpy()[:, 0]
+            shift = mape_shift(base, t_log[hold_rows])
+        self.set_diagnostic("mape_shift", shift)
         if head is None:
             w = ridge(x[both], t_log[both], prior, lam)
         predictor = NeuralPredictor(
-            tokenizer, vocab, model, scale=w[:-1], bias=float(w[-1]), head=head, anchor=anchor
-        )
+            tokenizer, vocab, model, scale=w[:-1], bias=float(w[-1]) + shift, head=head,
+            anchor=anchor,
+        )  # fmt: skip
         obj.propose_predictor(predictor)
         return predictor
 

@@ -33,7 +33,7 @@ from agents.predictors.common import (
     simulate,
 )
 from agents.predictors.featurize import Tokenizer, Vocab
-from agents.predictors.fit import fit_log_cycles, holdout_mape, log_targets
+from agents.predictors.fit import fit_log_cycles, holdout_mape, holdout_shift, log_targets
 from agents.predictors.ithemal import check_sizes
 from agents.predictors.network import BlockEncoder, NeuralPredictor
 from agents.predictors.uarchs import source_config
@@ -155,6 +155,8 @@ class SurrogateAdaptAgent(PredictorAgent):
         self.set_diagnostic("labels_fit", float(len(fit_rows)))
         self.set_diagnostic("holdout_mape", fit.best_holdout_mape)
         self.set_diagnostic("finetune_s", fit.wall_s)
-        predictor = NeuralPredictor(tokenizer, vocab, model)
+        shift = holdout_shift(model, enc, y_log, hold_rows, device)
+        self.set_diagnostic("mape_shift", shift)
+        predictor = NeuralPredictor(tokenizer, vocab, model, bias=shift)
         obj.propose_predictor(predictor)
         return predictor

@@ -15,7 +15,9 @@ label budget, and the harness scores a configuration or a predictor on the targe
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -64,12 +66,23 @@ class XUarchTask(TimingTask):
         return [[] if b is None else list(b.keys) for b in compiled]
 
 
+def _simulate_synthetic(inputs: list[str], cpu: str, seed: int, strength: float) -> np.ndarray:
+    """blocksim cycles of ``inputs`` under the synthetic target table (run in a child)."""
+    sim = BlockSim(cpu)
+    return sim.predict(inputs, perturbed_table(sim.default_table(), seed, strength))
+
+
 def _synthetic_targets(
-    data: Dataset, sim: BlockSim, seed: int, strength: float
+    data: Dataset, cpu: str, seed: int, strength: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(target cycles float64 [n] of blocksim under the perturbed table, ok bool [n])."""
-    table = perturbed_table(sim.default_table(), seed, strength)
-    y = sim.predict(list(data.inputs), table)
+    """(target cycles float64 [n] of blocksim under the perturbed table, ok bool [n]).
+
+    Simulated in a spawned child process: the task is built in the runner's process,
+    which then forks the trials, and numba's OpenMP layer, once used, kills any child
+    forked after it ("fork() called from a process already using GNU OpenMP").
+    """
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        y = pool.submit(_simulate_synthetic, list(data.inputs), cpu, seed, strength).result()
     return y, np.isfinite(y) & (y > 0)
 
 
@@ -106,7 +119,7 @@ def make_xuarch_task(
             seed = int(target.split(":", 1)[1])
         except ValueError:
             raise UserError(f"xuarch: target {target!r}: expected synthetic:<int seed>") from None
-        y, ok = _synthetic_targets(src, sim, seed, strength)
+        y, ok = _synthetic_targets(src, cpu, seed, strength)
         inputs = tuple(h for h, k in zip(src.inputs, ok, strict=True) if k)
         source_cycles = dict(zip(src.inputs, src.targets.tolist(), strict=True))
         data = Dataset(
