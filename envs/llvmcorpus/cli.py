@@ -12,6 +12,7 @@ Also runnable as ``python -m envs.llvmcorpus.cli ...``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import Counter
 
@@ -97,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"corpus: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # e.g. `... list | head`: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
