@@ -77,7 +77,8 @@ class McaSimulator:
     def decode(self, blocks_hex: Sequence[str]) -> list[str]:
         """Disassemble (and cache) blocks not seen before; returns those that do not decode."""
         new = list(dict.fromkeys(h for h in blocks_hex if h not in self._asm))
-        for h, insts in zip(new, disassemble(new, version=self.llvm), strict=True):
+        # LLVM 14's llvm-mc decodes for both versions: llvm-mca 22 reads its AT&T text.
+        for h, insts in zip(new, disassemble(new), strict=True):
             self._asm[h] = "\n".join(i.text for i in insts) if insts else None
         return [h for h in blocks_hex if self._asm[h] is None]
 
