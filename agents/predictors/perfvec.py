@@ -95,6 +95,7 @@ class PerfVecAgent(PredictorAgent):
         head_min_labels: int = 500,
         anchor: bool = True,
         min_steps: int = 1500,
+        structured_share: float = 0.5,
     ) -> None:
         super().__init__()
         check_sizes(
@@ -115,6 +116,9 @@ class PerfVecAgent(PredictorAgent):
         )
         self.anchor = bool(anchor)
         self.min_steps = int(min_steps)
+        if not 0.0 <= structured_share <= 1.0:
+            raise ValueError("structured_share must be in [0, 1]")
+        self.structured_share = float(structured_share)
         self.lr, self.max_seconds, self.head_min_labels = (
             float(lr),
             float(max_seconds),
@@ -147,7 +151,7 @@ class PerfVecAgent(PredictorAgent):
         left = obj.samples_left - n_all * len(everywhere)
         per = min(self.blocks_per_uarch, n)
         m = min(self.uarchs, left // max(per, 1))
-        sampled = sample_uarchs(space, m, rng, self.uniform_share)
+        sampled = sample_uarchs(space, m, rng, self.uniform_share, self.structured_share)
         y = np.full((n, len(everywhere) + m), np.nan)
         all_rows = np.sort(rng.choice(n, size=n_all, replace=False))
         for j, cfg in enumerate(everywhere):

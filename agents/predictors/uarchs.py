@@ -2,10 +2,13 @@
 default configuration, sampled configurations of its simulator, and, on a
 cross-microarchitecture task, the source CPU's measurements.
 
-- blocksim-style spaces (integer table parameters named ``FIELD:KEY``): DiffTune's
-  ``mixed`` sampling (:func:`agents.difftune.sampling.sample_tables`): most tables move a
-  random share of the default's entries by a few steps (nearby microarchitectures),
-  ``uniform_share`` of them draw every entry from DiffTune's ranges (far ones);
+- blocksim-style spaces (integer table parameters named ``FIELD:KEY``): a
+  ``structured_share`` of the tables change whole classes of instructions at once, as
+  microarchitectures differ (:func:`structured_tables`: a resource's cycles doubled or
+  halved for every key that uses it, the latency of every key on a resource shifted,
+  dispatch width and reorder buffer moved); the rest are DiffTune's ``mixed`` samples
+  (:func:`agents.difftune.sampling.sample_tables`): a random share of the default's
+  entries moved by a few steps, ``uniform_share`` of them drawn from DiffTune's ranges;
 - other spaces (e.g. llvm-mca: ``mcpu`` x global knobs): uniform samples of the space.
 
 Cross-microarchitecture tasks (``envs/xuarch``) add a categorical parameter
@@ -45,8 +48,57 @@ def source_config(space: ParamSpace) -> dict[str, Any] | None:
     return {**space.default(), MACHINE: SOURCE}
 
 
+def structured_tables(layout: Layout, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` tables, float64 [n, d], each changing classes of instructions together.
+
+    Per table: each resource (``port.R`` field) with probability 0.3 has every key's
+    cycles on it doubled or halved (>= 1 where used) and, independently with 0.3, every
+    key on it a latency shift of -1, +1 or +2 (a key on several shifted resources takes
+    the largest); with 0.3 every ReadAdvance moves by +-1, with 0.2 every multi-micro-op
+    key by +-1; dispatch width default +-2 and reorder buffer x U(0.6, 1.4). Clipped to
+    the space's bounds.
+    """
+    d = layout.d
+    out = np.repeat(layout.default[None, :], n, axis=0)
+    fields = list(layout.fields)
+    ti = layout.token_index  # [n_tok + 1, F], d = no such parameter
+    ports = [j for j, f in enumerate(fields) if f.startswith("port.")]
+    lat = fields.index("lat") if "lat" in fields else -1
+    ra = fields.index("ra") if "ra" in fields else -1
+    uops = fields.index("uops") if "uops" in fields else -1
+    glob = dict(zip(layout.globals_, layout.global_index, strict=True))
+    for t in range(n):
+        row = out[t]
+        shift = np.zeros(len(ti))
+        for j in ports:
+            on = ti[:, j] < d  # keys using this resource
+            if rng.random() < 0.3:
+                idx = ti[on, j]
+                row[idx] = np.maximum(1.0, np.rint(row[idx] * rng.choice([0.5, 2.0])))
+            if lat >= 0 and rng.random() < 0.3:
+                shift[on] = np.maximum(shift[on], rng.choice([-1.0, 1.0, 2.0]))
+        if lat >= 0:
+            has = ti[:, lat] < d
+            row[ti[has, lat]] += shift[has]
+        if ra >= 0 and rng.random() < 0.3:
+            idx = ti[ti[:, ra] < d, ra]
+            row[idx] = np.where(row[idx] > 0, row[idx] + rng.choice([-1.0, 1.0]), row[idx])
+        if uops >= 0 and rng.random() < 0.2:
+            idx = ti[ti[:, uops] < d, uops]
+            row[idx] = np.where(row[idx] >= 2, row[idx] + rng.choice([-1.0, 1.0]), row[idx])
+        if "dispatch_width" in glob:
+            row[glob["dispatch_width"]] += rng.integers(-2, 3)
+        if "rob_size" in glob:
+            row[glob["rob_size"]] = np.rint(row[glob["rob_size"]] * rng.uniform(0.6, 1.4))
+    return np.clip(out, layout.low, layout.high)
+
+
 def sample_uarchs(
-    space: ParamSpace, n: int, rng: np.random.Generator, uniform_share: float = 0.1
+    space: ParamSpace,
+    n: int,
+    rng: np.random.Generator,
+    uniform_share: float = 0.1,
+    structured_share: float = 0.5,
 ) -> list[dict[str, Any]]:
     """``n`` valid configurations of the simulator (never the source one)."""
     if n <= 0:
@@ -62,7 +114,11 @@ def sample_uarchs(
         return out
     layout = Layout.from_space(tables)
     base = space.default()
-    return [
-        {**base, **layout.to_config(t)}
-        for t in sample_tables(layout, n, rng, "mixed", uniform_share)
-    ]
+    n_struct = int(round(n * structured_share))
+    drawn = np.vstack(
+        [
+            structured_tables(layout, n_struct, rng),
+            sample_tables(layout, n - n_struct, rng, "mixed", uniform_share),
+        ]
+    )
+    return [{**base, **layout.to_config(t)} for t in drawn]

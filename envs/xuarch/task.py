@@ -15,9 +15,7 @@ label budget, and the harness scores a configuration or a predictor on the targe
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -25,7 +23,7 @@ import numpy as np
 from envs.blocksim.simulator import BlockSim
 from envs.blocksim.task import BlockSimSimulator, blocksim_param_space
 from envs.groundtruth.datasets import DEFAULT_DATASET, load_measured, make_split
-from envs.xuarch.synthetic import perturbed_table
+from envs.xuarch.synthetic import simulate_in_child
 from harness.dataset import Dataset
 from harness.errors import UserError
 from harness.params import CategoricalParam, ParamSpace
@@ -66,23 +64,11 @@ class XUarchTask(TimingTask):
         return [[] if b is None else list(b.keys) for b in compiled]
 
 
-def _simulate_synthetic(inputs: list[str], cpu: str, seed: int, strength: float) -> np.ndarray:
-    """blocksim cycles of ``inputs`` under the synthetic target table (run in a child)."""
-    sim = BlockSim(cpu)
-    return sim.predict(inputs, perturbed_table(sim.default_table(), seed, strength))
-
-
 def _synthetic_targets(
     data: Dataset, cpu: str, seed: int, strength: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(target cycles float64 [n] of blocksim under the perturbed table, ok bool [n]).
-
-    Simulated in a spawned child process: the task is built in the runner's process,
-    which then forks the trials, and numba's OpenMP layer, once used, kills any child
-    forked after it ("fork() called from a process already using GNU OpenMP").
-    """
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
-        y = pool.submit(_simulate_synthetic, list(data.inputs), cpu, seed, strength).result()
+    """(target cycles float64 [n] of blocksim under the perturbed table, ok bool [n])."""
+    y = simulate_in_child(list(data.inputs), cpu, seed, strength)
     return y, np.isfinite(y) & (y > 0)
 
 
