@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -68,6 +68,9 @@ class Agent(ABC):
     description: ClassVar[str]
     # Capabilities a task must declare for this agent (see harness.task).
     requires: ClassVar[frozenset[str]] = frozenset()
+    # Options for a fast smoke run (the contract test, demos): the same code paths with
+    # less work, e.g. fewer training epochs; never used by suites.
+    quick_options: ClassVar[dict[str, Any]] = {}
     # Resources a trial of this agent asks a distributed executor for, e.g.
     # {"GPU": 1}; resources a cluster lacks are dropped (see harness.executor_ray).
     resources: ClassVar[dict[str, float]] = {}

@@ -14,6 +14,23 @@ REPO = Path(__file__).resolve().parent.parent
 SMALL_DATASET = REPO / "tests" / "data" / "measured_small.csv"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def agent_zygote():  # noqa: ANN201 - a fixture
+    """One zygote for the whole test session (harness/zygote.py): isolated agents fork
+    from it instead of each spawning an interpreter and importing torch again."""
+    from harness import registry
+    from harness.zygote import Zygote
+
+    modules = sorted(
+        {"harness.isolation"}
+        | {registry.agent_target(a).partition(":")[0] for a in registry.agent_names()}
+    )
+    zygote = Zygote(modules)
+    zygote.publish()
+    yield zygote
+    zygote.stop()
+
+
 @pytest.fixture
 def repo() -> Path:
     return REPO

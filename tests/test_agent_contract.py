@@ -43,6 +43,7 @@ def test_every_agent_keeps_the_contract_on_the_toy_tasks(agent: str) -> None:
             seed=3,
             budget_samples=BUDGET,
             eval_items=10,
+            agent_options=dict(registry.agent_class(agent).quick_options),
         )
         first, second = run_trial(spec), run_trial(spec)
         assert first["status"] == "ok", first["error"]

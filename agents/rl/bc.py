@@ -52,6 +52,7 @@ class BCAgent(Agent):
 
     name = "bc"
     description = "behavioral cloning of the default-table expert (SB3 ActorCriticPolicy)"
+    quick_options = {"bc_epochs": 40, "n_steps": 16, "batch_size": 16}
 
     def __init__(self, expert_episodes: int = 8, eval_episodes: int = 1, **options: Any) -> None:
         super().__init__()

@@ -39,6 +39,7 @@ class PPOAgent(Agent):
 
     name = "ppo"
     description = "stable-baselines3 PPO editing the configuration from the default one"
+    quick_options = {"n_steps": 16, "batch_size": 16, "n_epochs": 2}
 
     def __init__(self, **options: Any) -> None:
         super().__init__()
