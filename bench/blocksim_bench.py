@@ -1,19 +1,29 @@
-"""Benchmark blocksim against llvm-mca 14: fidelity and speed on the same BHive blocks.
+"""Benchmark blocksim against llvm-mca: fidelity and speed on the same blocks.
 
-    taskset -c 0 .venv/bin/python bench/blocksim_bench.py --n 2000 --cpus znver3 haswell
+    taskset -c 1 .venv/bin/python bench/blocksim_bench.py --n 2000 --cpus znver3 haswell
 
-For each CPU: llvm-mca region-batched (``# LLVM-MCA-BEGIN``/``END`` per block, 1000
-blocks per process, -iterations=100) and blocksim with the CPU's default table run on
-the same decodable blocks (a seeded sample of BHive); prints Kendall tau, the median
-and mean absolute relative difference of blocksim vs llvm-mca, and blocks/s of both
-(blocksim timed after a warm-up call, single thread; medians of 5 blocksim and 3 llvm-mca
-runs, interleaved). With ``--measured`` (a measured
-dataset CSV), also prints MAPE of both against the measurements.
+Per CPU, three samples, each simulated by blocksim (the CPU's default table) and by
+llvm-mca (region-batched: ``# LLVM-MCA-BEGIN``/``END`` per block, 1000 blocks per
+process, -iterations=100; llvm-mca 14, or 22 for znver4/znver5):
+
+- ``singles``: one single-instruction block per table key (every opcode the CPU's
+  model defines, plus the variant keys), the table's representative instances;
+- ``rules``: the hand-written idiom and dependency blocks of
+  :mod:`envs.blocksim.rule_blocks` for this CPU;
+- ``bhive``: a seeded sample of ``--n`` blocks from ``--blocks`` (default: the
+  measured BHive blocks shipped in envs/groundtruth/data).
+
+Printed per sample: Kendall tau, median / mean absolute relative difference, the
+fraction within 5% of llvm-mca; for ``bhive`` also blocks/s of both (blocksim timed
+after a warm-up call, single thread, prediction of already decoded blocks; medians of
+5 blocksim and 3 llvm-mca runs, interleaved) and the speedup. ``--worst K`` lists the
+K keys / blocks furthest from llvm-mca. ``--json PATH`` writes every figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -23,79 +33,160 @@ from scipy.stats import kendalltau
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from envs.blocksim.cli import DEFAULT_BLOCKS  # noqa: E402
 from envs.blocksim.mcaref import mca_total_cycles  # noqa: E402
+from envs.blocksim.rule_blocks import RULES  # noqa: E402
 from envs.blocksim.simulator import BlockSim  # noqa: E402
-from envs.blocksim.tables import read_bhive_hex  # noqa: E402
+from envs.blocksim.tables import CPU_LLVM, read_bhive_hex  # noqa: E402
+
+SHIPPED_BLOCKS = (
+    Path(__file__).resolve().parents[1] / "envs" / "groundtruth" / "data" / "bhive_znver3.csv.gz"
+)
 
 
-def compare(cpu: str, hexes: list[str], label: str) -> tuple[np.ndarray, np.ndarray]:
-    """Run both simulators on ``hexes``; print figures; return (blocksim, llvm-mca)."""
-    sim = BlockSim(cpu)
+def _assemble(lines: list[list[str]], version: int) -> list[str]:
+    from envs.blocksim.extract import assemble
+
+    flat = [ln for block in lines for ln in block]
+    hexes = assemble(flat, version)
+    out, i = [], 0
+    for block in lines:
+        out.append("".join(hexes[i : i + len(block)]))
+        i += len(block)
+    return out
+
+
+def figures(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """Agreement of blocksim ``pred`` with llvm-mca ``ref`` (finite pairs only)."""
+    g = np.isfinite(pred) & np.isfinite(ref) & (ref > 0)
+    rel = np.abs(pred[g] - ref[g]) / ref[g]
+    tau = kendalltau(pred[g], ref[g])[0] if g.sum() > 2 else float("nan")
+    return {
+        "n": int(g.sum()),
+        "n_missing": int((~g).sum()),
+        "kendall_tau": float(tau),
+        "median_abs_rel": float(np.median(rel)) if rel.size else float("nan"),
+        "mean_abs_rel": float(rel.mean()) if rel.size else float("nan"),
+        "within_5pct": float(np.mean(rel < 0.05)) if rel.size else float("nan"),
+        "exact": float(np.mean(pred[g] == ref[g])) if rel.size else float("nan"),
+    }
+
+
+def fidelity(sim: BlockSim, hexes: list[str], labels: list[str]) -> tuple[dict, list]:
+    """Figures and (label, blocksim, llvm-mca) rows for ``hexes`` on ``sim``'s CPU."""
+    table = sim.default_table()
+    compiled = sim.compiled(hexes)
+    ok = [i for i, b in enumerate(compiled) if b is not None]
+    texts = [list(compiled[i].texts) for i in ok]  # type: ignore[union-attr]
+    pred = sim.predict([hexes[i] for i in ok], table)
+    ref = mca_total_cycles(texts, sim.cpu, iterations=sim.iterations)
+    rows = [(labels[i], float(p), float(r)) for i, p, r in zip(ok, pred, ref, strict=True)]
+    out = figures(pred, ref)
+    out["undecodable"] = len(hexes) - len(ok)
+    return out, rows
+
+
+def worst(rows: list, k: int) -> list:
+    def err(row: tuple) -> float:
+        _, p, r = row
+        return abs(p - r) / r if np.isfinite(p) and np.isfinite(r) and r > 0 else np.inf
+
+    return sorted(rows, key=err, reverse=True)[:k]
+
+
+def speed(sim: BlockSim, hexes: list[str]) -> dict[str, float]:
+    """blocksim and llvm-mca blocks/s on ``hexes`` (decodable ones), same run."""
     table = sim.default_table()
     t0 = time.perf_counter()
     compiled = sim.compiled(hexes)
     t_prep = time.perf_counter() - t0
     ok = [i for i, b in enumerate(compiled) if b is not None]
     hexes = [hexes[i] for i in ok]
-    texts = [compiled[i].texts for i in ok]  # type: ignore[union-attr]
+    texts = [list(compiled[i].texts) for i in ok]  # type: ignore[union-attr]
     sim.predict(hexes[:2], table)  # numba warm-up (cached compile)
     sim.predict(hexes, table)  # builds the batch arrays once
-    # Medians of repeated runs, interleaved (a shared machine's load comes and goes).
     sim_s, mca_s = [], []
-    for rep in range(5):
+    for rep in range(5):  # interleaved: a shared machine's load comes and goes
         t0 = time.perf_counter()
-        pred = sim.predict(hexes, table)
+        sim.predict(hexes, table)
         sim_s.append(time.perf_counter() - t0)
         if rep % 2 == 0:
             t0 = time.perf_counter()
-            ref = mca_total_cycles(texts, cpu, iterations=100)
+            mca_total_cycles(texts, sim.cpu, iterations=sim.iterations)
             mca_s.append(time.perf_counter() - t0)
     t_sim, t_mca = float(np.median(sim_s)), float(np.median(mca_s))
     skipped = sim.last_skipped_iterations
-    g = np.isfinite(pred) & np.isfinite(ref)
-    rel = np.abs(pred[g] - ref[g]) / ref[g]
-    tau = kendalltau(pred[g], ref[g])[0]
-    print(
-        f"{cpu:8s} {label}: n={int(g.sum())} kendall_tau={tau:.3f} "
-        f"median_abs_rel={np.median(rel):.4f} mean_abs_rel={rel.mean():.4f} "
-        f"within_5%={np.mean(rel < 0.05):.3f} | blocksim {len(hexes) / t_sim:,.0f} blocks/s "
-        f"(decode+compile {len(hexes) / t_prep:,.0f} blocks/s) | llvm-mca "
-        f"{len(hexes) / t_mca:,.0f} blocks/s | speedup {t_mca / t_sim:.1f}x | "
-        f"steady-state jump in {np.mean(skipped > 0):.0%} of blocks, "
-        f"{skipped.sum() / (len(hexes) * sim.iterations):.0%} of iterations skipped | "
-        f"fallback keys {sum(sim.missing_keys.values())}"
+    return {
+        "blocks": len(hexes),
+        "blocksim_blocks_per_s": len(hexes) / t_sim,
+        "llvm_mca_blocks_per_s": len(hexes) / t_mca,
+        "speedup": t_mca / t_sim,
+        "decode_compile_blocks_per_s": len(hexes) / t_prep,
+        "jump_blocks": float(np.mean(skipped > 0)),
+        "jump_iterations": float(skipped.sum() / (len(hexes) * sim.iterations)),
+    }
+
+
+def _line(cpu: str, name: str, f: dict) -> str:
+    return (
+        f"{cpu:8s} {name:8s} n={f['n']} missing={f['n_missing']} tau={f['kendall_tau']:.3f} "
+        f"median_abs_rel={f['median_abs_rel']:.4f} mean_abs_rel={f['mean_abs_rel']:.4f} "
+        f"within_5%={f['within_5pct']:.3f} exact={f['exact']:.3f}"
     )
-    return pred, ref
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=2000, help="blocks per CPU")
+    ap.add_argument("--n", type=int, default=2000, help="BHive blocks per CPU")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--cpus", nargs="+", default=["znver3", "haswell", "skylake"])
-    ap.add_argument("--blocks", default=str(DEFAULT_BLOCKS))
-    ap.add_argument("--measured", default=None, help="measured dataset CSV (optional)")
+    ap.add_argument(
+        "--cpus", nargs="+", default=["znver3", "znver2", "haswell", "skylake", "znver4"]
+    )
+    ap.add_argument("--blocks", default=str(SHIPPED_BLOCKS), help="CSV(.gz) with a hex column")
+    ap.add_argument("--samples", nargs="+", default=["singles", "rules", "bhive"])
+    ap.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
+    ap.add_argument("--worst", type=int, default=0, help="list the K worst keys / blocks")
+    ap.add_argument("--json", default=None, help="write every figure to this JSON file")
     args = ap.parse_args()
     all_hex = read_bhive_hex(args.blocks)
     rng = np.random.default_rng(args.seed)
     pick = rng.choice(len(all_hex), size=min(args.n, len(all_hex)), replace=False)
-    hexes = [all_hex[i] for i in sorted(pick)]
+    bhive = [all_hex[i] for i in sorted(pick)]
+    report: dict[str, dict] = {}
     for cpu in args.cpus:
-        compare(cpu, hexes, f"BHive sample seed={args.seed}")
-    if args.measured:
-        from envs.groundtruth.blockdata import load_block_dataset
-
-        data = load_block_dataset(args.measured)
-        inputs = list(data.inputs)
-        pred, ref = compare("znver3", inputs, f"measured {data.name}")
-        y = data.targets
-        sim_ok = [i for i, b in enumerate(BlockSim("znver3").compiled(inputs)) if b is not None]
-        y = y[sim_ok]
-        for name, p in (("blocksim", pred), ("llvm-mca", ref)):
-            g = np.isfinite(p)
-            mape = np.mean(np.abs(p[g] - y[g]) / y[g])
-            print(f"  vs measured: {name} MAPE={mape:.3f} tau={kendalltau(p[g], y[g])[0]:.3f}")
+        sim = BlockSim(cpu)
+        table = sim.default_table()
+        report[cpu] = {}
+        samples = []
+        if "singles" in args.samples:
+            reps = table.meta.get("representatives", {})
+            keys = sorted(reps)
+            samples.append(("singles", [reps[k] for k in keys], keys))
+        if "rules" in args.samples:
+            mine = [(r, lines) for r, c, lines in RULES if c == cpu]
+            if mine:
+                hexes = _assemble([lines for _, lines in mine], CPU_LLVM[cpu])
+                samples.append(("rules", hexes, [f"{r}: {'; '.join(ln)}" for r, ln in mine]))
+        if "bhive" in args.samples:
+            samples.append(("bhive", bhive, bhive))
+        for name, hexes, labels in samples:
+            f, rows = fidelity(sim, hexes, labels)
+            report[cpu][name] = f
+            print(_line(cpu, name, f), flush=True)
+            for label, p, r in worst(rows, args.worst):
+                print(f"    {p:10.0f} vs llvm-mca {r:10.0f}  {label[:110]}")
+        if "bhive" in args.samples and not args.no_speed:
+            s = speed(BlockSim(cpu), bhive)
+            report[cpu]["speed"] = s
+            print(
+                f"{cpu:8s} speed    blocksim {s['blocksim_blocks_per_s']:,.0f} blocks/s | "
+                f"llvm-mca {s['llvm_mca_blocks_per_s']:,.0f} blocks/s | speedup "
+                f"{s['speedup']:.1f}x | decode+compile {s['decode_compile_blocks_per_s']:,.0f} "
+                f"blocks/s | jump in {s['jump_blocks']:.0%} of blocks, "
+                f"{s['jump_iterations']:.0%} of iterations",
+                flush=True,
+            )
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
     return 0
 
 

@@ -6,6 +6,7 @@ the documented source is envs/blocksim/model.py."""
 from __future__ import annotations
 import numba as nb
 import numpy as np
+from envs.blocksim.kernel_args import BlockArrays, KernelConfig, TableArrays
 _INF = np.int64(1) << np.int64(60)
 
 @nb.njit(cache=True, nogil=True)
@@ -35,7 +36,7 @@ def _cal_push(cal: np.ndarray, e_r: np.ndarray, e_k: np.ndarray, e_next: np.ndar
     return (free, ts)
 
 @nb.njit(cache=True, nogil=True, inline='always')
-def _operands(it: int, i: int, row: int, n: int, base: int, issue: np.ndarray, inst_row: np.ndarray, lat: np.ndarray, ra: np.ndarray, rd_ptr: np.ndarray, rd_pos: np.ndarray, rd_dist: np.ndarray, rd_adv: np.ndarray, mg_ptr: np.ndarray, mg_pos: np.ndarray, mg_dist: np.ndarray) -> tuple[np.uint64(int), np.uint64(int)]:
+def _operands(it: int, i: int, row: int, n: int, base: int, issue: np.ndarray, inst_row: np.ndarray, lat: np.ndarray, ra: np.ndarray, rd_ptr: np.ndarray, rd_pos: np.ndarray, rd_dist: np.ndarray, rd_lofs: np.ndarray, rd_kind: np.ndarray, store_forward: int) -> tuple[np.uint64(int), np.uint64(int)]:
     t = 0
     for r in range(rd_ptr[np.uint64(i)], rd_ptr[np.uint64(i + 1)]):
         pit = it - rd_dist[np.uint64(r)]
@@ -44,24 +45,19 @@ def _operands(it: int, i: int, row: int, n: int, base: int, issue: np.ndarray, i
         p = pit * n + rd_pos[np.uint64(r)]
         if issue[np.uint64(p)] < 0:
             return (0, p)
-        lp = lat[np.uint64(inst_row[np.uint64(base + rd_pos[np.uint64(r)])])]
-        if rd_adv[np.uint64(r)]:
+        lp = lat[np.uint64(inst_row[np.uint64(base + rd_pos[np.uint64(r)])])] + rd_lofs[np.uint64(r)]
+        kind = rd_kind[np.uint64(r)]
+        if kind == 1:
             lp -= ra[np.uint64(row)]
+        elif kind == 2:
+            if lat[np.uint64(row)] > 1:
+                lp -= lat[np.uint64(row)] - 1
+        elif kind == 3:
+            lp += store_forward - lat[np.uint64(row)]
         if lp < 0:
             lp = 0
         if issue[np.uint64(p)] + lp > t:
             t = issue[np.uint64(p)] + lp
-        ip = base + rd_pos[np.uint64(r)]
-        for g in range(mg_ptr[np.uint64(ip)], mg_ptr[np.uint64(ip + 1)]):
-            git = pit - mg_dist[np.uint64(g)]
-            if git < 0:
-                continue
-            q = git * n + mg_pos[np.uint64(g)]
-            if issue[np.uint64(q)] < 0:
-                return (0, q)
-            tq = issue[np.uint64(q)] + lat[np.uint64(inst_row[np.uint64(base + mg_pos[np.uint64(g)])])] + lat[np.uint64(inst_row[np.uint64(ip)])]
-            if tq > t:
-                t = tq
     return (t, -1)
 
 @nb.njit(cache=True, nogil=True)
@@ -98,10 +94,13 @@ def _state_vector(out: np.ndarray, c: int, a: int, n: int, ret: int, nd: int, ro
     out[2] = rob_used
     out[3] = carry
     w = 4
-    for r in range(rr.shape[0]):
-        out[np.uint64(w)] = rr[np.uint64(r)]
-        out[np.uint64(w + 1)] = rq_t[np.uint64(r)] - c if rq_head[np.uint64(r)] >= 0 else -1
-        w += 2
+    for r in range(rq_t.shape[0]):
+        out[np.uint64(w)] = rr[np.uint64(3 * r)]
+        out[np.uint64(w + 1)] = rr[np.uint64(3 * r + 1)]
+        held = rr[np.uint64(3 * r + 2)] - c
+        out[np.uint64(w + 2)] = held if held > 0 else 0
+        out[np.uint64(w + 3)] = rq_t[np.uint64(r)] - c if rq_head[np.uint64(r)] >= 0 else -1
+        w += 4
     for u in range(busy.shape[0]):
         b = busy[np.uint64(u)] - c
         out[np.uint64(w)] = b if b > 0 else 0
@@ -137,7 +136,7 @@ def _same_state(x: np.ndarray, y: np.ndarray, length: int) -> bool:
 
 @nb.njit(cache=True, nogil=True)
 def _restore_state(v: np.ndarray, c: int, a: int, n: int, m: int, base: int, umax: int, users: np.ndarray, issue: np.ndarray, done: np.ndarray, rdy: np.ndarray, loc: np.ndarray, locv: np.ndarray, okey: np.ndarray, dep_head: np.ndarray, dep_next: np.ndarray, rq_head: np.ndarray, rq_tail: np.ndarray, rq_next: np.ndarray, rq_prev: np.ndarray, rq_t: np.ndarray, rq_ver: np.ndarray, rr: np.ndarray, busy: np.ndarray, cal: np.ndarray, e_r: np.ndarray, e_k: np.ndarray, e_next: np.ndarray, th: np.ndarray) -> tuple[np.uint64(int), np.uint64(int)]:
-    n_res = rr.shape[0]
+    n_res = rq_t.shape[0]
     cal[:] = -1
     cap = e_next.shape[0]
     for e in range(cap - 1):
@@ -147,11 +146,13 @@ def _restore_state(v: np.ndarray, c: int, a: int, n: int, m: int, base: int, uma
     ts = 0
     w = 4
     for r in range(n_res):
-        rr[np.uint64(r)] = v[np.uint64(w)]
-        rq_t[np.uint64(r)] = c + v[np.uint64(w + 1)] if v[np.uint64(w + 1)] >= 0 else -1
+        rr[np.uint64(3 * r)] = v[np.uint64(w)]
+        rr[np.uint64(3 * r + 1)] = v[np.uint64(w + 1)]
+        rr[np.uint64(3 * r + 2)] = c + v[np.uint64(w + 2)]
+        rq_t[np.uint64(r)] = c + v[np.uint64(w + 3)] if v[np.uint64(w + 3)] >= 0 else -1
         rq_head[np.uint64(r)] = -1
         rq_tail[np.uint64(r)] = -1
-        w += 2
+        w += 4
     for u in range(busy.shape[0]):
         busy[np.uint64(u)] = c + v[np.uint64(w)]
         w += 1
@@ -213,8 +214,11 @@ def _signature(out: np.ndarray, c: int, a: int, ret: int, nd: int, rob_used: int
     out[2] = rob_used
     out[3] = carry
     h = np.int64(0)
-    for r in range(rr.shape[0]):
-        h = h * np.int64(1000003) + rr[np.uint64(r)]
+    for r in range(rr.shape[0] // 3):
+        held = rr[np.uint64(3 * r + 2)] - c
+        h = h * np.int64(1000003) + rr[np.uint64(3 * r)]
+        h = h * np.int64(1000003) + rr[np.uint64(3 * r + 1)]
+        h = h * np.int64(1000003) + (held if held > 0 else 0)
     out[4] = h
     h = np.int64(0)
     for u in range(busy.shape[0]):
@@ -223,7 +227,17 @@ def _signature(out: np.ndarray, c: int, a: int, ret: int, nd: int, rob_used: int
     out[5] = h
 
 @nb.njit(cache=True, nogil=True)
-def simulate_block(b: int, iterations: int, dispatch_width: int, rob_size: int, blk_ptr: np.ndarray, inst_row: np.ndarray, rd_ptr: np.ndarray, rd_pos: np.ndarray, rd_dist: np.ndarray, rd_adv: np.ndarray, is_store: np.ndarray, is_load: np.ndarray, ps_pos: np.ndarray, ps_dist: np.ndarray, pl_pos: np.ndarray, pl_dist: np.ndarray, mg_ptr: np.ndarray, mg_pos: np.ndarray, mg_dist: np.ndarray, users: np.ndarray, lat: np.ndarray, uops: np.ndarray, ra: np.ndarray, res_ptr: np.ndarray, res_id: np.ndarray, res_cyc: np.ndarray, ru_ptr: np.ndarray, ru_idx: np.ndarray, buf_ptr: np.ndarray, buf_id: np.ndarray, buf_size: np.ndarray, lq_size: int, sq_size: int, n_units: int, extrapolate: bool, jump: bool, horizon: int, skipped: np.ndarray) -> float:
+def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: KernelConfig, horizon: int, skipped: np.ndarray) -> float:
+    blk_ptr, inst_row, rd_ptr, rd_pos, rd_dist = (blocks.blk_ptr, blocks.inst_row, blocks.rd_ptr, blocks.rd_pos, blocks.rd_dist)
+    rd_lofs, rd_kind, elim, is_store, is_load = (blocks.rd_lofs, blocks.rd_kind, blocks.elim, blocks.is_store, blocks.is_load)
+    ps_pos, ps_dist, pl_pos, pl_dist, users = (blocks.ps_pos, blocks.ps_dist, blocks.pl_pos, blocks.pl_dist, blocks.users)
+    lat, uops, ra, res_ptr, res_id, res_cyc = (table.lat, table.uops, table.ra, table.res_ptr, table.res_id, table.res_cyc)
+    ru_ptr, ru_idx, ur_ptr, ur_res, ur_pos = (table.ru_ptr, table.ru_idx, table.ur_ptr, table.ur_res, table.ur_pos)
+    buf_ptr, buf_id, buf_size = (table.buf_ptr, table.buf_id, table.buf_size)
+    rs_ptr, rs_id, rs_cyc = (table.rs_ptr, table.rs_id, table.rs_cyc)
+    iterations, dispatch_width, rob_size = (config.iterations, config.dispatch_width, config.rob_size)
+    lq_size, sq_size, store_forward = (config.lq_size, config.sq_size, config.store_forward)
+    n_units, extrapolate, jump = (config.n_units, config.extrapolate, config.jump)
     base = blk_ptr[np.uint64(b)]
     n = blk_ptr[np.uint64(b + 1)] - base
     if n <= 0:
@@ -269,18 +283,20 @@ def simulate_block(b: int, iterations: int, dispatch_width: int, rob_size: int, 
     buf_used = np.zeros(buf_size.shape[0], np.int64)
     lq_used = 0
     sq_used = 0
-    rr = np.empty(n_res, np.int64)
+    rr = np.empty(3 * n_res, np.int64)
     for r in range(n_res):
-        rr[np.uint64(r)] = ru_ptr[np.uint64(r + 1)] - ru_ptr[np.uint64(r)] - 1
+        rr[np.uint64(3 * r)] = (np.int64(1) << ru_ptr[np.uint64(r + 1)] - ru_ptr[np.uint64(r)]) - 1
+        rr[np.uint64(3 * r + 1)] = 0
+        rr[np.uint64(3 * r + 2)] = 0
     chosen = np.empty(64, np.int64)
-    svr = np.empty(64, np.int64)
-    svv = np.empty(64, np.int64)
+    svr = np.empty(512, np.int64)
+    svv = np.empty(512, np.int64)
     steady = jump and (not extrapolate)
     next_check = 0
     sig = np.zeros((_SIG_RING, 6), np.int64)
     n_sig = 0
     now = np.zeros(6, np.int64)
-    vlen = 4 + 2 * n_res + n_units + 3 * m
+    vlen = 4 + 4 * n_res + n_units + 3 * m
     full = np.empty((0, 0), np.int64)
     cand = -1
     cand_it = 0
@@ -445,7 +461,7 @@ def simulate_block(b: int, iterations: int, dispatch_width: int, rob_size: int, 
             row = inst_row[np.uint64(i)]
             t = rdy[np.uint64(k)]
             if t < 0:
-                t, wait_on = _operands(it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_adv, mg_ptr, mg_pos, mg_dist)
+                t, wait_on = _operands(it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_lofs, rd_kind, store_forward)
                 if wait_on >= 0:
                     dep_next[np.uint64(k)] = dep_head[np.uint64(wait_on)]
                     dep_head[np.uint64(wait_on)] = k
@@ -500,14 +516,22 @@ def simulate_block(b: int, iterations: int, dispatch_width: int, rob_size: int, 
             nsv = 0
             wake = -1
             wres = -1
+            for j in range(rs_ptr[np.uint64(row)], rs_ptr[np.uint64(row + 1)]):
+                if rr[np.uint64(3 * rs_id[np.uint64(j)] + 2)] > c:
+                    wake = rr[np.uint64(3 * rs_id[np.uint64(j)] + 2)]
+                    break
             for j in range(res_ptr[np.uint64(row)], res_ptr[np.uint64(row + 1)]):
+                if wake >= 0:
+                    break
                 rid = res_id[np.uint64(j)]
                 lo = ru_ptr[np.uint64(rid)]
                 cnt = ru_ptr[np.uint64(rid + 1)] - lo
-                found = -1
-                pp = rr[np.uint64(rid)]
-                for _s in range(cnt):
-                    uu = ru_idx[np.uint64(lo + pp)]
+                if rr[np.uint64(3 * rid + 2)] > c:
+                    wake = rr[np.uint64(3 * rid + 2)]
+                    break
+                uready = np.int64(0)
+                for s_ in range(cnt):
+                    uu = ru_idx[np.uint64(lo + s_)]
                     if busy[np.uint64(uu)] <= c:
                         dup = False
                         for q in range(nch):
@@ -515,29 +539,58 @@ def simulate_block(b: int, iterations: int, dispatch_width: int, rob_size: int, 
                                 dup = True
                                 break
                         if not dup:
-                            found = uu
-                            if nsv < 64:
-                                svr[np.uint64(nsv)] = rid
-                                svv[np.uint64(nsv)] = rr[np.uint64(rid)]
-                                nsv += 1
-                            rr[np.uint64(rid)] = pp - 1 if pp > 0 else cnt - 1
-                            break
-                    pp = pp - 1 if pp > 0 else cnt - 1
-                if found < 0:
+                            uready |= np.int64(1) << s_
+                if uready == 0:
                     tmin = busy[np.uint64(ru_idx[np.uint64(lo)])]
-                    for s in range(1, cnt):
-                        if busy[np.uint64(ru_idx[np.uint64(lo + s)])] < tmin:
-                            tmin = busy[np.uint64(ru_idx[np.uint64(lo + s)])]
+                    for s_ in range(1, cnt):
+                        if busy[np.uint64(ru_idx[np.uint64(lo + s_)])] < tmin:
+                            tmin = busy[np.uint64(ru_idx[np.uint64(lo + s_)])]
                     wake = tmin if tmin > c else c + 1
                     wres = rid if tmin > c else -1
                     break
+                if nsv < 512:
+                    svr[np.uint64(nsv)] = 3 * rid
+                    svv[np.uint64(nsv)] = rr[np.uint64(3 * rid)]
+                    svr[np.uint64(nsv + 1)] = 3 * rid + 1
+                    svv[np.uint64(nsv + 1)] = rr[np.uint64(3 * rid + 1)]
+                    nsv += 2
+                allu = (np.int64(1) << cnt) - 1
+                cmask = uready & rr[np.uint64(3 * rid)]
+                if cmask == 0:
+                    rr[np.uint64(3 * rid)] = allu ^ rr[np.uint64(3 * rid + 1)]
+                    rr[np.uint64(3 * rid + 1)] = 0
+                    cmask = uready & rr[np.uint64(3 * rid)]
+                    if cmask == 0:
+                        rr[np.uint64(3 * rid)] = allu
+                        cmask = uready
+                hb = 0
+                while cmask >> hb + 1 != 0:
+                    hb += 1
+                bit = np.int64(1) << hb
+                rr[np.uint64(3 * rid)] &= bit | bit - 1
+                found = ru_idx[np.uint64(lo + hb)]
+                for x in range(ur_ptr[np.uint64(found)], ur_ptr[np.uint64(found + 1)]):
+                    g = ur_res[np.uint64(x)]
+                    gb = np.int64(1) << ur_pos[np.uint64(x)]
+                    if nsv < 512:
+                        svr[np.uint64(nsv)] = 3 * g
+                        svv[np.uint64(nsv)] = rr[np.uint64(3 * g)]
+                        svr[np.uint64(nsv + 1)] = 3 * g + 1
+                        svv[np.uint64(nsv + 1)] = rr[np.uint64(3 * g + 1)]
+                        nsv += 2
+                    if gb > rr[np.uint64(3 * g)]:
+                        rr[np.uint64(3 * g + 1)] |= gb
+                    else:
+                        rr[np.uint64(3 * g)] &= ~gb
+                        if rr[np.uint64(3 * g)] == 0:
+                            rr[np.uint64(3 * g)] = (np.int64(1) << ru_ptr[np.uint64(g + 1)] - ru_ptr[np.uint64(g)]) - 1 ^ rr[np.uint64(3 * g + 1)]
+                            rr[np.uint64(3 * g + 1)] = 0
                 if nch < 64:
                     chosen[np.uint64(nch)] = found
                     nch += 1
             if wake >= 0:
-                if wres >= 0:
-                    for q in range(nsv - 1, -1, -1):
-                        rr[np.uint64(svr[np.uint64(q)])] = svv[np.uint64(q)]
+                for q in range(nsv - 1, -1, -1):
+                    rr[np.uint64(svr[np.uint64(q)])] = svv[np.uint64(q)]
                 if wres < 0:
                     _slot = wake & cal.shape[0] - 1
                     _e = free
@@ -621,6 +674,8 @@ def simulate_block(b: int, iterations: int, dispatch_width: int, rob_size: int, 
                 if q < nch:
                     busy[np.uint64(chosen[np.uint64(q)])] = c + res_cyc[np.uint64(j)]
                     q += 1
+            for j in range(rs_ptr[np.uint64(row)], rs_ptr[np.uint64(row + 1)]):
+                rr[np.uint64(3 * rs_id[np.uint64(j)] + 2)] = c + rs_cyc[np.uint64(j)]
             issue[np.uint64(k)] = c
             done[np.uint64(k)] = c + lat[np.uint64(row)]
             for x in range(buf_ptr[np.uint64(row)], buf_ptr[np.uint64(row + 1)]):
@@ -648,7 +703,7 @@ def simulate_block(b: int, iterations: int, dispatch_width: int, rob_size: int, 
                 dit = d // n
                 di = base + d - dit * n
                 drow = inst_row[np.uint64(di)]
-                td, wait_d = _operands(dit, di, drow, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_adv, mg_ptr, mg_pos, mg_dist)
+                td, wait_d = _operands(dit, di, drow, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_lofs, rd_kind, store_forward)
                 if wait_d >= 0:
                     dep_next[np.uint64(d)] = dep_head[np.uint64(wait_d)]
                     dep_head[np.uint64(wait_d)] = d
@@ -756,7 +811,13 @@ def simulate_block(b: int, iterations: int, dispatch_width: int, rob_size: int, 
             okey[np.uint64(k)] = (k - users[np.uint64(base + k % n)] + umax) * m + k
             it = k // n
             i = base + k - it * n
-            t, wait_on = _operands(it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_adv, mg_ptr, mg_pos, mg_dist)
+            if elim[np.uint64(i)]:
+                issue[np.uint64(k)] = c
+                done[np.uint64(k)] = c
+                for x in range(buf_ptr[np.uint64(row)], buf_ptr[np.uint64(row + 1)]):
+                    buf_used[np.uint64(buf_id[np.uint64(x)])] -= 1
+                continue
+            t, wait_on = _operands(it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_lofs, rd_kind, store_forward)
             if wait_on >= 0:
                 dep_next[np.uint64(k)] = dep_head[np.uint64(wait_on)]
                 dep_head[np.uint64(wait_on)] = k
@@ -817,19 +878,22 @@ def simulate_block(b: int, iterations: int, dispatch_width: int, rob_size: int, 
     return float(last_retire + 1)
 
 @nb.njit(cache=True, parallel=True)
-def simulate_batch(iterations: int, dispatch_width: int, rob_size: int, blk_ptr: np.ndarray, inst_row: np.ndarray, rd_ptr: np.ndarray, rd_pos: np.ndarray, rd_dist: np.ndarray, rd_adv: np.ndarray, is_store: np.ndarray, is_load: np.ndarray, ps_pos: np.ndarray, ps_dist: np.ndarray, pl_pos: np.ndarray, pl_dist: np.ndarray, mg_ptr: np.ndarray, mg_pos: np.ndarray, mg_dist: np.ndarray, users: np.ndarray, lat: np.ndarray, uops: np.ndarray, ra: np.ndarray, res_ptr: np.ndarray, res_id: np.ndarray, res_cyc: np.ndarray, ru_ptr: np.ndarray, ru_idx: np.ndarray, buf_ptr: np.ndarray, buf_id: np.ndarray, buf_size: np.ndarray, lq_size: int, sq_size: int, n_units: int, extrapolate: bool, jump: bool=True) -> tuple[np.uint64(np.ndarray), np.uint64(np.ndarray)]:
-    nb_blocks = blk_ptr.shape[0] - 1
+def simulate_batch(blocks: BlockArrays, table: TableArrays, config: KernelConfig) -> tuple[np.uint64(np.ndarray), np.uint64(np.ndarray)]:
+    nb_blocks = blocks.blk_ptr.shape[0] - 1
     out = np.empty(nb_blocks)
     skipped = np.zeros(nb_blocks, np.int64)
     max_lat = 0
-    for x in lat:
+    for x in table.lat:
         max_lat = max(max_lat, x)
     max_cyc = 0
-    for x in res_cyc:
+    for x in table.res_cyc:
         max_cyc = max(max_cyc, x)
-    horizon = 2 * max_lat + max_cyc + 2
+    max_ofs = 0
+    for x in blocks.rd_lofs:
+        max_ofs = max(max_ofs, x)
+    horizon = max_lat + max_ofs + max_cyc + max(config.store_forward, 0) + 2
     for b in nb.prange(nb_blocks):
-        out[np.uint64(b)] = simulate_block(b, iterations, dispatch_width, rob_size, blk_ptr, inst_row, rd_ptr, rd_pos, rd_dist, rd_adv, is_store, is_load, ps_pos, ps_dist, pl_pos, pl_dist, mg_ptr, mg_pos, mg_dist, users, lat, uops, ra, res_ptr, res_id, res_cyc, ru_ptr, ru_idx, buf_ptr, buf_id, buf_size, lq_size, sq_size, n_units, extrapolate, jump, horizon, skipped)
+        out[np.uint64(b)] = simulate_block(b, blocks, table, config, horizon, skipped)
     return (out, skipped)
 
 @nb.njit(cache=True, nogil=True)

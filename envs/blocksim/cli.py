@@ -1,21 +1,19 @@
-"""``blocksim-tables``: regenerate blocksim's default tables from llvm-mca 14.
+"""``blocksim-tables``: regenerate blocksim's default tables from LLVM's scheduling models.
 
-    python -m envs.blocksim.cli blocksim-tables [--cpus znver3 haswell] [--limit N]
+    python -m envs.blocksim.cli blocksim-tables [--cpus znver3 znver4]
 
-Decodes BHive's block list once, picks one representative instruction per table key,
-runs ``llvm-mca -instruction-tables -json`` per CPU and writes
-``envs/blocksim/tables/<cpu>.json.gz`` (atomically).
+Builds ``envs/x86/mcoracle.cpp`` against LLVM 14 / 22 (needs ``llvm-<v>-dev`` and g++),
+rebuilds the shipped opcode descriptions (``envs/x86/data/llvm<v>.json.gz``) and
+writes ``envs/blocksim/tables/<cpu>.json.gz`` (atomically) for every opcode each CPU's
+model knows; see :mod:`envs.blocksim.extract`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from harness.errors import UserError
-
-DEFAULT_BLOCKS = Path(__file__).resolve().parents[3] / "shared" / "data" / "bhive" / "blocks.csv.gz"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,22 +21,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from envs.blocksim.tables import DEFAULT_CPUS, TABLE_DIR
 
     p = subparsers.add_parser(
-        "blocksim-tables", help="regenerate blocksim default tables from llvm-mca 14"
+        "blocksim-tables",
+        help="regenerate blocksim default tables from LLVM's scheduling models",
     )
     p.add_argument("--cpus", nargs="+", default=list(DEFAULT_CPUS), help="llvm-mca -mcpu names")
-    p.add_argument("--blocks", default=str(DEFAULT_BLOCKS), help="BHive blocks.csv.gz (column hex)")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N blocks")
     p.add_argument("--out-dir", default=str(TABLE_DIR), help="where <cpu>.json.gz go")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the extraction; 0 on success."""
-    from envs.blocksim.tables import extract_tables
+    from envs.blocksim.extract import extract_tables
+    from envs.blocksim.tables import CPU_LLVM
 
-    if not Path(args.blocks).exists():
-        raise UserError(f"block list {args.blocks} not found (pass --blocks)")
-    extract_tables(args.cpus, args.blocks, args.limit, args.out_dir, log=sys.stdout)
+    bad = [c for c in args.cpus if c not in CPU_LLVM]
+    if bad:
+        raise UserError(f"no LLVM model chosen for cpu(s) {bad}; known: {sorted(CPU_LLVM)}")
+    extract_tables(args.cpus, args.out_dir, log=sys.stdout)
     return 0
 
 

@@ -1,4 +1,7 @@
-"""Reference runs of llvm-mca 14: many blocks per process, one code region per block.
+"""Reference runs of llvm-mca: many blocks per process, one code region per block.
+
+The llvm-mca is the one whose model blocksim's table of ``cpu`` comes from (LLVM 14,
+or LLVM 22 for znver4 / znver5: :data:`envs.blocksim.tables.CPU_LLVM`).
 
 Used to extract default tables, by the tests that compare blocksim with llvm-mca, and
 by bench/blocksim_bench.py. Each block becomes a ``# LLVM-MCA-BEGIN bN`` /
@@ -18,19 +21,21 @@ from typing import Any
 
 import numpy as np
 
+from envs.blocksim.tables import CPU_LLVM
 from envs.x86.disasm import llvm_tool
 
 _ERR_LINE = re.compile(r":(\d+):\d+: error")
 
 
 def run_mca(asm: str, cpu: str, args: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
-    """Run llvm-mca 14 ``-mcpu=cpu`` with ``args`` on the assembly text ``asm``."""
+    """Run llvm-mca ``-mcpu=cpu`` (its LLVM version per :data:`CPU_LLVM`) with ``args``
+    on the assembly text ``asm``."""
     with tempfile.NamedTemporaryFile("w", suffix=".s", delete=False) as f:
         f.write(asm)
         path = f.name
     try:
         return subprocess.run(
-            [llvm_tool("llvm-mca"), f"-mcpu={cpu}", *args, path],
+            [llvm_tool("llvm-mca", CPU_LLVM.get(cpu, 14)), f"-mcpu={cpu}", *args, path],
             capture_output=True,
             text=True,
             check=False,

@@ -7,17 +7,19 @@ flat arrays (numba ``@njit``). Per cycle, in llvm-mca's stage order:
    cycle leaves the reorder buffer (no retire-width limit).
 2. Issue: in llvm-mca's order (age minus number of users, then age), an instruction
    dispatched in an earlier cycle issues when
-   - each register source is ready: producer's issue cycle + max(0, producer latency
-     - ReadAdvance) (ReadAdvance only for explicit sources; 0 for addresses/implicit);
-     a reader of a partial (8/16-bit) write also waits for the old value's producer
-     plus the partial write's latency (llvm-mca's false dependency),
+   - each dependency is ready (:mod:`envs.blocksim.regfile` resolves them):
+     producer's issue cycle + max(0, the producer write's latency - the reader's
+     ReadAdvance for the reads it applies to); an instruction whose partial write
+     depends on the register's previous write waits until that write has fewer cycles
+     left than the instruction's own latency (llvm-mca's rule),
    - (stores) the previous store and the previous load have issued, possibly in
      the same cycle (llvm-mca's LSUnit with -noalias: loads never wait for stores),
    - every resource it uses has a free unit: units first, then groups by size; a
-     use of c cycles holds the chosen unit for c cycles (round-robin among free units;
-     the round-robin position only moves when the instruction issues, as llvm-mca's
-     resource selection happens at issue, not when a check fails; except when the
-     free units were all taken by the instruction's own other uses, which rotates).
+     use of c cycles holds the chosen unit for c cycles. The unit is the one
+     llvm-mca's ResourceManager picks (DefaultResourceStrategy): the highest free
+     unit still in the resource's "next in sequence" mask; taking a unit removes it
+     from the sequence of every resource that contains it. Selection happens only
+     when the instruction issues: a failed check leaves no trace.
    It finishes after ``latency`` cycles.
 3. Dispatch: in order, up to ``dispatch_width`` micro-ops per cycle (an instruction
    with more micro-ops needs a whole empty group and carries the rest over to the
@@ -25,7 +27,8 @@ flat arrays (numba ``@njit``). Per cycle, in llvm-mca's stage order:
    buffer it takes has a free entry (held until it issues) and, for a load (store),
    the load (store) queue has one (held until it retires). An instruction with
    zero latency and no resources issues in its dispatch cycle (llvm-mca's
-   "must issue immediately").
+   "must issue immediately"), and so does an eliminated register move, whatever its
+   operands (llvm-mca executes it at register renaming).
 
 Total cycles = the cycle of the last retirement + 1, as llvm-mca's "Total Cycles".
 
@@ -63,11 +66,11 @@ periodic); the kernel then moves the state ahead q whole periods at once and sim
 the rest. The state (:func:`_state_vector`) holds every instance from two iterations
 before the oldest unretired one to the newest dispatched: issue/finish cycles, or
 where it waits (timer cycle, producer, resource queue) and its operand-ready cycle;
-per resource the round-robin position and its queue's proxy cycle; per unit its busy
+per resource its unit-selection masks and its queue's proxy cycle; per unit its busy
 time (clamped at the current cycle); ROB use, dispatch carry (scheduler-buffer and
 load/store-queue use follow from the instances). A cheap signature is
-compared first, the full state only when the signature recurs. Round-robin positions
-make typical periods 12 iterations (units in groups of 3 and 4). Blocks whose
+compared first, the full state only when the signature recurs. The selection masks
+make typical periods several iterations long (units in groups of 3 and 4). Blocks whose
 window keeps growing (dispatch faster than execution, common with a 6-wide dispatch)
 have no exactly periodic state before a scheduler buffer, a load/store queue or the
 ROB is full, and if that is late they are simulated in full (the buffers made this
@@ -93,6 +96,8 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+
+from envs.blocksim.kernel_args import BlockArrays, KernelConfig, TableArrays
 
 _INF = np.int64(1) << np.int64(60)
 
@@ -154,15 +159,21 @@ def _operands(
     rd_ptr: np.ndarray,
     rd_pos: np.ndarray,
     rd_dist: np.ndarray,
-    rd_adv: np.ndarray,
-    mg_ptr: np.ndarray,
-    mg_pos: np.ndarray,
-    mg_dist: np.ndarray,
+    rd_lofs: np.ndarray,
+    rd_kind: np.ndarray,
+    store_forward: int,
 ) -> tuple[int, int]:
     """Operands of the instance of instruction ``i`` (table row ``row``) in iteration
     ``it``: (operand-ready cycle, -1) once every producer has issued, else (0, the first
-    unissued producer it must wait for). Inlined into the kernel at numba IR level
-    (``inline="always"``), so its array arguments cost no reference counting."""
+    unissued producer it must wait for). A dependency is ready at the producer's issue
+    cycle plus its write's latency (the producer's latency + ``rd_lofs``), less the
+    reader's ReadAdvance (kind 1), or, for a partial write waiting for the register's
+    previous write (kind 2, llvm-mca's "partial register write cannot complete before a
+    dependent write"), less the writer's own latency - 1, or, for a load reading a
+    store's data (kind 3, the opt-in memory model of :mod:`envs.blocksim.memdeps`),
+    plus ``store_forward`` less the load's latency. Inlined into the kernel at
+    numba IR level (``inline="always"``), so its array arguments cost no reference
+    counting."""
     t = 0
     for r in range(rd_ptr[i], rd_ptr[i + 1]):
         pit = it - rd_dist[r]
@@ -171,24 +182,19 @@ def _operands(
         p = pit * n + rd_pos[r]
         if issue[p] < 0:
             return 0, p
-        lp = lat[inst_row[base + rd_pos[r]]]
-        if rd_adv[r]:
+        lp = lat[inst_row[base + rd_pos[r]]] + rd_lofs[r]
+        kind = rd_kind[r]
+        if kind == 1:
             lp -= ra[row]
+        elif kind == 2:
+            if lat[row] > 1:
+                lp -= lat[row] - 1
+        elif kind == 3:
+            lp += store_forward - lat[row]
         if lp < 0:
             lp = 0
         if issue[p] + lp > t:
             t = issue[p] + lp
-        ip = base + rd_pos[r]
-        for g in range(mg_ptr[ip], mg_ptr[ip + 1]):
-            git = pit - mg_dist[g]
-            if git < 0:
-                continue
-            q = git * n + mg_pos[g]
-            if issue[q] < 0:
-                return 0, q
-            tq = issue[q] + lat[inst_row[base + mg_pos[g]]] + lat[inst_row[ip]]
-            if tq > t:
-                t = tq
     return t, -1
 
 
@@ -253,8 +259,9 @@ def _state_vector(
     from the anchor instance ``a`` (the first instance of the iteration being
     dispatched), so that two states a whole number of iterations apart compare equal
     exactly when the run from one is the run from the other shifted in time and
-    index. Layout: nd - a, ret - a, rob_used, carry; per resource its round-robin
-    position and its queue's proxy cycle (-1 if the queue is empty); per unit the
+    index. Layout: nd - a, ret - a, rob_used, carry; per resource its unit-selection
+    state (llvm-mca's next-in-sequence and removed masks), the cycles it stays
+    reserved whole, and its queue's proxy cycle (-1 if the queue is empty); per unit the
     cycles until it is free (0 if free); per instance from ``lo`` (two iterations
     before the oldest unretired one: the oldest producer a later read can see) to
     ``nd``: issued: (-1, issue, done); waiting: (place, cycle / producer / resource,
@@ -265,10 +272,13 @@ def _state_vector(
     out[2] = rob_used
     out[3] = carry
     w = 4
-    for r in range(rr.shape[0]):
-        out[w] = rr[r]
-        out[w + 1] = rq_t[r] - c if rq_head[r] >= 0 else -1
-        w += 2
+    for r in range(rq_t.shape[0]):
+        out[w] = rr[3 * r]
+        out[w + 1] = rr[3 * r + 1]
+        held = rr[3 * r + 2] - c
+        out[w + 2] = held if held > 0 else 0
+        out[w + 3] = rq_t[r] - c if rq_head[r] >= 0 else -1
+        w += 4
     for u in range(busy.shape[0]):
         b = busy[u] - c
         out[w] = b if b > 0 else 0
@@ -343,7 +353,7 @@ def _restore_state(
     (free-list head, time-heap size); the caller sets nd, ret, rob_used and carry
     from ``v[0:4]``.
     """
-    n_res = rr.shape[0]
+    n_res = rq_t.shape[0]
     cal[:] = -1
     cap = e_next.shape[0]
     for e in range(cap - 1):
@@ -353,11 +363,13 @@ def _restore_state(
     ts = 0
     w = 4
     for r in range(n_res):
-        rr[r] = v[w]
-        rq_t[r] = c + v[w + 1] if v[w + 1] >= 0 else -1
+        rr[3 * r] = v[w]
+        rr[3 * r + 1] = v[w + 1]
+        rr[3 * r + 2] = c + v[w + 2]
+        rq_t[r] = c + v[w + 3] if v[w + 3] >= 0 else -1
         rq_head[r] = -1
         rq_tail[r] = -1
-        w += 2
+        w += 4
     for u in range(busy.shape[0]):
         busy[u] = c + v[w]
         w += 1
@@ -428,14 +440,17 @@ def _signature(
     busy: np.ndarray,
 ) -> None:
     """A cheap necessary condition for equal states (see :func:`_state_vector`): the
-    scalars plus hashes of the round-robin positions and the units' busy times."""
+    scalars plus hashes of the unit-selection states and the units' busy times."""
     out[0] = nd - a
     out[1] = ret - a
     out[2] = rob_used
     out[3] = carry
     h = np.int64(0)
-    for r in range(rr.shape[0]):
-        h = h * np.int64(1000003) + rr[r]
+    for r in range(rr.shape[0] // 3):
+        held = rr[3 * r + 2] - c
+        h = h * np.int64(1000003) + rr[3 * r]
+        h = h * np.int64(1000003) + rr[3 * r + 1]
+        h = h * np.int64(1000003) + (held if held > 0 else 0)
     out[4] = h
     h = np.int64(0)
     for u in range(busy.shape[0]):
@@ -447,41 +462,9 @@ def _signature(
 @nb.njit(cache=True, nogil=True)
 def simulate_block(
     b: int,
-    iterations: int,
-    dispatch_width: int,
-    rob_size: int,
-    blk_ptr: np.ndarray,
-    inst_row: np.ndarray,
-    rd_ptr: np.ndarray,
-    rd_pos: np.ndarray,
-    rd_dist: np.ndarray,
-    rd_adv: np.ndarray,
-    is_store: np.ndarray,
-    is_load: np.ndarray,
-    ps_pos: np.ndarray,
-    ps_dist: np.ndarray,
-    pl_pos: np.ndarray,
-    pl_dist: np.ndarray,
-    mg_ptr: np.ndarray,
-    mg_pos: np.ndarray,
-    mg_dist: np.ndarray,
-    users: np.ndarray,
-    lat: np.ndarray,
-    uops: np.ndarray,
-    ra: np.ndarray,
-    res_ptr: np.ndarray,
-    res_id: np.ndarray,
-    res_cyc: np.ndarray,
-    ru_ptr: np.ndarray,
-    ru_idx: np.ndarray,
-    buf_ptr: np.ndarray,
-    buf_id: np.ndarray,
-    buf_size: np.ndarray,
-    lq_size: int,
-    sq_size: int,
-    n_units: int,
-    extrapolate: bool,
-    jump: bool,
+    blocks: BlockArrays,
+    table: TableArrays,
+    config: KernelConfig,
     horizon: int,
     skipped: np.ndarray,
 ) -> float:
@@ -498,8 +481,56 @@ def simulate_block(
 
     Per-instruction arrays are indexed by global instruction index; ``rd_*`` by read
     index (CSR through ``rd_ptr``); table arrays by table row; ``res_*`` (CSR through
-    ``res_ptr``) by row, ``ru_*`` (CSR) by resource.
+    ``res_ptr``) by row, ``ru_*`` (CSR) by resource: its units in llvm-mca's mask
+    order; ``ur_*`` (CSR) by unit: the resources containing it (``ur_res``) and its
+    position among their units (``ur_pos``).
     """
+    # The bundled arguments as the locals the body uses (numba keeps them in registers).
+    blk_ptr, inst_row, rd_ptr, rd_pos, rd_dist = (
+        blocks.blk_ptr,
+        blocks.inst_row,
+        blocks.rd_ptr,
+        blocks.rd_pos,
+        blocks.rd_dist,
+    )
+    rd_lofs, rd_kind, elim, is_store, is_load = (
+        blocks.rd_lofs,
+        blocks.rd_kind,
+        blocks.elim,
+        blocks.is_store,
+        blocks.is_load,
+    )
+    ps_pos, ps_dist, pl_pos, pl_dist, users = (
+        blocks.ps_pos,
+        blocks.ps_dist,
+        blocks.pl_pos,
+        blocks.pl_dist,
+        blocks.users,
+    )
+    lat, uops, ra, res_ptr, res_id, res_cyc = (
+        table.lat,
+        table.uops,
+        table.ra,
+        table.res_ptr,
+        table.res_id,
+        table.res_cyc,
+    )
+    ru_ptr, ru_idx, ur_ptr, ur_res, ur_pos = (
+        table.ru_ptr,
+        table.ru_idx,
+        table.ur_ptr,
+        table.ur_res,
+        table.ur_pos,
+    )
+    buf_ptr, buf_id, buf_size = table.buf_ptr, table.buf_id, table.buf_size
+    rs_ptr, rs_id, rs_cyc = table.rs_ptr, table.rs_id, table.rs_cyc
+    iterations, dispatch_width, rob_size = (
+        config.iterations,
+        config.dispatch_width,
+        config.rob_size,
+    )
+    lq_size, sq_size, store_forward = config.lq_size, config.sq_size, config.store_forward
+    n_units, extrapolate, jump = config.n_units, config.extrapolate, config.jump
     base = blk_ptr[b]
     n = blk_ptr[b + 1] - base
     if n <= 0:
@@ -564,13 +595,20 @@ def simulate_block(
     buf_used = np.zeros(buf_size.shape[0], np.int64)
     lq_used = 0
     sq_used = 0
-    rr = np.empty(n_res, np.int64)
+    # llvm-mca's unit selection per resource (DefaultResourceStrategy): rr[3r] is the
+    # next-in-sequence mask over its units (bit p = its p-th unit, in mask order),
+    # rr[3r+1] the units removed from the next sequence.
+    # rr[3r+2]: the cycle until which the resource is reserved whole (llvm-mca reserves
+    # a group an instruction needs all units of: DIV on the Intel models).
+    rr = np.empty(3 * n_res, np.int64)
     for r in range(n_res):
-        rr[r] = ru_ptr[r + 1] - ru_ptr[r] - 1
+        rr[3 * r] = (np.int64(1) << (ru_ptr[r + 1] - ru_ptr[r])) - 1
+        rr[3 * r + 1] = 0
+        rr[3 * r + 2] = 0
     chosen = np.empty(64, np.int64)
-    # Round-robin positions changed by a check, restored if the check fails.
-    svr = np.empty(64, np.int64)
-    svv = np.empty(64, np.int64)
+    # Selection states changed by a check, restored if the check fails.
+    svr = np.empty(512, np.int64)
+    svv = np.empty(512, np.int64)
     # Steady state (module docstring): once per iteration (the first cycle start after
     # dispatch enters it) a signature is compared with the last _SIG_RING ones; a
     # repeat makes the full state a candidate; when the candidate's signature comes
@@ -581,7 +619,7 @@ def simulate_block(
     sig = np.zeros((_SIG_RING, 6), np.int64)
     n_sig = 0
     now = np.zeros(6, np.int64)
-    vlen = 4 + 2 * n_res + n_units + 3 * m
+    vlen = 4 + 4 * n_res + n_units + 3 * m
     full = np.empty((0, 0), np.int64)  # rows: candidate, scratch; allocated on demand
     cand = -1  # row of the candidate state, -1 = none
     cand_it = 0
@@ -768,7 +806,7 @@ def simulate_block(
             if t < 0:
                 t, wait_on = _operands(
                     it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist,
-                    rd_adv, mg_ptr, mg_pos, mg_dist,
+                    rd_lofs, rd_kind, store_forward,
                 )  # fmt: skip
                 if wait_on >= 0:  # park on the producer; it wakes k when it issues
                     dep_next[k] = dep_head[wait_on]
@@ -821,19 +859,32 @@ def simulate_block(
                     loc[k] = _LOC_DEP
                     locv[k] = wait_on
                     continue
-            # resources: a free unit for each use, all or nothing
+            # resources: a free unit for each use, all or nothing, chosen as llvm-mca's
+            # ResourceManager does: among the resource's ready units (free, not taken
+            # by this instruction's earlier uses) the highest one still in the
+            # resource's sequence; taking a unit removes it from the sequence of every
+            # resource containing it (DefaultResourceStrategy::select / used).
             nch = 0
             nsv = 0
             wake = -1
             wres = -1
+            for j in range(rs_ptr[row], rs_ptr[row + 1]):
+                # a group this instruction reserves whole must not be reserved now
+                if rr[3 * rs_id[j] + 2] > c:
+                    wake = rr[3 * rs_id[j] + 2]
+                    break
             for j in range(res_ptr[row], res_ptr[row + 1]):
+                if wake >= 0:
+                    break
                 rid = res_id[j]
                 lo = ru_ptr[rid]
                 cnt = ru_ptr[rid + 1] - lo
-                found = -1
-                pp = rr[rid]
-                for _s in range(cnt):
-                    uu = ru_idx[lo + pp]
+                if rr[3 * rid + 2] > c:  # reserved whole by another instruction
+                    wake = rr[3 * rid + 2]
+                    break
+                uready = np.int64(0)
+                for s_ in range(cnt):
+                    uu = ru_idx[lo + s_]
                     if busy[uu] <= c:
                         dup = False
                         for q in range(nch):
@@ -841,36 +892,66 @@ def simulate_block(
                                 dup = True
                                 break
                         if not dup:
-                            found = uu
-                            if nsv < 64:
-                                svr[nsv] = rid
-                                svv[nsv] = rr[rid]
-                                nsv += 1
-                            rr[rid] = pp - 1 if pp > 0 else cnt - 1
-                            break
-                    pp = pp - 1 if pp > 0 else cnt - 1
-                if found < 0:
+                            uready |= np.int64(1) << s_
+                if uready == 0:
                     tmin = busy[ru_idx[lo]]
-                    for s in range(1, cnt):
-                        if busy[ru_idx[lo + s]] < tmin:
-                            tmin = busy[ru_idx[lo + s]]
+                    for s_ in range(1, cnt):
+                        if busy[ru_idx[lo + s_]] < tmin:
+                            tmin = busy[ru_idx[lo + s_]]
                     # Busy times only grow, so no unit of rid frees before tmin (if
                     # the free units were all taken by this instruction's own
                     # earlier uses, retry next cycle).
                     wake = tmin if tmin > c else c + 1
                     wres = rid if tmin > c else -1
                     break
+                if nsv < 512:
+                    svr[nsv] = 3 * rid
+                    svv[nsv] = rr[3 * rid]
+                    svr[nsv + 1] = 3 * rid + 1
+                    svv[nsv + 1] = rr[3 * rid + 1]
+                    nsv += 2
+                allu = (np.int64(1) << cnt) - 1
+                cmask = uready & rr[3 * rid]
+                if cmask == 0:
+                    rr[3 * rid] = allu ^ rr[3 * rid + 1]
+                    rr[3 * rid + 1] = 0
+                    cmask = uready & rr[3 * rid]
+                    if cmask == 0:
+                        rr[3 * rid] = allu
+                        cmask = uready
+                hb = 0  # highest set bit of cmask
+                while (cmask >> (hb + 1)) != 0:
+                    hb += 1
+                bit = np.int64(1) << hb
+                rr[3 * rid] &= bit | (bit - 1)
+                found = ru_idx[lo + hb]
+                # the unit is taken: every resource containing it marks it used
+                for x in range(ur_ptr[found], ur_ptr[found + 1]):
+                    g = ur_res[x]
+                    gb = np.int64(1) << ur_pos[x]
+                    if nsv < 512:
+                        svr[nsv] = 3 * g
+                        svv[nsv] = rr[3 * g]
+                        svr[nsv + 1] = 3 * g + 1
+                        svv[nsv + 1] = rr[3 * g + 1]
+                        nsv += 2
+                    if gb > rr[3 * g]:
+                        rr[3 * g + 1] |= gb
+                    else:
+                        rr[3 * g] &= ~gb
+                        if rr[3 * g] == 0:
+                            rr[3 * g] = ((np.int64(1) << (ru_ptr[g + 1] - ru_ptr[g])) - 1) ^ rr[
+                                3 * g + 1
+                            ]
+                            rr[3 * g + 1] = 0
                 if nch < 64:
                     chosen[nch] = found
                     nch += 1
             if wake >= 0:
-                if wres >= 0:
-                    # A unit-full failure leaves no trace. A failure because this
-                    # instruction's own uses took the free units keeps the moved
-                    # round-robin positions, so the next try picks other units
-                    # (restoring them could retry the same conflict forever).
-                    for q in range(nsv - 1, -1, -1):
-                        rr[svr[q]] = svv[q]
+                # A failed check leaves no trace (llvm-mca selects units only when
+                # an instruction issues).
+                for q in range(nsv - 1, -1, -1):
+                    rr[svr[q]] = svv[q]
                 if wres < 0:
                     # _cal_push(..., wake, kr, k), inlined by hand
                     _slot = (wake) & (cal.shape[0] - 1)
@@ -960,6 +1041,8 @@ def simulate_block(
                 if q < nch:
                     busy[chosen[q]] = c + res_cyc[j]
                     q += 1
+            for j in range(rs_ptr[row], rs_ptr[row + 1]):
+                rr[3 * rs_id[j] + 2] = c + rs_cyc[j]
             issue[k] = c
             done[k] = c + lat[row]
             for x in range(buf_ptr[row], buf_ptr[row + 1]):
@@ -995,7 +1078,7 @@ def simulate_block(
                 drow = inst_row[di]
                 td, wait_d = _operands(
                     dit, di, drow, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos,
-                    rd_dist, rd_adv, mg_ptr, mg_pos, mg_dist,
+                    rd_dist, rd_lofs, rd_kind, store_forward,
                 )  # fmt: skip
                 if wait_d >= 0:  # park on the next unissued producer
                     dep_next[d] = dep_head[wait_d]
@@ -1115,9 +1198,17 @@ def simulate_block(
             # at c + 1 would see the same (module docstring).
             it = k // n
             i = base + k - it * n
+            if elim[i]:
+                # An eliminated register move: executed at dispatch, no operands (its
+                # readers read its source's producer), no resources.
+                issue[k] = c
+                done[k] = c
+                for x in range(buf_ptr[row], buf_ptr[row + 1]):
+                    buf_used[buf_id[x]] -= 1
+                continue
             t, wait_on = _operands(
                 it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist,
-                rd_adv, mg_ptr, mg_pos, mg_dist,
+                rd_lofs, rd_kind, store_forward,
             )  # fmt: skip
             if wait_on >= 0:
                 dep_next[k] = dep_head[wait_on]
@@ -1186,97 +1277,28 @@ def simulate_block(
 
 @nb.njit(cache=True, parallel=True)
 def simulate_batch(
-    iterations: int,
-    dispatch_width: int,
-    rob_size: int,
-    blk_ptr: np.ndarray,
-    inst_row: np.ndarray,
-    rd_ptr: np.ndarray,
-    rd_pos: np.ndarray,
-    rd_dist: np.ndarray,
-    rd_adv: np.ndarray,
-    is_store: np.ndarray,
-    is_load: np.ndarray,
-    ps_pos: np.ndarray,
-    ps_dist: np.ndarray,
-    pl_pos: np.ndarray,
-    pl_dist: np.ndarray,
-    mg_ptr: np.ndarray,
-    mg_pos: np.ndarray,
-    mg_dist: np.ndarray,
-    users: np.ndarray,
-    lat: np.ndarray,
-    uops: np.ndarray,
-    ra: np.ndarray,
-    res_ptr: np.ndarray,
-    res_id: np.ndarray,
-    res_cyc: np.ndarray,
-    ru_ptr: np.ndarray,
-    ru_idx: np.ndarray,
-    buf_ptr: np.ndarray,
-    buf_id: np.ndarray,
-    buf_size: np.ndarray,
-    lq_size: int,
-    sq_size: int,
-    n_units: int,
-    extrapolate: bool,
-    jump: bool = True,
+    blocks: BlockArrays, table: TableArrays, config: KernelConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """Total cycles of every block, float64 [n_blocks], and the iterations of each that
     the steady-state jump skipped, int64 [n_blocks] (numba threads over blocks)."""
-    nb_blocks = blk_ptr.shape[0] - 1
+    nb_blocks = blocks.blk_ptr.shape[0] - 1
     out = np.empty(nb_blocks)
     skipped = np.zeros(nb_blocks, np.int64)
-    # No timer is set further ahead than an operand-ready cycle (two latencies: a
-    # partial-write merge adds the merged write's latency) or a unit's busy time.
+    # No timer is set further ahead than an operand-ready cycle (a latency, plus a
+    # negative fixed ReadAdvance folded into rd_lofs, plus the store-forwarding
+    # latency of the opt-in memory model) or a unit's busy time.
     max_lat = 0
-    for x in lat:
+    for x in table.lat:
         max_lat = max(max_lat, x)
     max_cyc = 0
-    for x in res_cyc:
+    for x in table.res_cyc:
         max_cyc = max(max_cyc, x)
-    horizon = 2 * max_lat + max_cyc + 2
+    max_ofs = 0
+    for x in blocks.rd_lofs:
+        max_ofs = max(max_ofs, x)
+    horizon = max_lat + max_ofs + max_cyc + max(config.store_forward, 0) + 2
     for b in nb.prange(nb_blocks):
-        out[b] = simulate_block(
-            b,
-            iterations,
-            dispatch_width,
-            rob_size,
-            blk_ptr,
-            inst_row,
-            rd_ptr,
-            rd_pos,
-            rd_dist,
-            rd_adv,
-            is_store,
-            is_load,
-            ps_pos,
-            ps_dist,
-            pl_pos,
-            pl_dist,
-            mg_ptr,
-            mg_pos,
-            mg_dist,
-            users,
-            lat,
-            uops,
-            ra,
-            res_ptr,
-            res_id,
-            res_cyc,
-            ru_ptr,
-            ru_idx,
-            buf_ptr,
-            buf_id,
-            buf_size,
-            lq_size,
-            sq_size,
-            n_units,
-            extrapolate,
-            jump,
-            horizon,
-            skipped,
-        )
+        out[b] = simulate_block(b, blocks, table, config, horizon, skipped)
     return out, skipped
 
 

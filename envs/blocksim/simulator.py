@@ -6,29 +6,34 @@ Example::
     table = sim.default_table()
     cycles = sim.predict(["4801d8"], table)   # float64 [1], cycles per 100 iterations
 
-Known departures from llvm-mca 14 (measured figures: bench/blocksim_bench.py):
+blocksim follows llvm-mca's rules (LLVM 14 for znver3/znver2/haswell/skylake, LLVM 22
+for znver4/znver5; figures: bench/blocksim_bench.py):
 
-- one latency per key for every register it writes (llvm-mca has per-definition
-  latencies; the table holds the largest, which is what ``-instruction-tables`` shows);
-- one ReadAdvance per key, applied to explicit register sources only, measured per
-  register class (GPR / scalar / 128-bit / 256-bit vector) on load-op chains;
-- resource groups are recovered from llvm-mca's per-unit pressure, so a use split
-  over two groups with equal per-unit pressure can be merged; unit choice inside a
-  group is round-robin, not llvm-mca's exact selection order;
-- scheduler buffers (``Zn3Int`` 96, ``HWPortAny`` 60, ...; an entry per buffer an
-  instruction takes, from dispatch to issue) and load / store queues (znver3: 72 / 64
-  entries, from dispatch to retirement) stall dispatch as in llvm-mca; which buffers a
-  key takes is measured per key (``-scheduler-stats``) and is not a tunable parameter;
-- physical register files, retire width and move elimination are not modelled
-  (move-like zero latency instructions issue at dispatch, which gives the same timing
-  in most cases);
+- every register read and write as llvm-mca's InstrBuilder creates them from LLVM's
+  instruction descriptions (implicit operands, second destinations, tied sources),
+  with per-use ReadAdvance and per-write latency (:mod:`envs.blocksim.isa`);
+- register dependencies through llvm-mca's register file: sub-register reads,
+  partial writes on CPUs whose register files rename GPRs as 64-bit registers, zero
+  and dependency-breaking idioms as each CPU's model defines them, eliminated moves
+  (:mod:`envs.blocksim.regfile`);
+- resources, scheduler buffers, load / store queues, dispatch width, reorder buffer;
+- a LOCK / REP prefix belongs to the instruction after it (llvm-mca reads ``lock
+  cmpxchgl ...`` on one line as one instruction).
+
+Known departures from llvm-mca:
+
+- groups that contain a multi-unit resource are treated as groups of its units
+  (llvm-mca selects the member resource, then its unit);
 - memory: loads never wait for stores (llvm-mca's default -noalias); a store issues
   no earlier than the previous store and the previous load (same cycle allowed);
-- register dependencies are tracked per register family (rax/eax/ax/al/ah are one);
-  8/16-bit writes depend on the old value where the CPU's model renames GPRs as
-  64-bit registers (measured per CPU: znver2/3 yes, Intel models no);
-- zero/dependency-breaking idioms (same-register xor/sub/pcmpeq/...; cmp on znver3)
-  are table keys of their own (``XOR32rr#same``) and ignore their register inputs.
+- physical register file sizes and retire width are not modelled; move elimination
+  has no per-cycle limit (llvm-mca's is 6 per cycle on the Zen models);
+- the scheduler's priority counts each instruction's users in the whole block, not
+  only those dispatched so far.
+
+Beyond llvm-mca, off by default: ``extended=True`` models memory dependences through
+provably identical addresses (:mod:`envs.blocksim.memdeps`) and SETcc into a register a
+zero idiom cleared (:mod:`envs.blocksim.zeroset`).
 """
 
 from __future__ import annotations
@@ -38,34 +43,42 @@ import platform
 import subprocess
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numba
 import numpy as np
 
+from envs.blocksim import zeroset
 from envs.blocksim._kernel_unsigned import simulate_batch  # generated from model.py
-from envs.blocksim.isa import analyze
+from envs.blocksim.isa import InstInfo, analyze
+from envs.blocksim.kernel_args import BlockArrays, KernelConfig, TableArrays
+from envs.blocksim.memdeps import KIND_MEMORY, memory_deps
+from envs.blocksim.regfile import Dep, KeyDeps, resolve
 from envs.blocksim.tables import FALLBACK, Table, load_default_table
-from envs.x86.disasm import Instruction, check_hex, disassemble, llvm_tool
+from envs.x86.disasm import Instruction, check_hex, disassemble, explain_undecodable, llvm_tool
+from envs.x86.llvmdesc import load_desc
 
 
 @dataclass(frozen=True)
 class CompiledBlock:
-    """Dependency structure of one block (n instructions, r register reads).
+    """Dependency structure of one block (n instructions, r dependencies).
 
     Attributes:
         keys: n table keys.
         fallback_load / fallback_store: bool [n], memory flags from the operands, used
             for keys missing from the table.
-        rd_ptr: int64 [n+1], CSR offsets into the read arrays.
+        rd_ptr: int64 [n+1], CSR offsets into the dependency arrays.
         rd_pos: int64 [r], position in the block of the producing instruction.
         rd_dist: int64 [r], 0 = same iteration, 1 = previous iteration.
-        rd_adv: bool [r], ReadAdvance applies.
-        mg_ptr, mg_pos, mg_dist: CSR like ``rd_*``: for a partial register write, the
-            producer of the old value; readers of the write also wait for it.
-        users: int64 [n], register reads that consume each instruction's writes
-            (llvm-mca's scheduler prefers instructions with more users).
+        rd_lofs: int64 [r], offset of the producing write's latency from the
+            producer's latency (<= 0), minus any fixed (untuned) ReadAdvance.
+        rd_kind: int64 [r], see :mod:`envs.blocksim.regfile` (plain, ReadAdvance,
+            partial write).
+        elim: bool [n], an eliminated register move (issues at dispatch).
+        users: int64 [n], dependencies on each instruction's writes (llvm-mca's
+            scheduler prefers instructions with more users).
         texts: n AT&T texts (for llvm-mca comparisons).
+        infos: n :class:`InstInfo` (registers read and written).
     """
 
     keys: tuple[str, ...]
@@ -74,58 +87,80 @@ class CompiledBlock:
     rd_ptr: np.ndarray
     rd_pos: np.ndarray
     rd_dist: np.ndarray
-    rd_adv: np.ndarray
-    mg_ptr: np.ndarray
-    mg_pos: np.ndarray
-    mg_dist: np.ndarray
+    rd_lofs: np.ndarray
+    rd_kind: np.ndarray
+    elim: np.ndarray
     users: np.ndarray
     texts: tuple[str, ...]
+    infos: tuple[InstInfo, ...] = ()
+
+
+def key_deps(table: Table) -> dict[str, KeyDeps]:
+    """Per key of ``table``, its structural dependency data."""
+    out = {}
+    for i, k in enumerate(table.opcodes):
+        out[k] = KeyDeps(
+            write_offsets=table.write_offsets[i] if table.write_offsets else (),
+            advance_uses=frozenset(table.advance_uses[i]) if table.advance_uses else frozenset(),
+            fixed_advance=dict(table.fixed_advance[i]) if table.fixed_advance else None,
+            independent_uses=(
+                frozenset(table.independent_uses[i]) if table.independent_uses else frozenset()
+            ),
+            move=bool(table.move[i]) if table.move.size else False,
+            latency=int(table.latency[i]),
+        )
+    return out
 
 
 def compile_block(
-    insts: Sequence[Instruction], partial_gpr_dep: bool, cmp_same_breaks: bool
+    insts: Sequence[Instruction],
+    table: Table,
+    deps: dict[str, KeyDeps] | None = None,
+    memory: bool = False,
 ) -> CompiledBlock:
-    """Resolve each register read to its producer (same or previous iteration)."""
-    infos = [analyze(i, cmp_same_breaks) for i in insts]
-    final_writer: dict[int, int] = {}
-    for pos, info in enumerate(infos):
-        for fam, _ in info.writes:
-            final_writer[fam] = pos
-    last: dict[int, int] = {}
+    """Resolve each register read to its producer (same or previous iteration), with
+    ``table``'s structural data (write latencies, ReadAdvance uses, idioms, moves);
+    with ``memory`` (the extended model), also each load's provably identical earlier
+    store (:mod:`envs.blocksim.memdeps`) and SETcc after a zero idiom
+    (:mod:`envs.blocksim.zeroset`)."""
+    desc = load_desc(table.llvm_version)
+    deps = key_deps(table) if deps is None else deps
+    infos = [analyze(i, desc) for i in insts]
+    no_partial: set[int] = set()
+    if memory:  # SETcc into a register a zero idiom cleared (envs/blocksim/zeroset.py)
+        zi = [zeroset.is_zero_idiom(table, i.key) for i in infos]
+        for pos in zeroset.zero_extended_setcc(infos, zi, desc):
+            infos[pos] = replace(infos[pos], key=infos[pos].key + zeroset.SUFFIX)
+            no_partial.add(pos)
+    fallback = KeyDeps(latency=FALLBACK["lat"])
+    kd = [deps.get(info.key, fallback) for info in infos]
+    found, elim = resolve(infos, kd, desc, table.rename_as, table.move_elim, no_partial)
+    if memory:
+        idx = table.index()
+        loads = [
+            bool(table.may_load[idx[i.key]])
+            if i.key in idx
+            else i.has_mem and not _is_plain_store(x)
+            for i, x in zip(infos, insts, strict=True)
+        ]
+        stores = [
+            bool(table.may_store[idx[i.key]]) if i.key in idx else i.has_mem and i.mem_first
+            for i in infos
+        ]
+        for load, store, dist in memory_deps(insts, infos, loads, stores, desc):
+            found[load].append(Dep(store, dist, 0, KIND_MEMORY))
     rd_ptr = [0]
     rd_pos: list[int] = []
     rd_dist: list[int] = []
-    rd_adv: list[bool] = []
-    mg_ptr = [0]
-    mg_pos: list[int] = []
-    mg_dist: list[int] = []
-    for pos, info in enumerate(infos):
-        for fam, adv in info.reads:
-            if fam in last:
-                rd_pos.append(last[fam])
-                rd_dist.append(0)
-            elif fam in final_writer:
-                rd_pos.append(final_writer[fam])
-                rd_dist.append(1)
-            else:
-                continue
-            rd_adv.append(adv)
+    rd_lofs: list[int] = []
+    rd_kind: list[int] = []
+    for ds in found:
+        for d in ds:
+            rd_pos.append(d.pos)
+            rd_dist.append(d.dist)
+            rd_lofs.append(d.lat_offset)
+            rd_kind.append(d.kind)
         rd_ptr.append(len(rd_pos))
-        if partial_gpr_dep:
-            # A partial write merges with the register's old value: its readers also
-            # wait for the old value's producer (the write itself does not).
-            for fam, part in info.writes:
-                if not part:
-                    continue
-                if fam in last:
-                    mg_pos.append(last[fam])
-                    mg_dist.append(0)
-                elif final_writer.get(fam, pos) != pos:
-                    mg_pos.append(final_writer[fam])
-                    mg_dist.append(1)
-        mg_ptr.append(len(mg_pos))
-        for fam, _ in info.writes:
-            last[fam] = pos
     users = np.zeros(len(infos), np.int64)
     for p in rd_pos:
         users[p] += 1
@@ -138,12 +173,12 @@ def compile_block(
         rd_ptr=np.array(rd_ptr, np.int64),
         rd_pos=np.array(rd_pos, np.int64),
         rd_dist=np.array(rd_dist, np.int64),
-        rd_adv=np.array(rd_adv, bool),
-        mg_ptr=np.array(mg_ptr, np.int64),
-        mg_pos=np.array(mg_pos, np.int64),
-        mg_dist=np.array(mg_dist, np.int64),
+        rd_lofs=np.array(rd_lofs, np.int64),
+        rd_kind=np.array(rd_kind, np.int64),
+        elim=np.array(elim, bool),
         users=users,
         texts=tuple(i.text for i in insts),
+        infos=tuple(infos),
     )
 
 
@@ -192,6 +227,12 @@ class BlockSim:
             and event driven (see :mod:`envs.blocksim.model`).
         steady_jump: skip whole periods once the pipeline state repeats exactly (same
             result as simulating every cycle; off only to check that).
+        extended: the opt-in model beyond llvm-mca (off by default: the default
+            reproduces llvm-mca): loads wait for the data of an earlier store to a
+            provably identical address (:mod:`envs.blocksim.memdeps`), and a SETcc
+            into a register a zero idiom cleared has its own ``#zx`` key and no merge
+            (:mod:`envs.blocksim.zeroset`); its default table has those rows and lists
+            ``store_forward`` among its parameters.
     """
 
     name = "blocksim"
@@ -203,6 +244,7 @@ class BlockSim:
         jobs: int = 1,
         extrapolate: bool = False,
         steady_jump: bool = True,
+        extended: bool = False,
     ) -> None:
         if iterations < 1:
             raise ValueError("iterations must be >= 1")
@@ -211,7 +253,13 @@ class BlockSim:
         self.jobs = max(1, int(jobs))
         self.extrapolate = bool(extrapolate)
         self.steady_jump = bool(steady_jump)
+        self.extended = bool(extended)
         self._default = load_default_table(cpu)
+        if self.extended:
+            self._default = replace(
+                zeroset.with_zx_rows(self._default), extensions=("memory", "setcc_zero")
+            )
+        self._deps = key_deps(self._default)
         self._decoded: dict[str, tuple[Instruction, ...] | None] = {}
         self._compiled: dict[str, CompiledBlock | None] = {}
         self._batch_cache: dict[tuple[str, ...], tuple] = {}
@@ -234,9 +282,19 @@ class BlockSim:
             h for h in dict.fromkeys(check_hex(h) for h in blocks_hex) if h not in self._decoded
         ]
         if todo:
-            for h, insts in zip(todo, disassemble(todo), strict=True):
+            decoded = disassemble(
+                todo, self._default.llvm_version, fold_prefixes=True, ud2_blocks=True
+            )
+            for h, insts in zip(todo, decoded, strict=True):
                 self._decoded[h] = insts
         return [self._decoded[check_hex(h)] for h in blocks_hex]
+
+    def explain(self, block_hex: str) -> str:
+        """Why a block does not decode (e.g. an instruction valid only in 32-bit mode),
+        or "" if it decodes."""
+        if self.decode([block_hex])[0] is not None:
+            return ""
+        return explain_undecodable(check_hex(block_hex), self._default.llvm_version)
 
     def predict(self, blocks_hex: Sequence[str], table: Table) -> np.ndarray:
         """Simulate each block under ``table``.
@@ -253,32 +311,22 @@ class BlockSim:
             raise ValueError(
                 f"table for {table.cpu!r} has a different resource layout than {self.cpu!r}"
             )
+        if "memory" in table.extensions and not self.extended:
+            raise ValueError("table is for the extended model: use BlockSim(extended=True)")
         hexes = tuple(check_hex(h) for h in blocks_hex)
-        batch = self._batch(hexes, table)
-        (
-            blk_ptr,
-            keys,
-            inst_key,
-            rd_ptr,
-            rd_pos,
-            rd_dist,
-            rd_adv,
-            is_store,
-            is_load,
-            ps_pos,
-            ps_dist,
-            pl_pos,
-            pl_dist,
-            mg_ptr,
-            mg_pos,
-            mg_dist,
-            users,
-            valid,
-        ) = batch
-        (lat, uops, ra, res_ptr, res_id, res_cyc, ru_ptr, ru_idx, n_units, buf_ptr, buf_id) = (
-            self._table_arrays(table, keys)
+        blocks, keys, valid = self._batch(hexes, table)
+        arrays = self._table_arrays(table, keys)
+        config = KernelConfig(
+            iterations=self.iterations,
+            dispatch_width=int(table.dispatch_width),
+            rob_size=int(table.rob_size),
+            lq_size=int(table.load_queue),
+            sq_size=int(table.store_queue),
+            store_forward=int(table.store_forward),
+            n_units=len(table.units),
+            extrapolate=self.extrapolate,
+            jump=self.steady_jump,
         )
-        buf_size = np.asarray(table.buffer_sizes, np.int64)
         out = np.full(len(hexes), np.nan)
         # Per block of this call, iterations the exact steady-state jump skipped.
         self.last_skipped_iterations = np.zeros(len(hexes), np.int64)
@@ -286,43 +334,7 @@ class BlockSim:
             prev = numba.get_num_threads()
             numba.set_num_threads(min(self.jobs, numba.config.NUMBA_NUM_THREADS))
             try:
-                res, skipped = simulate_batch(
-                    self.iterations,
-                    int(table.dispatch_width),
-                    int(table.rob_size),
-                    blk_ptr,
-                    inst_key,
-                    rd_ptr,
-                    rd_pos,
-                    rd_dist,
-                    rd_adv,
-                    is_store,
-                    is_load,
-                    ps_pos,
-                    ps_dist,
-                    pl_pos,
-                    pl_dist,
-                    mg_ptr,
-                    mg_pos,
-                    mg_dist,
-                    users,
-                    lat,
-                    uops,
-                    ra,
-                    res_ptr,
-                    res_id,
-                    res_cyc,
-                    ru_ptr,
-                    ru_idx,
-                    buf_ptr,
-                    buf_id,
-                    buf_size,
-                    int(table.load_queue),
-                    int(table.store_queue),
-                    n_units,
-                    self.extrapolate,
-                    self.steady_jump,
-                )
+                res, skipped = simulate_batch(blocks, arrays, config)
             finally:
                 numba.set_num_threads(prev)
             out[valid] = res
@@ -332,10 +344,15 @@ class BlockSim:
     def versions(self) -> dict[str, str]:
         """Versions of the pieces behind a prediction."""
         mca = subprocess.run(
-            [llvm_tool("llvm-mca"), "--version"], capture_output=True, text=True, check=False
+            [llvm_tool("llvm-mca", self._default.llvm_version), "--version"],
+            capture_output=True,
+            text=True,
+            check=False,
         ).stdout
         return {
-            "blocksim": "2",  # 2: scheduler buffers and load/store queues
+            # 2: scheduler buffers and load/store queues; 3: every opcode, llvm-mca's
+            # register file and operand rules, resources from the models
+            "blocksim": "3",
             "table_cpu": self._default.cpu,
             "table_llvm": str(self._default.meta.get("llvm_version", "unknown")),
             "llvm_mc": next((ln.strip() for ln in mca.splitlines() if "version" in ln), "?"),
@@ -360,9 +377,7 @@ class BlockSim:
                 self._compiled[h] = (
                     None
                     if insts is None
-                    else compile_block(
-                        insts, self._default.partial_gpr_dep, self._default.cmp_same_breaks
-                    )
+                    else compile_block(insts, self._default, self._deps, self.extended)
                 )
             out.append(self._compiled[h])
         return out
@@ -396,7 +411,10 @@ class BlockSim:
         self._block_cache[h] = got
         return got
 
-    def _batch(self, hexes: tuple[str, ...], table: Table) -> tuple:
+    def _batch(
+        self, hexes: tuple[str, ...], table: Table
+    ) -> tuple[BlockArrays, tuple[str, ...], np.ndarray]:
+        """(the kernel's block arrays, the batch's keys in row order, valid blocks)."""
         cached = self._batch_cache.get(hexes)
         if cached is not None:
             return cached
@@ -421,23 +439,24 @@ class BlockSim:
         names = list(self._key_id)
         lengths = [len(b.keys) for b in blk]
         batch = (
-            np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            BlockArrays(
+                blk_ptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                inst_row=inst_key.astype(np.int64),
+                rd_ptr=csr([b.rd_ptr for b in blk]),
+                rd_pos=cat([b.rd_pos for b in blk], np.int64),
+                rd_dist=cat([b.rd_dist for b in blk], np.int64),
+                rd_lofs=cat([b.rd_lofs for b in blk], np.int64),
+                rd_kind=cat([b.rd_kind for b in blk], np.int64),
+                elim=cat([b.elim for b in blk], np.bool_),
+                is_store=cat([a[1] for a in arrays], np.bool_),
+                is_load=cat([a[6] for a in arrays], np.bool_),
+                ps_pos=cat([a[2] for a in arrays], np.int64),
+                ps_dist=cat([a[3] for a in arrays], np.int64),
+                pl_pos=cat([a[4] for a in arrays], np.int64),
+                pl_dist=cat([a[5] for a in arrays], np.int64),
+                users=cat([b.users for b in blk], np.int64),
+            ),
             tuple(names[i] for i in used),
-            inst_key.astype(np.int64),
-            csr([b.rd_ptr for b in blk]),
-            cat([b.rd_pos for b in blk], np.int64),
-            cat([b.rd_dist for b in blk], np.int64),
-            cat([b.rd_adv for b in blk], np.bool_),
-            cat([a[1] for a in arrays], np.bool_),
-            cat([a[6] for a in arrays], np.bool_),
-            cat([a[2] for a in arrays], np.int64),
-            cat([a[3] for a in arrays], np.int64),
-            cat([a[4] for a in arrays], np.int64),
-            cat([a[5] for a in arrays], np.int64),
-            csr([b.mg_ptr for b in blk]),
-            cat([b.mg_pos for b in blk], np.int64),
-            cat([b.mg_dist for b in blk], np.int64),
-            cat([b.users for b in blk], np.int64),
             valid,
         )
         if len(self._batch_cache) > 8:
@@ -447,25 +466,34 @@ class BlockSim:
 
     def _layout(self, table: Table) -> tuple:
         """Per table layout (opcodes, resources), cached: key -> row, resources in
-        llvm-mca's allocation order (units before groups, small groups before large),
+        llvm-mca's allocation order (the table's order: units, then groups by size),
         the fallback resource, and the resource -> unit CSR."""
         c = self._layout_cache
         if c is not None and c[0] is table.opcodes and c[1] is table.resources:
             return c[2:]
-        sizes = np.array([len(u) for u in table.resource_units], np.int64)
+        members = [sorted(us) for us in table.resource_units]  # llvm-mca's mask order
+        if max(len(us) for us in members) > 62:
+            raise ValueError("a resource with more than 62 units")
+        per_unit: list[list[tuple[int, int]]] = [[] for _ in table.units]
+        for r, us in enumerate(members):
+            for p, u in enumerate(us):
+                per_unit[u].append((r, p))
         out = (
             table.index(),
-            np.argsort(sizes, kind="stable"),
+            np.arange(len(table.resources), dtype=np.int64),
             table.fallback_resource(),
-            np.cumsum([0] + [len(u) for u in table.resource_units]).astype(np.int64),
-            np.array([u for us in table.resource_units for u in us], np.int64),
+            np.cumsum([0] + [len(u) for u in members]).astype(np.int64),
+            np.array([u for us in members for u in us], np.int64),
+            np.cumsum([0] + [len(x) for x in per_unit]).astype(np.int64),
+            np.array([r for x in per_unit for r, _ in x], np.int64),
+            np.array([p for x in per_unit for _, p in x], np.int64),
         )
         self._layout_cache = (table.opcodes, table.resources, *out)
         return out
 
-    def _table_arrays(self, table: Table, keys: tuple[str, ...]) -> tuple:
+    def _table_arrays(self, table: Table, keys: tuple[str, ...]) -> TableArrays:
         """Table rows for the batch's keys (in batch key order), FALLBACK where absent."""
-        idx, order, fallback_res, ru_ptr, ru_idx = self._layout(table)
+        idx, order, fallback_res, ru_ptr, ru_idx, ur_ptr, ur_res, ur_pos = self._layout(table)
         n_res = len(table.resources)
         rows = np.array([idx.get(k, -1) for k in keys], np.int64)
         have = rows >= 0
@@ -495,16 +523,25 @@ class BlockSim:
         b_idx, b_col = np.nonzero(use)
         buf_ptr = np.zeros(len(keys) + 1, np.int64)
         np.cumsum(np.bincount(b_idx, minlength=len(keys)), out=buf_ptr[1:])
-        return (
-            lat,
-            uops,
-            ra,
-            res_ptr,
-            order[c_idx].astype(np.int64),
-            ordered[r_idx, c_idx].astype(np.int64),
-            ru_ptr,
-            ru_idx,
-            len(table.units),
-            buf_ptr,
-            b_col.astype(np.int64),
+        # Per key, the groups it reserves whole (CSR).
+        held = [table.reserved[r] if r >= 0 and table.reserved else () for r in rows]
+        rs_ptr = np.cumsum([0] + [len(h) for h in held]).astype(np.int64)
+        return TableArrays(
+            lat=lat,
+            uops=uops,
+            ra=ra,
+            res_ptr=res_ptr,
+            res_id=order[c_idx].astype(np.int64),
+            res_cyc=ordered[r_idx, c_idx].astype(np.int64),
+            ru_ptr=ru_ptr,
+            ru_idx=ru_idx,
+            ur_ptr=ur_ptr,
+            ur_res=ur_res,
+            ur_pos=ur_pos,
+            buf_ptr=buf_ptr,
+            buf_id=b_col.astype(np.int64),
+            buf_size=np.asarray(table.buffer_sizes, np.int64),
+            rs_ptr=rs_ptr,
+            rs_id=np.array([r for h in held for r, _ in h], np.int64),
+            rs_cyc=np.array([c for h in held for _, c in h], np.int64),
         )

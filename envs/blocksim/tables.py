@@ -1,22 +1,34 @@
-"""blocksim parameter tables: the Table class, its files, and extraction from llvm-mca 14.
+"""blocksim parameter tables: the Table class and its files.
 
 A table holds, per *key* (an LLVM opcode, or ``OPCODE#variant`` where LLVM's models
-resolve an opcode differently by its operands, see :class:`envs.blocksim.isa.InstInfo`):
+resolve an opcode differently by its operands, see :mod:`envs.blocksim.isa`):
 
-- ``latency`` (cycles): write latency of every register the instruction defines;
+- ``latency`` (cycles): the instruction's latency (llvm-mca's MaxLatency: it retires
+  that long after issue); each register write has it plus a structural offset
+  (``write_offsets``, <= 0: MULX's low half, XADD's flags are ready sooner);
 - ``micro_ops``: micro-ops dispatched and held in the reorder buffer;
 - ``resource_cycles`` [n_resources]: cycles each execution resource is held. A resource
   is a unit (a port, e.g. ``Zn3ALU1``) or a group of units (``Zn3ALU0123``, or a
   multi-unit resource such as ``Zn3LSU`` with 3 units): a use takes one free unit of the
-  group for that many cycles, as llvm-mca's ResourceManager does;
-- ``read_advance`` (cycles): how much earlier the instruction's explicit register
-  sources may be read (LLVM's ReadAfterLd family: the load of a load-op runs first);
+  group for that many cycles, as llvm-mca's ResourceManager does. Resources are the
+  scheduling model's own (names and groups as LLVM defines them), in llvm-mca's
+  allocation order (units, then groups by size);
+- ``read_advance`` (cycles): how much earlier the reads listed in ``advance_uses`` (by
+  use index, see :mod:`envs.blocksim.isa`) may be read (LLVM's ReadAfterLd family:
+  the load of a load-op runs first); ``fixed_advance``: structural per-use advances
+  that are not tuned (negative ones: a read that waits longer);
 - ``may_load`` / ``may_store``: structural, not tunable;
-- ``buffer_use``: which of the CPU's scheduler buffers the key takes an entry of
-  (structural, measured with ``llvm-mca -scheduler-stats``, one region per key).
+- ``buffer_use``: which of the CPU's scheduler buffers the key takes an entry of;
+- ``independent_uses``: reads a zero / dependency-breaking idiom ignores (e.g.
+  ``XOR32rr#same`` on znver3);
+- ``move``: llvm-mca may eliminate the instruction as a register move (when the
+  CPU's register file allows it for the destination);
+- ``reserved``: groups the key reserves whole for some cycles (DIV on Intel models).
 
-Global structure (not tunable): scheduler buffer sizes, load / store queue sizes
-(measured with a probe block, see :func:`measure_load_store_queues`).
+Per CPU structure (not tunable): scheduler buffer sizes, load / store queue sizes,
+llvm-mca's register renaming (``rename_as``: a write to a register renamed as a wider
+one is a partial write of that one unless it clears the upper part; ``move_elim``:
+registers whose register file eliminates moves), the LLVM version of the model.
 
 Global parameters: ``dispatch_width`` (micro-ops per cycle) and ``rob_size``
 (micro-ops in flight).
@@ -25,12 +37,7 @@ Flat parameter names (:meth:`Table.param_names`): ``dispatch_width``, ``rob_size
 ``lat:KEY``, ``uops:KEY``, ``ra:KEY``, ``port.RESOURCE:KEY`` (e.g.
 ``port.Zn3ALU0123:ADD32rr``).
 
-Extraction (:func:`extract_tables`) runs ``llvm-mca -instruction-tables -json`` on one
-representative instruction text per key, drawn from BHive blocks, and recovers each
-instruction's resource uses from llvm-mca's per-unit pressure: a group's cycles are
-spread evenly over its units, so groups are found as sets of units with equal
-pressure (largest first). ReadAdvance per register class is measured with dependent
-load-op chains; whether 8/16-bit GPR writes depend on the old value is measured too.
+Tables are extracted from LLVM's scheduling models by :mod:`envs.blocksim.extract`.
 
 Fallback for a key missing from a table (see :data:`FALLBACK`): latency 1, 1 micro-op,
 no ReadAdvance, 1 cycle on the table's most used resource; memory flags from the
@@ -41,14 +48,9 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import json
-import math
 import os
-import re
-import subprocess
 import tempfile
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -57,14 +59,13 @@ from typing import Any
 
 import numpy as np
 
-from envs.blocksim.isa import InstInfo, analyze
-from envs.blocksim.mcaref import error_lines, mca_total_cycles, region_asm, run_mca, run_mca_json
-from envs.x86.disasm import Instruction, disassemble, llvm_tool
 from harness.errors import UserError
 
 TABLE_DIR = Path(__file__).parent / "tables"
-DEFAULT_CPUS = ("znver3", "znver2", "haswell", "skylake")
-FORMAT_VERSION = 1
+DEFAULT_CPUS = ("znver3", "znver2", "haswell", "skylake", "znver4", "znver5")
+# LLVM version whose scheduling model a CPU's table comes from (LLVM 14 has no znver4).
+CPU_LLVM = {"znver3": 14, "znver2": 14, "haswell": 14, "skylake": 14, "znver4": 22, "znver5": 22}
+FORMAT_VERSION = 2
 FALLBACK = {"lat": 1, "uops": 1, "ra": 0, "port_cycles": 1}
 _MAX_LAT = 1000
 _MAX_UOPS = 1000
@@ -78,9 +79,17 @@ _FIELDS = (
     "micro_ops",
     "read_advance",
     "resource_cycles",
+    "store_forward",
 )
-_FIELD_LOW = np.array([1, 1, 0, 1, 0, 0], np.float64)
-_FIELD_HIGH = np.array([_MAX_LAT, 100_000, _MAX_LAT, _MAX_UOPS, _MAX_LAT, _MAX_LAT], np.float64)
+_GLOBALS = ("dispatch_width", "rob_size", "store_forward")
+_FIELD_LOW = np.array([1, 1, 0, 1, 0, 0, 0], np.float64)
+_FIELD_HIGH = np.array(
+    [_MAX_LAT, 100_000, _MAX_LAT, _MAX_UOPS, _MAX_LAT, _MAX_LAT, _MAX_LAT], np.float64
+)
+# Default store-to-load forwarding latency of the opt-in memory model (cycles from
+# the store's data to the dependent load's result), fitted on the training split of
+# the shipped znver3 measurements (bench/blocksim_memdeps.py).
+STORE_FORWARD_DEFAULT = 5
 
 
 @dataclass(frozen=True)
@@ -125,9 +134,22 @@ class Table:
             dispatch until it issues.
         load_queue / store_queue: entries of llvm-mca's load / store queue (one per
             load / store, from dispatch until it retires); 0 = unbounded.
-        partial_gpr_dep: 8/16-bit GPR writes wait for the register's previous value.
-        cmp_same_breaks: ``cmp %r, %r`` ignores its register inputs (znver3 model).
-        meta: provenance (LLVM version, counts, ReadAdvance per class, ...).
+        llvm_version: major version of the LLVM whose model this is (14 or 22); blocks
+            are decoded with that version's llvm-mc.
+        write_offsets: per key, per write slot, cycles added to ``latency`` (<= 0).
+        advance_uses: per key, the use indices ``read_advance`` applies to.
+        fixed_advance: per key, (use index, cycles) advances that are not tuned.
+        independent_uses: per key, use indices whose reads the key ignores (idioms).
+        move: bool [n_op], llvm-mca's optimizable register move.
+        rename_as: register -> the register llvm-mca renames it as (register files).
+        move_elim: registers whose register file eliminates moves into them.
+        store_forward: store-to-load forwarding latency (cycles) of the opt-in memory
+            model (:mod:`envs.blocksim.memdeps`); a parameter only when it is on.
+        extensions: opt-in models beyond llvm-mca this table is for (``"memory"``).
+        reserved: per key, (resource, cycles) of groups it reserves whole (llvm-mca
+            reserves a group whose every unit the instruction needs: no other
+            instruction may use the group meanwhile; structural).
+        meta: provenance (LLVM version, representatives, coverage, ...).
     """
 
     cpu: str
@@ -143,14 +165,23 @@ class Table:
     resource_cycles: np.ndarray
     may_load: np.ndarray
     may_store: np.ndarray
-    partial_gpr_dep: bool = False
-    cmp_same_breaks: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
     buffers: tuple[str, ...] = ()
     buffer_sizes: tuple[int, ...] = ()
     buffer_use: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))
     load_queue: int = 0
     store_queue: int = 0
+    llvm_version: int = 14
+    write_offsets: tuple[tuple[int, ...], ...] = ()
+    advance_uses: tuple[tuple[int, ...], ...] = ()
+    fixed_advance: tuple[tuple[tuple[int, int], ...], ...] = ()
+    independent_uses: tuple[tuple[int, ...], ...] = ()
+    move: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    rename_as: dict[str, str] = field(default_factory=dict)
+    move_elim: frozenset[str] = frozenset()
+    store_forward: int = STORE_FORWARD_DEFAULT
+    extensions: tuple[str, ...] = ()
+    reserved: tuple[tuple[tuple[int, int], ...], ...] = ()
 
     # ---- lookup ---------------------------------------------------------------
     def index(self) -> dict[str, int]:
@@ -178,6 +209,7 @@ class Table:
             may_store=self.may_store.copy(),
             meta=dict(self.meta),
             buffer_use=self.buffer_use.copy(),
+            move=self.move.copy(),
         )
 
     # ---- flat parameter vectors -------------------------------------------------
@@ -195,10 +227,15 @@ class Table:
             ports: ``"used"``: only resources the key uses in this table (cycles > 0);
                 ``"all"``: every resource.
             fields: per-key fields among ``lat``, ``uops``, ``ra``, ``port``.
-            globals_: include ``dispatch_width`` and ``rob_size`` first.
+            globals_: include ``dispatch_width`` and ``rob_size`` first (and
+                ``store_forward`` when the memory model is on).
+
+        ``ra:KEY`` is listed only for keys with reads it applies to.
         """
         idx = self.index()
         names = ["dispatch_width", "rob_size"] if globals_ else []
+        if globals_ and "memory" in self.extensions:
+            names.append("store_forward")
         keys = self.opcodes if opcodes is None else [k for k in opcodes if k in idx]
         for k in keys:
             row = idx[k]
@@ -207,7 +244,10 @@ class Table:
                     for r, rname in enumerate(self.resources):
                         if ports == "all" or self.resource_cycles[row, r] > 0:
                             names.append(f"port.{rname}:{k}")
-                elif f in ("lat", "uops", "ra"):
+                elif f == "ra":
+                    if not self.advance_uses or self.advance_uses[row]:
+                        names.append(f"ra:{k}")
+                elif f in ("lat", "uops"):
                     names.append(f"{f}:{k}")
                 else:
                     raise ValueError(f"unknown table field {f!r}")
@@ -268,7 +308,7 @@ class Table:
             sel = fi.fields == f
             if not sel.any():
                 continue
-            if name in ("dispatch_width", "rob_size"):
+            if name in _GLOBALS:
                 glob[name] = int(iv[sel][-1])
             elif name == "resource_cycles":
                 new.resource_cycles[fi.rows[sel], fi.cols[sel]] = iv[sel]
@@ -280,7 +320,7 @@ class Table:
     def _locate(
         name: str, idx: dict[str, int], res: dict[str, int]
     ) -> tuple[str, int | None, int | None]:
-        if name in ("dispatch_width", "rob_size"):
+        if name in _GLOBALS:
             return name, None, None
         head, sep, key = name.partition(":")
         if not sep or key not in idx:
@@ -298,26 +338,44 @@ class Table:
 
     # ---- files --------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        """JSON-able dict (the on-disk format, version :data:`FORMAT_VERSION`)."""
+        """JSON-able dict (the on-disk format, version :data:`FORMAT_VERSION`); fields at
+        their usual value are left out of each key's entry to keep the files small."""
         ops = {}
         for i, k in enumerate(self.opcodes):
-            ops[k] = {
+            o: dict[str, Any] = {
                 "lat": int(self.latency[i]),
                 "uops": int(self.micro_ops[i]),
-                "ra": int(self.read_advance[i]),
-                "load": bool(self.may_load[i]),
-                "store": bool(self.may_store[i]),
                 "res": {
                     self.resources[r]: int(c)
                     for r, c in enumerate(self.resource_cycles[i])
                     if c > 0
                 },
             }
+            if self.read_advance[i]:
+                o["ra"] = int(self.read_advance[i])
+            if self.may_load[i]:
+                o["load"] = True
+            if self.may_store[i]:
+                o["store"] = True
             if self.buffers:
-                ops[k]["buf"] = [b for j, b in enumerate(self.buffers) if self.buffer_use[i, j]]
+                o["buf"] = [b for j, b in enumerate(self.buffers) if self.buffer_use[i, j]]
+            if self.write_offsets and any(self.write_offsets[i]):
+                o["wofs"] = list(self.write_offsets[i])
+            if self.advance_uses and self.advance_uses[i]:
+                o["adv"] = list(self.advance_uses[i])
+            if self.fixed_advance and self.fixed_advance[i]:
+                o["fadv"] = [list(p) for p in self.fixed_advance[i]]
+            if self.independent_uses and self.independent_uses[i]:
+                o["indep"] = list(self.independent_uses[i])
+            if self.move.size and self.move[i]:
+                o["move"] = True
+            if self.reserved and self.reserved[i]:
+                o["rsv"] = [[self.resources[r], int(c)] for r, c in self.reserved[i]]
+            ops[k] = o
         return {
             "format": FORMAT_VERSION,
             "cpu": self.cpu,
+            "llvm_version": self.llvm_version,
             "dispatch_width": self.dispatch_width,
             "rob_size": self.rob_size,
             "units": list(self.units),
@@ -325,14 +383,16 @@ class Table:
                 {"name": n, "units": list(u)}
                 for n, u in zip(self.resources, self.resource_units, strict=True)
             ],
-            "partial_gpr_dep": self.partial_gpr_dep,
-            "cmp_same_breaks": self.cmp_same_breaks,
             "buffers": [
                 {"name": b, "size": int(z)}
                 for b, z in zip(self.buffers, self.buffer_sizes, strict=True)
             ],
             "load_queue": self.load_queue,
             "store_queue": self.store_queue,
+            "rename_as": dict(sorted(self.rename_as.items())),
+            "move_elim": sorted(self.move_elim),
+            "store_forward": self.store_forward,
+            "extensions": list(self.extensions),
             "opcodes": ops,
             "meta": self.meta,
         }
@@ -341,7 +401,10 @@ class Table:
     def from_json(cls, d: dict[str, Any]) -> Table:
         """Inverse of :meth:`to_json`."""
         if d.get("format") != FORMAT_VERSION:
-            raise UserError(f"blocksim table format {d.get('format')!r} is not {FORMAT_VERSION}")
+            raise UserError(
+                f"blocksim table format {d.get('format')!r} is not {FORMAT_VERSION}: "
+                "regenerate it with `tunebench blocksim-tables`"
+            )
         resources = tuple(r["name"] for r in d["resources"])
         rpos = {r: i for i, r in enumerate(resources)}
         keys = tuple(sorted(d["opcodes"]))
@@ -352,17 +415,24 @@ class Table:
         rc = np.zeros((n, m), np.int64)
         ld = np.zeros(n, bool)
         st = np.zeros(n, bool)
+        mv = np.zeros(n, bool)
         buffers = tuple(b["name"] for b in d.get("buffers", ()))
         bpos = {b: j for j, b in enumerate(buffers)}
         buse = np.zeros((n, len(buffers)), bool)
+        wofs, adv, fadv, indep, rsv = [], [], [], [], []
         for i, k in enumerate(keys):
             o = d["opcodes"][k]
-            lat[i], uops[i], ra[i] = o["lat"], o["uops"], o["ra"]
-            ld[i], st[i] = o["load"], o["store"]
+            lat[i], uops[i], ra[i] = o["lat"], o["uops"], o.get("ra", 0)
+            ld[i], st[i], mv[i] = o.get("load", False), o.get("store", False), o.get("move", False)
             for rname, c in o["res"].items():
                 rc[i, rpos[rname]] = c
             for b in o.get("buf", ()):
                 buse[i, bpos[b]] = True
+            wofs.append(tuple(o.get("wofs", ())))
+            adv.append(tuple(o.get("adv", ())))
+            fadv.append(tuple((int(u), int(c)) for u, c in o.get("fadv", ())))
+            indep.append(tuple(o.get("indep", ())))
+            rsv.append(tuple((rpos[n], int(c)) for n, c in o.get("rsv", ())))
         return cls(
             cpu=d["cpu"],
             dispatch_width=int(d["dispatch_width"]),
@@ -377,14 +447,23 @@ class Table:
             resource_cycles=rc,
             may_load=ld,
             may_store=st,
-            partial_gpr_dep=bool(d.get("partial_gpr_dep", False)),
-            cmp_same_breaks=bool(d.get("cmp_same_breaks", False)),
             meta=dict(d.get("meta", {})),
             buffers=buffers,
             buffer_sizes=tuple(int(b["size"]) for b in d.get("buffers", ())),
             buffer_use=buse,
             load_queue=int(d.get("load_queue", 0)),
             store_queue=int(d.get("store_queue", 0)),
+            llvm_version=int(d.get("llvm_version", 14)),
+            write_offsets=tuple(wofs),
+            advance_uses=tuple(adv),
+            fixed_advance=tuple(fadv),
+            independent_uses=tuple(indep),
+            move=mv,
+            rename_as=dict(d.get("rename_as", {})),
+            move_elim=frozenset(d.get("move_elim", ())),
+            store_forward=int(d.get("store_forward", STORE_FORWARD_DEFAULT)),
+            extensions=tuple(d.get("extensions", ())),
+            reserved=tuple(rsv),
         )
 
     def save(self, path: str | Path) -> None:
@@ -422,25 +501,11 @@ def load_default_table(cpu: str) -> Table:
     return Table.load(path)
 
 
-# ====================================================================================
-# Extraction from llvm-mca
-# ====================================================================================
-
-
-@dataclass
-class Representative:
-    """One instruction text standing for a table key, and how often the key occurs."""
-
-    text: str
-    info: InstInfo
-    opcode: str
-    count: int = 0
-
-
 def read_bhive_hex(path: str | Path, limit: int | None = None) -> list[str]:
-    """Hex strings from a BHive ``blocks.csv.gz`` (column ``hex``), first ``limit``."""
+    """Hex strings from a CSV (plain or gzip) with a ``hex`` column, first ``limit``."""
     out: list[str] = []
-    with gzip.open(path, "rt") as f:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as f:  # type: ignore[operator]
         for row in csv.DictReader(f):
             h = (row.get("hex") or "").strip()
             if h:
@@ -448,371 +513,3 @@ def read_bhive_hex(path: str | Path, limit: int | None = None) -> list[str]:
             if limit is not None and len(out) >= limit:
                 break
     return out
-
-
-def collect_representatives(
-    blocks: Sequence[tuple[Instruction, ...] | None], cmp_same_breaks: bool = True
-) -> dict[str, Representative]:
-    """key -> first instruction text seen for it (and its count) over decoded blocks."""
-    reps: dict[str, Representative] = {}
-    for block in blocks:
-        if block is None:
-            continue
-        for inst in block:
-            info = analyze(inst, cmp_same_breaks)
-            rep = reps.get(info.key)
-            if rep is None:
-                rep = reps[info.key] = Representative(inst.text, info, inst.opcode)
-            rep.count += 1
-    return reps
-
-
-def _clean_unit_name(name: str) -> str:
-    # llvm-mca's JSON writes a multi-unit resource's units as "Name.\x00", "Name.\x01".
-    m = re.fullmatch(r"(.*)\.([\x00-\x1f])", name)
-    return f"{m.group(1)}.{ord(m.group(2))}" if m else name
-
-
-def instruction_tables(
-    texts: Sequence[str], cpu: str
-) -> tuple[list[str], list[dict[str, Any] | None]]:
-    """Run ``llvm-mca -instruction-tables -json`` on ``texts``.
-
-    Returns:
-        (unit names, per text: {"lat", "uops", "load", "store", "rthroughput",
-        "pressure": {unit index: cycles}} or None if llvm-mca rejects the text).
-    """
-    rows: list[dict[str, Any] | None] = [None] * len(texts)
-    todo = list(range(len(texts)))
-    units: list[str] = []
-    while todo:
-        data, stderr = run_mca_json(
-            "\n".join(texts[i] for i in todo) + "\n", cpu, ["-instruction-tables"]
-        )
-        if data is None:
-            bad = error_lines(stderr)
-            if not bad:
-                raise UserError(f"llvm-mca -mcpu={cpu} failed: {stderr.strip()[:300]}")
-            todo = [i for n, i in enumerate(todo, start=1) if n not in bad]
-            continue
-        units = [_clean_unit_name(u) for u in data["TargetInfo"]["Resources"]]
-        region = data["CodeRegions"][0]
-        info = region["InstructionInfoView"]["InstructionList"]
-        pressure: list[dict[int, float]] = [{} for _ in todo]
-        for p in region["ResourcePressureView"]["ResourcePressureInfo"]:
-            if p["InstructionIndex"] < len(todo):  # the last index holds the totals
-                pressure[p["InstructionIndex"]][p["ResourceIndex"]] = float(p["ResourceUsage"])
-        for j, i in enumerate(todo):
-            rec = info[j]
-            rows[i] = {
-                "lat": int(rec["Latency"]),
-                "uops": int(rec["NumMicroOpcodes"]),
-                "load": bool(rec["mayLoad"]),
-                "store": bool(rec["mayStore"]),
-                "rthroughput": float(rec["RThroughput"]),
-                "pressure": pressure[j],
-            }
-        break
-    return units, rows
-
-
-def infer_resources(
-    units: Sequence[str], pressures: Sequence[dict[int, float]]
-) -> tuple[list[str], list[tuple[int, ...]]]:
-    """Resources (units, then groups) behind per-unit pressure vectors.
-
-    Multi-unit resources (``Name.0``, ``Name.1``, ...) are groups of their units. Other
-    groups are sets of 2+ single units that carry equal, non-zero pressure in an
-    instruction whose single-unit pressure is all of that one value (a "pure" use),
-    with an integral total.
-    """
-    multi: dict[str, list[int]] = {}
-    single: list[int] = []
-    for u, name in enumerate(units):
-        m = re.fullmatch(r"(.*)\.(\d+)", name)
-        if m:
-            multi.setdefault(m.group(1), []).append(u)
-        else:
-            single.append(u)
-    single_set = set(single)
-    groups: dict[frozenset[int], int] = {}
-    for p in pressures:
-        vals = {u: v for u, v in p.items() if u in single_set and v > 1e-9}
-        if len(vals) < 2:
-            continue
-        distinct = {round(v, 3) for v in vals.values()}
-        if len(distinct) != 1:
-            continue
-        v = next(iter(distinct))
-        total = v * len(vals)
-        if abs(total - round(total)) < 0.02 and round(total) >= 1:
-            s = frozenset(vals)
-            groups[s] = groups.get(s, 0) + 1
-    names = [units[u] for u in single]
-    members: list[tuple[int, ...]] = [(u,) for u in single]
-    for base, us in sorted(multi.items()):
-        names.append(base)
-        members.append(tuple(us))
-    for g in sorted(groups, key=lambda s: (len(s), sorted(s))):
-        names.append("+".join(units[u] for u in sorted(g)))
-        members.append(tuple(sorted(g)))
-    return names, members
-
-
-def decompose(
-    pressure: dict[int, float], n_units: int, members: Sequence[tuple[int, ...]]
-) -> np.ndarray:
-    """int64 [n_res]: cycles per resource reproducing ``pressure`` (greedy, largest
-    groups first; a group's c cycles show as c/size on each of its units)."""
-    rem = np.zeros(n_units)
-    for u, v in pressure.items():
-        rem[u] = v
-    out = np.zeros(len(members), np.int64)
-    order = sorted(range(len(members)), key=lambda r: -len(members[r]))
-    for r in order:
-        us = list(members[r])
-        if len(us) == 1:
-            continue
-        c = math.floor(rem[us].min() * len(us) + 1e-3)
-        if c > 0:
-            out[r] = c
-            rem[us] -= c / len(us)
-    for r, us in enumerate(members):
-        if len(us) == 1:
-            c = int(round(rem[us[0]]))
-            if c > 0:
-                out[r] = c
-    return out
-
-
-_RA_PROBES = {
-    "gpr": "imull (%rdi), %eax",
-    "vec_scalar": "mulss (%rdi), %xmm0",
-    "vec_x": "mulps (%rdi), %xmm0",
-    "vec_y": "vmulps (%rdi), %ymm0, %ymm0",
-}
-
-
-def measure_read_advance(cpu: str) -> dict[str, int]:
-    """ReadAdvance per register class, from dependent load-op chains in llvm-mca:
-    cycles per iteration of ``op (mem), reg`` = latency - ReadAdvance."""
-    texts = list(_RA_PROBES.values())
-    _, rows = instruction_tables(texts, cpu)
-    totals = mca_total_cycles([[t] for t in texts], cpu, iterations=100)
-    out: dict[str, int] = {}
-    for (cls, _), row, total in zip(_RA_PROBES.items(), rows, totals, strict=True):
-        if row is None or not np.isfinite(total):
-            out[cls] = 0
-            continue
-        per_iter = round((total - 3) / 100)
-        out[cls] = max(0, row["lat"] - per_iter)
-    return out
-
-
-def measure_partial_gpr_dep(cpu: str) -> bool:
-    """True if an 8-bit write waits for the register's previous value in llvm-mca."""
-    tot = mca_total_cycles([["imull %eax, %eax", "movb $1, %al"]], cpu, iterations=100)
-    one = mca_total_cycles([["imull %eax, %eax"]], cpu, iterations=100)
-    return bool(tot[0] > one[0] + 50)
-
-
-def mca_globals(cpu: str) -> tuple[int, int]:
-    """(dispatch width, ROB size) llvm-mca uses for ``cpu``."""
-    proc = run_mca("addl %eax, %ebx\n", cpu, ["-retire-stats"])
-    if proc.returncode != 0:
-        raise UserError(f"llvm-mca -mcpu={cpu} failed: {proc.stderr.strip()[:200]}")
-    dw = re.search(r"Dispatch Width:\s+(\d+)", proc.stdout)
-    rob = re.search(r"Total ROB Entries:\s+(\d+)", proc.stdout)
-    if not dw or not rob:
-        raise UserError(f"cannot read dispatch width / ROB size from llvm-mca -mcpu={cpu}")
-    return int(dw.group(1)), int(rob.group(1))
-
-
-_QUEUE_ROW = re.compile(r"^(\S+)\s+\d+\s+(\d+)\s+(\d+)\s*$")
-
-
-def measure_buffers(
-    cpu: str, texts: Sequence[str]
-) -> tuple[tuple[str, ...], tuple[int, ...], np.ndarray]:
-    """llvm-mca's scheduler buffers and which of them each instruction takes.
-
-    One code region per instruction, run once (``-iterations=1 -scheduler-stats``):
-    a buffer whose "maximum number of used buffer entries" is 1 in a region is one the
-    instruction takes (llvm-mca reserves one entry per buffer per instruction).
-
-    Returns:
-        (buffer names, their sizes in entries, bool [len(texts), n_buf]).
-    """
-    asm = region_asm([[t] for t in texts], [f"r{i}" for i in range(len(texts))])
-    args = ["-iterations=1", "-scheduler-stats", "--instruction-info=0", "--resource-pressure=0"]
-    proc = run_mca(asm, cpu, args)
-    if proc.returncode != 0:
-        raise UserError(f"llvm-mca -scheduler-stats -mcpu={cpu} failed: {proc.stderr[:200]}")
-    regions = re.split(r"^\[\d+\] Code Region - ", proc.stdout, flags=re.M)[1:]
-    if len(regions) != len(texts):
-        raise UserError(f"llvm-mca gave {len(regions)} regions for {len(texts)} instructions")
-    names: list[str] = []
-    sizes: dict[str, int] = {}
-    used: list[set[str]] = []
-    for chunk in regions:
-        got: set[str] = set()
-        for line in chunk.split("Scheduler's queue usage:", 1)[-1].splitlines():
-            m = _QUEUE_ROW.match(line)
-            if m:
-                if m.group(1) not in sizes:
-                    names.append(m.group(1))
-                    sizes[m.group(1)] = int(m.group(3))
-                if int(m.group(2)) > 0:
-                    got.add(m.group(1))
-        used.append(got)
-    use = np.array([[b in u for b in names] for u in used], bool).reshape(len(texts), len(names))
-    return tuple(names), tuple(sizes[b] for b in names), use
-
-
-def measure_load_store_queues(cpu: str) -> tuple[int, int]:
-    """(load queue, store queue) entries of llvm-mca's LSUnit for ``cpu``; 0 = unbounded.
-
-    Probe: three dependent multiplies (they hold up retirement) and four independent
-    loads (stores), 500 iterations. If llvm-mca reports load (store) queue stalls, the
-    queue size is the number of loads (stores) among the "Max Used ROB Entries" oldest
-    instructions, counted from an iteration's start.
-    """
-    out = []
-    for op, stall in (("movq {o}(%rsi), %rcx", "LQ"), ("movq %rcx, {o}(%rsi)", "SQ")):
-        block = ["imulq %rax, %rax"] * 3 + [op.format(o=8 * j) for j in range(4)]
-        proc = run_mca(
-            "\n".join(block) + "\n",
-            cpu,
-            ["-iterations=500", "-dispatch-stats", "-retire-stats", "--instruction-info=0",
-             "--resource-pressure=0"],
-        )  # fmt: skip
-        stalls = re.search(rf"^{stall}\s+-[^:]*:\s+(\d+)", proc.stdout, flags=re.M)
-        rob = re.search(r"Max Used ROB Entries:\s+(\d+)", proc.stdout)
-        if proc.returncode != 0 or not stalls or not rob:
-            raise UserError(f"cannot read {stall} stalls from llvm-mca -mcpu={cpu}")
-        if int(stalls.group(1)) == 0:
-            out.append(0)
-            continue
-        window = int(rob.group(1))
-        out.append(sum(1 for j in range(window) if j % len(block) >= 3))
-    return out[0], out[1]
-
-
-def ra_class(rep: Representative) -> str | None:
-    """Register class whose ReadAdvance applies to ``rep``'s sources, or None."""
-    if not any(adv for _, adv in rep.info.reads):
-        return None
-    text = rep.text
-    if "%ymm" in text or "%zmm" in text:
-        return "vec_y"
-    if "%xmm" in text:
-        return "vec_scalar" if re.search(r"S[SD](?:r?m|Zrm)", rep.opcode) else "vec_x"
-    if "%mm" in text:
-        return "vec_scalar"
-    return "gpr"
-
-
-def build_table(cpu: str, reps: dict[str, Representative]) -> Table:
-    """Extract ``cpu``'s default table for the keys in ``reps`` from llvm-mca 14."""
-    keys = sorted(reps)
-    texts = [reps[k].text for k in keys]
-    units, rows = instruction_tables(texts, cpu)
-    ok = [i for i, r in enumerate(rows) if r is not None]
-    res_names, members = infer_resources(units, [rows[i]["pressure"] for i in ok])  # type: ignore[index]
-    ra_by_class = measure_read_advance(cpu)
-    dw, rob = mca_globals(cpu)
-    n = len(ok)
-    lat = np.zeros(n, np.int64)
-    uops = np.zeros(n, np.int64)
-    ra = np.zeros(n, np.int64)
-    rc = np.zeros((n, len(res_names)), np.int64)
-    ld = np.zeros(n, bool)
-    st = np.zeros(n, bool)
-    out_keys = []
-    for j, i in enumerate(ok):
-        row = rows[i]
-        assert row is not None
-        k = keys[i]
-        out_keys.append(k)
-        lat[j], uops[j] = row["lat"], row["uops"]
-        ld[j], st[j] = row["load"], row["store"]
-        rc[j] = decompose(row["pressure"], len(units), members)
-        cls = ra_class(reps[k]) if row["load"] else None
-        ra[j] = ra_by_class.get(cls, 0) if cls else 0
-    missing = [keys[i] for i, r in enumerate(rows) if r is None]
-    buffers, buffer_sizes, buffer_use = measure_buffers(cpu, [reps[k].text for k in out_keys])
-    lq, sq = measure_load_store_queues(cpu)
-    version = subprocess.run(
-        [llvm_tool("llvm-mca"), "--version"], capture_output=True, text=True, check=False
-    ).stdout
-    vm = re.search(r"LLVM version ([\w.]+)", version)
-    return Table(
-        cpu=cpu,
-        dispatch_width=dw,
-        rob_size=rob,
-        units=tuple(units),
-        resources=tuple(res_names),
-        resource_units=tuple(members),
-        opcodes=tuple(out_keys),
-        latency=lat,
-        micro_ops=uops,
-        read_advance=ra,
-        resource_cycles=rc,
-        may_load=ld,
-        may_store=st,
-        partial_gpr_dep=measure_partial_gpr_dep(cpu),
-        cmp_same_breaks=cpu == "znver3",
-        buffers=buffers,
-        buffer_sizes=buffer_sizes,
-        buffer_use=buffer_use,
-        load_queue=lq,
-        store_queue=sq,
-        meta={
-            "source": "llvm-mca -instruction-tables -json on BHive representatives",
-            "llvm_version": vm.group(1) if vm else "unknown",
-            "read_advance_by_class": ra_by_class,
-            "keys_rejected_by_llvm_mca": missing,
-            "key_counts": {k: reps[k].count for k in out_keys},
-            "representatives": {k: reps[k].text for k in out_keys},
-        },
-    )
-
-
-def extract_tables(
-    cpus: Sequence[str],
-    blocks_csv: str | Path,
-    limit: int | None = None,
-    out_dir: str | Path = TABLE_DIR,
-    log: io.TextIOBase | None = None,
-) -> dict[str, Path]:
-    """Decode BHive blocks once, then build and save one table per CPU.
-
-    Returns:
-        cpu -> path of the written ``<cpu>.json.gz``.
-    """
-    hexes = read_bhive_hex(blocks_csv, limit)
-    decoded = disassemble(hexes)
-    paths: dict[str, Path] = {}
-    for cpu in cpus:
-        reps = collect_representatives(decoded, cmp_same_breaks=cpu == "znver3")
-        table = build_table(cpu, reps)
-        path = Path(out_dir) / f"{cpu}.json.gz"
-        table.save(path)
-        paths[cpu] = path
-        if log is not None:
-            n_rej = len(table.meta["keys_rejected_by_llvm_mca"])
-            log.write(
-                f"{cpu}: {len(table.opcodes)} keys, {len(table.resources)} resources, "
-                f"{n_rej} keys rejected by llvm-mca, ReadAdvance "
-                f"{table.meta['read_advance_by_class']} -> {path}\n"
-            )
-    return paths
-
-
-def key_counts(blocks: Iterable[tuple[Instruction, ...] | None]) -> Counter[str]:
-    """Occurrences of each table key over decoded blocks."""
-    c: Counter[str] = Counter()
-    for b in blocks:
-        if b is not None:
-            c.update(analyze(i).key for i in b)
-    return c

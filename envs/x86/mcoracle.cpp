@@ -83,7 +83,7 @@ bool isPtr(const MCOperandInfo &oi) {
 #if LLVM_VERSION_MAJOR >= 22
   return oi.isLookupRegClassByHwMode();
 #else
-  return isPtr(oi);
+  return oi.isLookupPtrRegClass();
 #endif
 }
 
@@ -230,6 +230,7 @@ int cmdRegs(MC &mc) {
   // (unless already claimed); everything else has no RenameAs.
   std::vector<unsigned> renameAs(MRI.getNumRegs(), 0);
   std::vector<int> prf(MRI.getNumRegs(), 0);
+  std::vector<bool> moveElim(MRI.getNumRegs(), false);
   const MCSchedModel &SM = mc.STI->getSchedModel();
   std::string files = "[";
   if (SM.hasExtraProcessorInfo()) {
@@ -248,6 +249,7 @@ int cmdRegs(MC &mc) {
         for (unsigned r : RC) {
           prf[r] = f + 1;
           renameAs[r] = r;
+          moveElim[r] = RCE.AllowMoveElimination;
           for (MCSubRegIterator it(r, &MRI); it.isValid(); ++it) {
             unsigned o = *it;
             if (!prf[o] && (!renameAs[o] || MRI.isSuperRegister(o, renameAs[o]))) {
@@ -292,7 +294,8 @@ int cmdRegs(MC &mc) {
       supers += (supers.empty() ? "" : ",") + jstr(mc.reg(*it));
     outs() << "{\"kind\":\"reg\",\"id\":" << r << ",\"name\":" << jstr(mc.reg(r))
            << ",\"subs\":[" << subs << "],\"supers\":[" << supers
-           << "],\"rename_as\":" << jstr(mc.reg(renameAs[r])) << ",\"prf\":" << prf[r] << "}\n";
+           << "],\"rename_as\":" << jstr(mc.reg(renameAs[r])) << ",\"prf\":" << prf[r]
+           << ",\"move_elim\":" << (moveElim[r] ? "true" : "false") << "}\n";
   }
   return 0;
 }
