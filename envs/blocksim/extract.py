@@ -6,8 +6,11 @@ For each LLVM version (14: znver3, znver2, haswell, skylake; 22: znver4, znver5)
    plus instances for the variant keys: equal source registers (``#same``), every
    LEA address shape, condition codes A/BE, zero immediates; the shipped opcode
    description (:mod:`envs.x86.llvmdesc`) is rebuilt from the same run;
-2. each instance is decoded as BlockSim decodes blocks (llvm-mc, prefixes folded) and
-   keyed with :func:`envs.blocksim.isa.analyze`;
+2. each instance is read as BlockSim reads blocks (decoded by llvm-mc, prefixes folded,
+   the text assembled again as llvm-mca reads it) and keyed with
+   :func:`envs.blocksim.isa.analyze`; an opcode the assembler never produces from text
+   (``_REV`` forms, EVEX forms of VEX-encodable operands, ...) gets no key: llvm-mca
+   cannot see it;
 3. per CPU, llvm-mca's InstrBuilder describes one instance per key: latency, write
    latencies, micro-ops, resources (the model's own, with llvm-mca's subtraction of
    cycles that sub-resources already account for), scheduler buffers, ReadAdvance
@@ -218,18 +221,18 @@ def build_table(
 def representatives(
     version: int, rows: list[dict[str, Any]], desc: llvmdesc.LLVMDesc
 ) -> dict[str, list[str]]:
-    """key -> hex instances (decoded as BlockSim decodes them), for every key."""
+    """key -> hex instances, read as BlockSim reads blocks (decoded, then the text
+    assembled again, as llvm-mca reads it), for every key; the hex is the assembler's."""
     hexes = [r["hex"] for r in rows if r["hex"]]
     hexes += [r["hex_same"] for r in rows if r["hex"] and r["hex_same"]]
     hexes += assemble(variant_probes(), version)
+    decoded = disassemble(hexes, version, fold_prefixes=True, ud2_blocks=True, reassemble=True)
     reps: dict[str, list[str]] = {}
-    for h, insts in zip(
-        hexes, disassemble(hexes, version, fold_prefixes=True, ud2_blocks=True), strict=True
-    ):
+    for h, insts in zip(hexes, decoded, strict=True):
         if insts is None or len(insts) != 1:
             continue
         key = analyze(insts[0], desc).key
-        reps.setdefault(key, []).append(h)
+        reps.setdefault(key, []).append(insts[0].encoding or h)
     return reps
 
 

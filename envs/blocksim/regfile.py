@@ -120,7 +120,7 @@ def resolve(
                     to = ren
                     if not clears and pos not in no_partial:
                         w = last.get(to)
-                        if w is not None and w[0] != pos:
+                        if w is not None and (w[0], w[2]) != (pos, pas):  # another instance
                             lofs = wlat(w[0], w[1]) - deps[w[0]].latency
                             found.append(Dep(w[0], 1 if w[2] != pas else 0, lofs, KIND_PARTIAL))
                 w = last.get(to)

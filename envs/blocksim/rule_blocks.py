@@ -34,6 +34,7 @@ RULES: list[tuple[str, str, list[str]]] = [
     # partial-register writes and sub-register reads
     ("partial_write_16bit", "znver3", ["imull %eax, %eax", "movw $1, %ax"]),
     ("partial_write_8bit", "znver2", ["imull %ecx, %ecx", "movb %al, %cl"]),
+    ("partial_write_own_previous", "znver3", ["movb %dl, %al"]),
     ("partial_write_high8", "znver3", ["imull %eax, %eax", "movb $1, %ah", "addl %eax, %ecx"]),
     ("subregister_read", "haswell", ["imull %eax, %eax", "movw $1, %ax", "addl %eax, %ecx"]),
     ("subregister_read", "skylake", ["movb $1, %al", "imull %eax, %eax"]),

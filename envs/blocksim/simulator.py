@@ -18,7 +18,9 @@ for znver4/znver5; figures: bench/blocksim_bench.py):
   (:mod:`envs.blocksim.regfile`);
 - resources, scheduler buffers, load / store queues, dispatch width, reorder buffer;
 - a LOCK / REP prefix belongs to the instruction after it (llvm-mca reads ``lock
-  cmpxchgl ...`` on one line as one instruction).
+  cmpxchgl ...`` on one line as one instruction);
+- the instructions are those llvm-mca reads: the decoded text assembled again
+  (``rcll $1, %eax`` is RCL32r1 whatever its bytes; see :mod:`envs.x86.disasm`).
 
 Known departures from llvm-mca:
 
@@ -283,7 +285,11 @@ class BlockSim:
         ]
         if todo:
             decoded = disassemble(
-                todo, self._default.llvm_version, fold_prefixes=True, ud2_blocks=True
+                todo,
+                self._default.llvm_version,
+                fold_prefixes=True,
+                ud2_blocks=True,
+                reassemble=True,
             )
             for h, insts in zip(todo, decoded, strict=True):
                 self._decoded[h] = insts

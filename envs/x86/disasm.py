@@ -14,6 +14,13 @@ as an instruction of its own is folded into the next instruction's text (``lock
 cmpxchgl %ecx, (%rdi)``): llvm-mca reads that line as one instruction, while a lone
 ``lock`` line is an instruction of its own to it (100 micro-ops on znver3).
 
+With ``reassemble=True``, each block's text is assembled again (llvm-mc's assembler,
+as llvm-mca reads it) and the instructions are the assembler's: llvm-mca never sees the
+bytes, only the text, and the assembler picks its own encoding (``rcll $1, %eax`` from
+``c1 d0 01`` becomes RCL32r1, an EVEX ``vpsubsw`` on xmm0-15 becomes the VEX form,
+``_REV`` forms become the usual ones). ``Instruction.encoding`` is then the
+assembler's bytes. A block whose text does not assemble keeps the decoded instructions.
+
 Register operands are given by name (``("Reg", "RDI")``; ``""`` for no register),
 for LLVM 14 (which prints register numbers) through the shipped register table of
 :mod:`envs.x86.llvmdesc`.
@@ -50,6 +57,7 @@ class Instruction:
     text: str
     opcode: str
     operands: tuple[tuple[str, str], ...]
+    encoding: str = ""  # hex bytes, when known (reassembled instructions)
 
 
 def llvm_tool(name: str, version: int = 14) -> str:
@@ -78,6 +86,7 @@ def disassemble(
     version: int = 14,
     fold_prefixes: bool = False,
     ud2_blocks: bool = False,
+    reassemble: bool = False,
 ) -> list[tuple[Instruction, ...] | None]:
     """Decode each block; ``None`` for a block whose bytes do not decode exactly.
 
@@ -86,6 +95,7 @@ def disassemble(
         version: LLVM version of the llvm-mc to use (14 or 22).
         fold_prefixes: fold LOCK/REP/REPNE prefix instructions into the next one.
         ud2_blocks: decode a block holding ``ud2`` alone (else it is None).
+        reassemble: the instructions llvm-mca reads from the text (module docstring).
     Returns:
         n entries: the block's instructions in order, or None if undecodable.
     """
@@ -93,8 +103,56 @@ def disassemble(
     opts = (version, fold_prefixes, ud2_blocks)
     out: list[tuple[Instruction, ...] | None] = []
     for start in range(0, len(clean), _BATCH_BLOCKS):
-        out.extend(_decode_bisect(clean[start : start + _BATCH_BLOCKS], opts))
+        part = _decode_bisect(clean[start : start + _BATCH_BLOCKS], opts)
+        out.extend(_reassemble_bisect(part, version) if reassemble else part)
     return out
+
+
+_ENC_RE = re.compile(r"encoding: \[([^\]]*)\]")
+
+
+def _reassemble_bisect(
+    blocks: list[tuple[Instruction, ...] | None], version: int
+) -> list[tuple[Instruction, ...] | None]:
+    """``blocks`` with each one's instructions replaced by the assembler's reading of
+    its text; a block whose text does not assemble line for line keeps its own."""
+    todo = [i for i, b in enumerate(blocks) if b]
+    if not todo:
+        return blocks
+    lines = [inst.text for i in todo for inst in blocks[i]]  # type: ignore[union-attr]
+    got = _assemble(lines, version)
+    out = list(blocks)
+    if got is not None:
+        k = 0
+        for i in todo:
+            n = len(blocks[i])  # type: ignore[arg-type]
+            out[i] = tuple(got[k : k + n])
+            k += n
+        return out
+    if len(todo) == 1:
+        return out  # keeps the decoded instructions
+    mid = len(todo) // 2
+    for part in (todo[:mid], todo[mid:]):
+        sub = _reassemble_bisect([blocks[i] for i in part], version)
+        for i, b in zip(part, sub, strict=True):
+            out[i] = b
+    return out
+
+
+def _assemble(lines: list[str], version: int) -> list[Instruction] | None:
+    """The assembler's instruction for each AT&T line, or None unless every line gives
+    exactly one instruction."""
+    proc = subprocess.run(
+        [llvm_tool("llvm-mc", version), "-show-encoding", "-show-inst", "-triple=x86_64"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0 or "error" in proc.stderr:
+        return None
+    insts = _parse(proc.stdout, version)
+    return insts if len(insts) == len(lines) else None
 
 
 def _decode_bisect(
@@ -166,6 +224,7 @@ def _parse(asm: str, version: int = 14, fold_prefixes: bool = False) -> list[Ins
     operands: list[tuple[str, str]] = []
     names = _reg_names(version)
     prefix = ""
+    encoding = ""
 
     def flush() -> None:
         nonlocal prefix
@@ -177,7 +236,7 @@ def _parse(asm: str, version: int = 14, fold_prefixes: bool = False) -> list[Ins
         if fold_prefixes and opcode in _PREFIXES:
             prefix += _PREFIXES[opcode] + " "
             return
-        insts.append(Instruction(prefix + text, opcode, ops))
+        insts.append(Instruction(" ".join((prefix + text).split()), opcode, ops, encoding))
         prefix = ""
 
     for line in asm.splitlines():
@@ -189,6 +248,8 @@ def _parse(asm: str, version: int = 14, fold_prefixes: bool = False) -> list[Ins
             operands = []
             code, _, comment = line.partition("#")
             text = code.strip().replace("\t", " ")
+            enc = _ENC_RE.search(comment)
+            encoding = "".join(b.strip()[2:] for b in enc.group(1).split(",")) if enc else ""
             m = _INST_RE.search(comment)
             opcode = m.group(1) if m else None
             operands = _OPERAND_RE.findall(comment)

@@ -305,14 +305,25 @@ int cmdRegs(MC &mc) {
 // Registers for the k-th register operand: prefer ones no implicit operand uses.
 unsigned pickReg(const MC &mc, const MCRegisterClass &RC, unsigned k, const std::set<unsigned> &avoid,
                  const std::set<unsigned> &taken) {
-  std::vector<unsigned> good, rest;
+  // Registers 16-31 of an EVEX class first: an instance the assembler can only encode
+  // with EVEX reassembles to the same opcode (llvm-mca reads text; with xmm0-15 the
+  // assembler picks the VEX form).
+  bool evex = false;
+  for (unsigned r : RC) {
+    std::string n = mc.reg(r);
+    evex |= n == "XMM16" || n == "YMM16" || n == "ZMM16";
+  }
+  std::vector<unsigned> high, good, rest;
   for (unsigned r : RC) {
     std::string n = mc.reg(r);
     bool special = avoid.count(r) || n == "RSP" || n == "ESP" || n == "SP" || n == "SPL" ||
                    n == "RBP" || n == "EBP" || n == "BP" || n == "BPL" || n == "RIP" ||
                    n == "XMM0" || n == "YMM0" || n == "ZMM0" || n == "K0" || n == "ST0";
-    (special ? rest : good).push_back(r);
+    size_t digits = n.find_first_of("0123456789");
+    bool upper = evex && digits != std::string::npos && std::stoi(n.substr(digits)) >= 16;
+    (special ? rest : upper ? high : good).push_back(r);
   }
+  good.insert(good.begin(), high.begin(), high.end());
   for (auto *v : {&good, &rest}) {
     unsigned seen = 0;
     for (unsigned r : *v) {
@@ -403,7 +414,8 @@ unsigned r = impUses(D)[j];
       I.addOperand(MCOperand::createReg(0));
       continue;
     }
-    I.addOperand(MCOperand::createImm(oi.OperandType == MCOI::OPERAND_PCREL ? 0 : 1));
+    // 2, not 1: "$1" shifts and rotates reassemble to their shift-by-one forms
+    I.addOperand(MCOperand::createImm(oi.OperandType == MCOI::OPERAND_PCREL ? 0 : 2));
   }
   return true;
 }
