@@ -113,7 +113,7 @@ _PASSES: tuple[tuple[str, str], ...] = (
     ("gvn-hoist", "function"),
     ("gvn-sink", "function"),
     ("infer-alignment", "function"),
-    ("instcombine", "function"),
+    ("instcombine<no-verify-fixpoint>", "function"),
     ("instsimplify", "function"),
     ("irce", "function"),
     ("jump-table-to-switch", "function"),

@@ -8,9 +8,13 @@ bytes. It is compiled from source on first use with ``clang++-22`` against the
 installed ``llvm-22-dev`` (~20 s), cached under ``$TUNEBENCH_CACHE/passes/bin``
 (default ``~/.cache/tunebench``) by a hash of the source and the LLVM version.
 
-Its counts equal ``opt-22 -passes=... | print<func-properties>`` and its ``.text``
-bytes equal ``llc-22 -O2 -relocation-model=pic`` on opt's output (checked on the
-corpus: tests/test_passes.py and bench/passes_speed.py).
+A sequence's elements run one after another, each as its own pipeline, the module
+passing through bitcode between them: exactly the chain ``opt-22 -passes=E1 | opt-22
+-passes=E2 | ...`` that validation re-runs, so counts equal the stock tools' (and
+``.text`` bytes equal ``llc-22 -O2 -relocation-model=pic`` on that output). The
+bitcode after each prefix is cached (LRU, 256 MB per server): a request that shares
+its first k elements with an earlier one on the same file runs only the rest, which
+is what search agents editing the ends of sequences ask for.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class Result:
         error: one line (empty when ok); failed_element: index of the element that
             failed (-1: loading, verifying, a crash or a timeout).
         wall_s: seconds the request took.
+        digest: a hash of the resulting module's bitcode (when asked; '' otherwise).
     """
 
     ok: bool
@@ -64,6 +69,7 @@ class Result:
     error: str = ""
     failed_element: int = -1
     wall_s: float = 0.0
+    digest: str = ""
 
 
 def cache_dir() -> Path:
@@ -115,9 +121,16 @@ def server_binary() -> Path:
     return binary
 
 
-def _flags(verify: bool, features: bool, text: bool, trace: bool, out: Path | None = None) -> str:
+def _flags(
+    verify: bool,
+    features: bool,
+    text: bool,
+    trace: bool,
+    out: Path | None = None,
+    digest: bool = False,
+) -> str:
     names = [n for n, on in (("verify", verify), ("features", features)) if on]
-    names += [n for n, on in (("text", text), ("trace", trace)) if on]
+    names += [n for n, on in (("text", text), ("trace", trace), ("hash", digest)) if on]
     if out is not None:
         names.append(f"out={out}")
     return ",".join(names) or "-"
@@ -203,6 +216,7 @@ class PassServer:
             features=features,
             trace=trace,
             wall_s=wall_s,
+            digest=parts[6] if len(parts) > 6 else "",
         )
 
     def run(
@@ -215,9 +229,10 @@ class PassServer:
         text: bool = False,
         trace: bool = False,
         out: Path | None = None,
+        digest: bool = False,
     ) -> Result:
         """Apply ``elements`` (pipeline texts, in order) to the module in ``bitcode``."""
-        flags = _flags(verify, features, text, trace, out)
+        flags = _flags(verify, features, text, trace, out, digest)
         return self._result(*self._ask(["RUN", str(bitcode), flags, *elements]))
 
     def load(self, sid: str, bitcode: Path | str, *, features: bool = True) -> Result:

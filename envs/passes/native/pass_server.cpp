@@ -7,18 +7,23 @@
 //
 // A *sequence* is a list of pipeline elements (each a text `opt -passes=` accepts);
 // the elements are applied one after another, each as its own pipeline run with
-// fresh analysis managers (as `opt -passes=E1 | opt -passes=E2 | ...` does, and as
-// CompilerGym applies one pass per step), so a sequence applied at once and the same
-// sequence applied step by step give the same module.
+// fresh analysis managers, and the module goes through bitcode (use-list order kept)
+// after each one: exactly `opt -passes=E1 | opt -passes=E2 | ...`, the chain the
+// validation re-runs with the stock tools, and what CompilerGym's one pass per step
+// does. A sequence applied at once and step by step therefore give the same module,
+// and the bitcode after each prefix can be cached: a request whose first k elements
+// were seen before (search agents edit the ends of sequences) starts from the cached
+// state and runs only the rest (LRU, --cache-mb, default 256 MB).
 //
-// Requests (FLAGS: comma-separated, any of verify, features, text, trace, out=PATH;
+// Requests (FLAGS: comma-separated, any of verify, features, text, trace, hash, out=PATH;
 // "-" for none):
 //   RUN  <bitcode> <flags> <element>...   load, apply the elements, answer
 //   LOAD <sid> <bitcode> <flags>          keep a module in memory as session <sid>
 //   STEP <sid> <flags> <element>...       apply elements to session <sid>, answer
 //   FREE <sid>                            drop session <sid>
 //   PING                                  answer "OK"
-// Answer: OK <instructions> <functions> <text_bytes|-1> <features|-> <trace|->
+//   STATS                                 answer "OK <cache hits> <cache misses>"
+// Answer: OK <instructions> <functions> <text_bytes|-1> <features|-> <trace|-> [<hash>]
 //      or ERR <element index|-1> <one-line message>
 // instructions / functions: over defined functions (as print<func-properties>
 // counts); text_bytes: bytes of .text* of the object `llc -O2 -relocation-model=pic`
@@ -51,7 +56,10 @@
 
 #include <cstdio>
 #include <iostream>
+#include <list>
 #include <map>
+#include <unordered_map>
+#include <sys/stat.h>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -62,7 +70,7 @@ using namespace llvm;
 namespace {
 
 struct Flags {
-  bool verify = false, features = false, text = false, trace = false;
+  bool verify = false, features = false, text = false, trace = false, hash = false;
   std::string out;
 };
 
@@ -76,6 +84,7 @@ Flags parseFlags(const std::string &s) {
     else if (item == "features") f.features = true;
     else if (item == "text") f.text = true;
     else if (item == "trace") f.trace = true;
+    else if (item == "hash") f.hash = true;
     else if (item.rfind("out=", 0) == 0) f.out = item.substr(4);
   }
   return f;
@@ -296,6 +305,63 @@ struct Session {
   std::unique_ptr<Module> mod;
 };
 
+// Bitcode of a module, use-list order kept (what opt writes).
+std::string toBitcode(const Module &M) {
+  std::string out;
+  raw_string_ostream os(out);
+  WriteBitcodeToFile(M, os, /*ShouldPreserveUseListOrder=*/true);
+  os.flush();
+  return out;
+}
+
+// Replaces the session's module by the module the bitcode ``bc`` holds.
+std::string fromBitcode(const std::string &bc, Session &s) {
+  s.mod.reset();
+  s.ctx = std::make_unique<LLVMContext>();
+  auto mod = parseBitcodeFile(MemoryBufferRef(StringRef(bc.data(), bc.size()), "state"), *s.ctx);
+  if (!mod) return "bad bitcode state: " + toString(mod.takeError());
+  s.mod = std::move(*mod);
+  return "";
+}
+
+// LRU cache: (input file identity, element prefix) -> bitcode after that prefix.
+class PrefixCache {
+ public:
+  explicit PrefixCache(size_t capBytes) : cap_(capBytes) {}
+  const std::string *get(const std::string &key) {
+    auto it = map_.find(key);
+    if (it == map_.end()) return nullptr;
+    order_.splice(order_.begin(), order_, it->second);
+    return &it->second->second;
+  }
+  void put(const std::string &key, std::string value) {
+    if (cap_ == 0 || value.size() > cap_ / 4) return;
+    auto it = map_.find(key);
+    if (it != map_.end()) {
+      bytes_ -= it->second->second.size() + key.size();
+      order_.erase(it->second);
+      map_.erase(it);
+    }
+    bytes_ += value.size() + key.size();
+    order_.emplace_front(key, std::move(value));
+    map_[key] = order_.begin();
+    while (bytes_ > cap_ && !order_.empty()) {
+      auto &last = order_.back();
+      bytes_ -= last.second.size() + last.first.size();
+      map_.erase(last.first);
+      order_.pop_back();
+    }
+  }
+  size_t hits = 0, misses = 0;
+
+ private:
+  size_t cap_, bytes_ = 0;
+  std::list<std::pair<std::string, std::string>> order_;
+  std::unordered_map<std::string, std::list<std::pair<std::string, std::string>>::iterator> map_;
+};
+
+PrefixCache *gCache = nullptr;
+
 std::string load(const std::string &path, Session &s) {
   auto buf = MemoryBuffer::getFile(path);
   if (!buf) return "cannot read " + path + ": " + buf.getError().message();
@@ -307,14 +373,27 @@ std::string load(const std::string &path, Session &s) {
 }
 
 // Applies elements and writes the answer line.
-void applyAndAnswer(Session &s, const Flags &fl, const std::vector<std::string> &elements) {
+// ``key``: the cache key of the session's current state (empty: do not cache).
+void applyAndAnswer(Session &s, const Flags &fl, const std::vector<std::string> &elements,
+                    std::string key = "", size_t from = 0) {
   std::unique_ptr<TargetMachine> TM = makeTM(*s.mod, false);
   std::vector<long> trace;
-  for (size_t i = 0; i < elements.size(); ++i) {
+  for (size_t i = from; i < elements.size(); ++i) {
     std::string err = runElement(*s.mod, elements[i], TM.get());
     if (!err.empty()) {
       std::cout << "ERR\t" << i << "\t" << oneLine(err) << "\n" << std::flush;
       return;
+    }
+    // Through bitcode, as between two opt processes.
+    std::string bc = toBitcode(*s.mod);
+    err = fromBitcode(bc, s);
+    if (!err.empty()) {
+      std::cout << "ERR\t" << i << "\t" << oneLine(err) << "\n" << std::flush;
+      return;
+    }
+    if (!key.empty() && gCache) {
+      key += "\x1f" + elements[i];
+      gCache->put(key, std::move(bc));
     }
     if (fl.trace) {
       long insts, funcs;
@@ -356,6 +435,11 @@ void applyAndAnswer(Session &s, const Flags &fl, const std::vector<std::string> 
   } else {
     line << "-";
   }
+  if (fl.hash) {  // FNV-1a of the module's bitcode: equal modules, equal hashes
+    uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : toBitcode(*s.mod)) h = (h ^ c) * 1099511628211ULL;
+    line << "\t" << std::hex << h << std::dec;
+  }
   std::cout << line.str() << "\n" << std::flush;
 }
 
@@ -373,7 +457,12 @@ std::vector<std::string> splitTabs(const std::string &line) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char **argv) {
+  size_t cacheMb = 256;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string(argv[i]) == "--cache-mb") cacheMb = std::stoul(argv[i + 1]);
+  PrefixCache cache(cacheMb << 20);
+  gCache = &cache;
   InitializeAllTargets();
   InitializeAllTargetMCs();
   InitializeAllAsmPrinters();
@@ -386,14 +475,43 @@ int main() {
     const std::string &cmd = f[0];
     if (cmd == "PING") {
       std::cout << "OK\n" << std::flush;
+    } else if (cmd == "STATS") {
+      std::cout << "OK\t" << cache.hits << "\t" << cache.misses << "\n" << std::flush;
     } else if (cmd == "RUN" && f.size() >= 3) {
       Session s;
-      std::string err = load(f[1], s);
-      if (!err.empty()) {
-        std::cout << "ERR\t-1\t" << oneLine(err) << "\n" << std::flush;
-        continue;
+      std::vector<std::string> elements(f.begin() + 3, f.end());
+      Flags fl = parseFlags(f[2]);
+      // The file's identity (path, size, mtime) starts every key of its states.
+      struct stat st;
+      std::string base;
+      if (stat(f[1].c_str(), &st) == 0)
+        base = f[1] + "\x1e" + std::to_string(st.st_size) + "\x1e" + std::to_string(st.st_mtime);
+      // The longest cached prefix (a traced request needs every count: start over).
+      size_t from = 0;
+      std::string key = base;
+      if (!base.empty() && gCache && !fl.trace) {
+        std::vector<std::string> keys{base};
+        for (const std::string &e : elements) keys.push_back(keys.back() + "\x1f" + e);
+        for (size_t k = elements.size(); k > 0; --k) {
+          if (const std::string *bc = gCache->get(keys[k])) {
+            std::string err = fromBitcode(*bc, s);
+            if (err.empty()) {
+              from = k;
+              key = keys[k];
+            }
+            break;
+          }
+        }
+        ++(from ? gCache->hits : gCache->misses);
       }
-      applyAndAnswer(s, parseFlags(f[2]), std::vector<std::string>(f.begin() + 3, f.end()));
+      if (from == 0) {
+        std::string err = load(f[1], s);
+        if (!err.empty()) {
+          std::cout << "ERR\t-1\t" << oneLine(err) << "\n" << std::flush;
+          continue;
+        }
+      }
+      applyAndAnswer(s, fl, elements, key, from);
     } else if (cmd == "LOAD" && f.size() == 4) {
       Session s;
       std::string err = load(f[2], s);
