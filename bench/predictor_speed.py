@@ -13,7 +13,8 @@ Blocks: the by-source test split of the shipped dataset (SQLite + Embree), or it
 
 The neural predictors are timed with untrained weights of the sizes the agents use
 (inference cost does not depend on the weights): ithemal / surrogate-adapt (one
-network), perfvec (the same encoder with a 16-wide representation and a dot product).
+network, at the suite's size and at the agents' default size), perfvec and
+ithemal-residual (the encoder plus stock blocksim, whose cycles it corrects).
 One torch thread (the harness gives a trial one core). Ratios are what to compare;
 absolute figures move with the machine's load, which is printed.
 """
@@ -50,17 +51,28 @@ def predictors(train: Sequence[str], cpu: str) -> dict[str, Callable[[Sequence[s
     good = [t for t in tokens if t is not None]
     counts = TokenCounts(good)
     torch.manual_seed(0)
-    lstm = BlockEncoder(vocab.n_keys, vocab.n_mnemonics, hidden=96, embed=64, out=1)
-    enc16 = BlockEncoder(vocab.n_keys, vocab.n_mnemonics, hidden=96, embed=64, out=16)
+
+    def lstm(hidden: int, embed: int, out: int = 1) -> BlockEncoder:
+        return BlockEncoder(vocab.n_keys, vocab.n_mnemonics, hidden=hidden, embed=embed, out=out)
+
     return {
         "llvm-mca (region-batched, 1 process at a time)": McaPredictor("znver3", 14, jobs=1),
         "blocksim (default table)": BlockSimPredictor(cpu),
         "opcode-regression": OpcodeRegressionPredictor(
             Tokenizer(cpu), counts, np.full(counts.width, 1.0), floor=1.0
         ),
-        "ithemal / surrogate-adapt (LSTM 96)": NeuralPredictor(Tokenizer(cpu), vocab, lstm),
-        "perfvec (LSTM 96, dim 16)": NeuralPredictor(
-            Tokenizer(cpu), vocab, enc16, scale=np.full(16, 0.1), bias=4.0
+        "ithemal / surrogate-adapt (LSTM 64, suite)": NeuralPredictor(
+            Tokenizer(cpu), vocab, lstm(64, 32)
+        ),
+        "ithemal / surrogate-adapt (LSTM 96, default)": NeuralPredictor(
+            Tokenizer(cpu), vocab, lstm(96, 64)
+        ),
+        "perfvec / ithemal-residual (blocksim + LSTM 64)": NeuralPredictor(
+            Tokenizer(cpu),
+            vocab,
+            lstm(64, 32, 16),
+            scale=np.full(16, 0.01),
+            anchor=BlockSimPredictor(cpu),
         ),
     }
 

@@ -89,6 +89,20 @@ def _mnemonic(text: str) -> str:
     return words[0]
 
 
+# blocksim v3's dependency kind for a partial write waiting for the wider register.
+_KIND_PARTIAL = 2
+
+
+def _merges(block: Any, i: int, lo: int, hi: int) -> int:
+    """Partial-register writes of instruction ``i`` that wait for the old value: blocksim
+    v3 marks them among the reads (``rd_kind``), v2 kept them apart (``mg_ptr``)."""
+    kind = getattr(block, "rd_kind", None)
+    if kind is not None:
+        return int((np.asarray(kind[lo:hi]) == _KIND_PARTIAL).sum())
+    mg = getattr(block, "mg_ptr", None)
+    return 0 if mg is None else int(mg[i + 1]) - int(mg[i])
+
+
 def block_tokens(block: Any) -> BlockTokens:
     """Tokens and features of one :class:`envs.blocksim.simulator.CompiledBlock`."""
     n = len(block.keys)
@@ -102,7 +116,7 @@ def block_tokens(block: Any) -> BlockTokens:
         f[i, 1] = (~same).sum()
         if same.any():
             f[i, 2] = 1.0 / max(1, i - int(pos[same].max()))
-        f[i, 4] = int(block.mg_ptr[i + 1]) - int(block.mg_ptr[i])
+        f[i, 4] = _merges(block, i, lo, hi)
     f[:, 3] = np.asarray(block.users, np.float32)
     f[:, 5] = np.asarray(block.fallback_load, np.float32)
     f[:, 6] = np.asarray(block.fallback_store, np.float32)
