@@ -245,6 +245,8 @@ def _as_action(leaf: str) -> str | None:
         return LATE_SIMPLIFYCFG
     if base == "licm" and "<allowspeculation>" in leaf:
         return "licm<allowspeculation>"
+    if base == "instcombine":
+        return "instcombine<no-verify-fixpoint>"
     return base if base in PASS_KINDS else None
 
 
