@@ -112,8 +112,8 @@ def aggregate_across_tasks(comparisons: Sequence[Any]) -> list[AggregateRow]:
             continue
         if c.task_label not in largest or c.budget_samples > largest[c.task_label].budget_samples:
             largest[c.task_label] = c
-    if len(largest) < 2:
-        return []
+    if len(largest) < 2 or all(len(c.per_seed) < 2 for c in largest.values()):
+        return []  # one task, or only the default agent: nothing to aggregate
     scores = {label: normalized_scores(c.per_seed, c.direction) for label, c in largest.items()}
     agents = sorted({a for s in scores.values() for a in s})
     rows = []

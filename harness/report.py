@@ -97,8 +97,8 @@ def curve_figure(label: str, comps: list[Comparison], info: TaskInfo | None) -> 
         for agent, curves in c.curves.items():
             if curves and (agent not in latest or c.budget_samples > latest[agent][0]):
                 latest[agent] = (c.budget_samples, curves)
-    if not latest:
-        return None
+    if not latest or max(b for b, _ in latest.values()) == 0:
+        return None  # nothing to plot: no agent used samples
     budget = max(b for b, _ in latest.values())
     fig, ax = plt.subplots(figsize=(8, 4.6))
     grid = np.unique(np.geomspace(1, max(budget, 2), 240).round().astype(np.int64))
@@ -292,7 +292,9 @@ def _comparison_blocks(c: Comparison, info: TaskInfo | None) -> list[Block]:
             row.append(
                 "" if r.vs_default is None else f"{cell(r.vs_default)} {r.vs_default_call}".strip()
             )
-        used = f"{fmt(r.samples_used, 7)} ({fmt(100 * r.budget_used, 3)}%)"
+        used = fmt(r.samples_used, 7)
+        if c.budget_samples:
+            used += f" ({fmt(100 * r.budget_used, 3)}%)"
         if r.time_limited:
             used += f", time limit in {r.time_limited} seed(s)"
         row += [used, fmt(r.wall_s, 3), f"{r.seeds_ok}/{r.seeds_failed}"]
