@@ -119,6 +119,23 @@ def test_table_round_trip(table_path: str) -> None:
         assert f.readline().strip() == "shape,config,median_us,spread"
 
 
+def test_refined_timings_replace_the_first_ones(tmp_path: Path) -> None:
+    path = write_synthetic_table(tmp_path / "ref", n_shapes=6, seed=3)
+    first = load_table(str(path))
+    shape, cid = first.shapes[2], int(np.argmin(first.times_us[2]))
+    key = first.meta["configs"][cid]
+    old = first.times_us[2, cid]
+    (tmp_path / "ref.refine.csv").write_text(
+        f"shape,config,first_us,refined_us,spread\n{shape.name},{key},{old},{old * 1.5},0.01\n"
+    )
+    load_table.cache_clear()
+    refined = load_table(str(path))
+    assert refined.times_us[2, cid] == pytest.approx(old * 1.5)
+    changed = refined.times_us != first.times_us
+    assert changed.sum() == 1
+    load_table.cache_clear()
+
+
 def test_search_task_scores_time_over_the_exhaustive_best(table_path: str) -> None:
     table = load_table(table_path)
     task = GemmSearchTask(table)
@@ -180,15 +197,14 @@ def test_collection_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
         Shape(4, 9, 2, "lognormal", "b"),
         Shape(1, 16, 16, "model", "c"),
     ]
-    splits = ["train", "val", "test"]
     fast = TimingSettings(warmup=1, repeats=2, min_sample_ms=0.01)
     out = tmp_path / "t.csv.gz"
     configs = KERNEL_CASES[:3]
-    collect(out, shapes, splits, fast, limit_shapes=2, quiet=True, configs=configs)
+    collect(out, shapes, fast, limit_shapes=2, quiet=True, configs=configs)
     parts = sorted(p.name for p in (tmp_path / "t.parts").glob("*x*.json"))
     assert len(parts) == 2
     first = {p: (tmp_path / "t.parts" / p).read_bytes() for p in parts}
-    collect(out, shapes, splits, fast, quiet=True, configs=configs)
+    collect(out, shapes, fast, quiet=True, configs=configs)
     for p, data in first.items():
         assert (tmp_path / "t.parts" / p).read_bytes() == data  # kept, not re-timed
     assert len(list((tmp_path / "t.parts").glob("*x*.json"))) == 3
@@ -199,7 +215,7 @@ def test_collection_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
     assert meta["cpu"]["vendor"] and [s["split"] for s in meta["shapes"]]
     assert all(s["torch_us"] > 0 for s in meta["shapes"])
     with pytest.raises(UserError, match="other timing settings"):
-        collect(out, shapes, splits, TimingSettings(repeats=3), quiet=True, configs=configs)
+        collect(out, shapes, TimingSettings(repeats=3), quiet=True, configs=configs)
 
 
 # ---- agents keep the budget on the gemm tasks ---------------------------------------------

@@ -4,7 +4,8 @@
 (log2 of the value) and which categorical (one-hot over the values seen). When the keys
 of a GEMM problem and schedule are present it adds derived features a performance
 engineer would: the fraction of useful work in the padded M and N tiles, the number of
-register tiles and K blocks, the padded work, and the register tile's size.
+register tiles and K blocks, the padded work, the register tile's size and register
+use, and the working sets of one K block.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class Featurizer:
 
     @property
     def width(self) -> int:
-        extra = 8 if self.gemm else 0
+        extra = 12 if self.gemm else 0
         return len(self.numeric) + sum(len(v) for v in self.categorical.values()) + extra
 
     def transform(self, rows: Sequence[Mapping[str, str]]) -> np.ndarray:
@@ -98,5 +99,11 @@ class Featurizer:
                 np.log2(mp * np_ * k),
                 np.log2(mr * nr),
                 (num["tile_m"] * num["tile_n"] + num["tile_n"] + 1) / 32.0,
+                # Working sets of one K block (bytes, log2): A rows, B columns, the
+                # micro-panels; against cache sizes the model learns itself.
+                np.log2(m * np.minimum(kc, k) * 4),
+                np.log2(nn * np.minimum(kc, k) * 4),
+                np.log2((mr + nr) * np.minimum(kc, k) * 4),
+                np.minimum(k, kc) / k,
             ]
         return np.stack(cols, axis=1).astype(np.float32) if cols else np.zeros((n, 0), np.float32)

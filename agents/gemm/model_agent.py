@@ -4,7 +4,9 @@
   text, e.g. ``gemm-select``): read measured times of training pairs within the label
   budget (``design``: ``per-shape`` = the same number of random configurations of every
   training shape; ``random`` = uniform random pairs; ``shapes`` = every configuration
-  of as many random shapes as the budget pays for), fit the regressor to log time, and
+  of as many random shapes as the budget pays for; ``active`` = half per-shape, then
+  half on each training shape's schedules a first model ranks fastest), fit the
+  regressor to (relative) log time, and
   return it as a predictor (diode's workflow: train offline, predict for new shapes).
 - **per-item search** (a per-item product space with ``key=value`` item inputs, e.g.
   ``gemm-search``), AutoTVM's loop with transfer across items: every item starts with
@@ -31,15 +33,18 @@ from harness.budget import BudgetExhausted
 from harness.params import Config, ConstraintViolation, ParamSpace
 from harness.task import INPUTS, PREDICTOR, TARGETS
 
-DESIGNS = ("per-shape", "random", "shapes")
+DESIGNS = ("per-shape", "random", "shapes", "active")
 
 
 class CostModelAgent(Agent):
     """Base of the cost-model agents; subclasses give :meth:`make_regressor`.
 
     Args:
-        max_labels: most labels read in selection mode when the trial sets no label
-            budget.
+        max_labels: labels read in selection mode when the trial sets no label budget
+            (with one, the whole label budget is used).
+        target: ``relative`` (log time minus the shape's mean over the schedules read:
+            only the order within a shape matters for selection) or ``absolute``
+            (log time); predictions are exp of it either way.
         design: which training pairs selection reads (see the module docstring).
         rounds: model-fitting rounds in search mode.
         init: random configurations per item (search) before the first fit.
@@ -53,6 +58,7 @@ class CostModelAgent(Agent):
         self,
         max_labels: int = 20000,
         design: str = "per-shape",
+        target: str = "relative",
         rounds: int = 5,
         init: int = 3,
         epsilon: float = 0.1,
@@ -67,6 +73,9 @@ class CostModelAgent(Agent):
             )
         self.max_labels, self.design, self.rounds = max_labels, design, rounds
         self.init, self.epsilon, self.pool = init, epsilon, pool
+        if target not in ("relative", "absolute"):
+            raise ValueError(f"target must be 'relative' or 'absolute', not {target!r}")
+        self.target = target
 
     def make_regressor(self, ctx: TrialContext) -> Any:
         """A fresh regressor with ``fit(x, y, groups)`` and ``predict(x)``."""
@@ -94,35 +103,69 @@ class CostModelAgent(Agent):
         obj = ctx.objective
         n_train = obj.n_items("train")
         budget = obj.labels_left if obj.labels_left is not None else self.max_labels
-        budget = int(min(budget, self.max_labels, n_train))
-        texts_all = None
-        items = self._design_items(ctx, n_train, budget)
-        texts = obj.inputs("train", items)
-        rows = [parse_kv(t) or {} for t in texts]
-        times = obj.targets("train", items)
-        ok = np.isfinite(times) & (times > 0)
-        feat = Featurizer().fit(rows)
-        x = feat.transform(rows)[ok]
-        y = np.log(times[ok])
-        groups = _shape_groups(rows)[ok]
-        model = self.make_regressor(ctx).fit(x, y, groups)
-        self.set_diagnostic("labels_read", float(len(items)))
-        self.set_diagnostic("train_rmse_log", float(np.sqrt(np.mean((model.predict(x) - y) ** 2))))
-        del texts_all
+        budget = int(min(budget, n_train))
+        if self.design != "active":
+            items = self._design_items(ctx, n_train, budget)
+            model, feat = self._fit_labels(ctx, items)
+        else:
+            # Half the labels spread over the shapes at random, then the other half on
+            # each training shape's schedules the first model ranks fastest: labels where
+            # the ranking decides (the top of each shape).
+            first = self._design_items(ctx, n_train, budget // 2, design="per-shape")
+            model, feat = self._fit_labels(ctx, first)
+            texts = obj.inputs("train", np.arange(n_train))
+            pred = model.predict(feat.transform([parse_kv(t) or {} for t in texts]))
+            shape_of = np.unique(np.array([_shape_key(t) for t in texts]), return_inverse=True)[1]
+            pred[first] = np.inf  # already read
+            n_shapes = int(shape_of.max()) + 1
+            per = (budget - len(first)) // n_shapes
+            extra = (budget - len(first)) - per * n_shapes
+            more: list[int] = []
+            for s in range(n_shapes):
+                members = np.flatnonzero(shape_of == s)
+                take = per + (1 if s < extra else 0)
+                order = members[np.argsort(pred[members], kind="stable")]
+                more.extend(order[:take][np.isfinite(pred[order[:take]])].tolist())
+            items = np.sort(np.concatenate([first, np.array(more, dtype=np.int64)]))
+            model, feat = self._fit_labels(ctx, items)
+        self.set_diagnostic("labels_read", float(obj.labels_used))
         predictor = _Predictor(feat, model)
         obj.propose_predictor(predictor)
         return predictor
 
-    def _design_items(self, ctx: TrialContext, n_train: int, budget: int) -> np.ndarray:
+    def _fit_labels(self, ctx: TrialContext, items: np.ndarray) -> tuple[Any, Featurizer]:
+        """Read the labels of training ``items`` and fit the regressor to them."""
+        obj = ctx.objective
+        rows = [parse_kv(t) or {} for t in obj.inputs("train", items)]
+        times = obj.targets("train", items)
+        ok = np.isfinite(times) & (times > 0)
+        rows = [r for r, good in zip(rows, ok, strict=True) if good]
+        feat = Featurizer().fit(rows)
+        x = feat.transform(rows)
+        groups = _shape_groups(rows)
+        y = np.log(times[ok])
+        if self.target == "relative":
+            # Only the order among one shape's schedules matters: learn log time minus
+            # the shape's mean over the schedules read (a per-shape offset the model
+            # need not spend capacity on; it does not change any within-shape order).
+            y = y - (np.bincount(groups, weights=y) / np.bincount(groups))[groups]
+        model = self.make_regressor(ctx).fit(x, y, groups)
+        self.set_diagnostic("train_rmse_log", float(np.sqrt(np.mean((model.predict(x) - y) ** 2))))
+        return model, feat
+
+    def _design_items(
+        self, ctx: TrialContext, n_train: int, budget: int, design: str | None = None
+    ) -> np.ndarray:
         """Which training pairs to read, int64 [<= budget] (sorted)."""
         rng = ctx.rng
-        if self.design == "random" or budget >= n_train:
+        design = design or self.design
+        if design == "random" or budget >= n_train:
             return np.sort(rng.choice(n_train, size=budget, replace=False)).astype(np.int64)
         texts = ctx.objective.inputs("train", np.arange(n_train))
         shape_of = np.array([_shape_key(t) for t in texts])
         shapes, inv = np.unique(shape_of, return_inverse=True)
         members = [np.flatnonzero(inv == s) for s in range(len(shapes))]
-        if self.design == "shapes":
+        if design == "shapes":
             out: list[int] = []
             for s in rng.permutation(len(shapes)):
                 if len(out) + len(members[s]) > budget:

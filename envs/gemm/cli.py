@@ -9,7 +9,9 @@ Examples::
 Re-running with the same ``--out`` resumes (finished shapes are kept); parts measured on
 another CPU or with other settings are refused. ``--remeasure N`` re-times N random
 (shape, configuration) pairs of an existing table and records the agreement in its
-sidecar. Pin the process to one idle core (``--cpu``) and keep the machine quiet.
+sidecar. ``--refine N`` re-times the N fastest schedules of every shape with more
+repeats (``--refine-repeats``); the table then uses those. Pin the process to one idle
+core (``--cpu``) and keep the machine quiet.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--seed", type=int, default=0, help="seed of the log-normal draws / re-measure")
     p.add_argument("--no-model-shapes", action="store_true", help="leave out real models' shapes")
     p.add_argument("--limit-shapes", type=int, help="time at most N new shapes in this call")
+    p.add_argument(
+        "--max-minutes", type=float, help="start no new shape after N minutes (resumable)"
+    )
     p.add_argument("--warmup", type=int, default=2, help="untimed calls before timing")
     p.add_argument("--repeats", type=int, default=5, help="timed samples per pair (median)")
     p.add_argument(
@@ -46,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--cpu", type=int, help="pin this process to one CPU core")
     p.add_argument("--jobs", type=int, default=2, help="clang processes when compiling")
     p.add_argument("--remeasure", type=int, metavar="N", help="re-time N random pairs of --out")
+    p.add_argument(
+        "--refine", type=int, metavar="N", help="re-time the N fastest schedules of every shape"
+    )
+    p.add_argument("--refine-repeats", type=int, default=15, help="repeats of --refine")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
 
@@ -54,7 +63,7 @@ def main(args: argparse.Namespace) -> int:
     """Run ``tunebench gemm-collect``."""
     from envs.gemm.collect import collect
     from envs.gemm.remeasure import remeasure
-    from envs.gemm.shapes import default_shapes, lognormal_shapes, split_shapes
+    from envs.gemm.shapes import default_shapes, lognormal_shapes
     from envs.gemm.timing import TimingSettings
 
     if args.cpu is not None:
@@ -69,6 +78,12 @@ def main(args: argparse.Namespace) -> int:
         warmup=args.warmup, repeats=args.repeats, min_sample_ms=args.min_sample_ms
     )
     out = Path(args.out)
+    if args.refine is not None:
+        from envs.gemm.refine import refine
+
+        fine = TimingSettings(args.warmup, args.refine_repeats, args.min_sample_ms)
+        print(refine(out, args.refine, fine, quiet=args.quiet))
+        return 0
     if args.remeasure is not None:
         summary = remeasure(out, args.remeasure, timing, seed=args.seed, quiet=args.quiet)
         print(summary)
@@ -77,13 +92,12 @@ def main(args: argparse.Namespace) -> int:
         shapes = lognormal_shapes(args.lognormal, args.seed)
     else:
         shapes = default_shapes(args.lognormal, args.seed)
-    splits = split_shapes(shapes)
     table = collect(
         out,
         shapes,
-        splits,
         timing,
         limit_shapes=args.limit_shapes,
+        max_minutes=args.max_minutes,
         jobs=args.jobs,
         quiet=args.quiet,
     )

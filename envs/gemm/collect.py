@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from envs.gemm.build import KernelLibrary, compiler_version
-from envs.gemm.shapes import Shape
+from envs.gemm.shapes import Shape, split_shapes
 from envs.gemm.space import all_configs, config_key
 from envs.gemm.timing import TimingSettings, time_configs, time_torch
 from envs.groundtruth.measure.cpu import cpu_identity, mismatch
@@ -131,9 +131,9 @@ def _check_parts_meta(parts: Path, settings: CollectSettings) -> None:
 def collect(
     out: Path,
     shapes: Sequence[Shape],
-    splits: Sequence[str],
     timing: TimingSettings,
     limit_shapes: int | None = None,
+    max_minutes: float | None = None,
     jobs: int = 2,
     quiet: bool = False,
     configs: Sequence[dict[str, Any]] | None = None,
@@ -142,9 +142,11 @@ def collect(
 
     Args:
         out: the table's path (``.../gemm_<uarch>.csv.gz``); parts go beside it.
-        shapes, splits: the shapes and their split names (same length).
+        shapes: the shapes to time (their split is decided when the table is assembled,
+            from the shapes it holds: ``envs.gemm.shapes.split_shapes``).
         timing: how each (shape, configuration) is timed.
         limit_shapes: time at most this many new shapes in this call.
+        max_minutes: start no new shape after this many minutes (a quiet window).
         jobs: clang processes when the kernels must be compiled first.
         quiet: no progress bar.
         configs: the configurations (default: the whole space, what tasks need; a
@@ -157,14 +159,10 @@ def collect(
     parts = stem.with_name(stem.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
     _check_parts_meta(parts, settings)
-    todo = [
-        (s, sp)
-        for s, sp in zip(shapes, splits, strict=True)
-        if not (parts / f"{s.name}.json").is_file()
-    ]
+    todo = [s for s in shapes if not (parts / f"{s.name}.json").is_file()]
     # A stable pseudo-random order, so a collection cut short still covers every split
     # and source in proportion.
-    todo.sort(key=lambda t: _shape_seed(t[0]) * 2654435761 % 2**32)
+    todo.sort(key=lambda s: _shape_seed(s) * 2654435761 % 2**32)
     if limit_shapes is not None:
         todo = todo[: max(0, limit_shapes)]
     if todo:
@@ -177,7 +175,11 @@ def collect(
             )
         progress = Progress(len(todo) * len(configs), "timing", quiet=quiet)
         ids = np.arange(len(configs))
-        for shape, split in todo:
+        for shape in todo:
+            if max_minutes is not None and time.perf_counter() - t0 > 60 * max_minutes:
+                if not quiet:
+                    sys.stderr.write(f"\nstopping: {max_minutes} minutes are up (resumable)\n")
+                break
             started = time.perf_counter()
             load_before = _loadavg()
             med, spread = time_configs(
@@ -193,7 +195,6 @@ def collect(
             torch_us, torch_spread = time_torch(shape.m, shape.n, shape.k, timing)
             record = {
                 "shape": shape.to_json(),
-                "split": split,
                 "median_us": [round(float(x), 4) for x in med],
                 "spread": [round(float(x), 4) for x in spread],
                 "torch_us": round(torch_us, 4),
@@ -225,6 +226,10 @@ def assemble(stem: Path, parts: Path) -> Path:
     records.sort(
         key=lambda r: (r["shape"]["source"], r["shape"]["m"], r["shape"]["n"], r["shape"]["k"])
     )
+    # The split depends on the whole set of shapes (fractions within each source).
+    shapes = [Shape(**r["shape"]) for r in records]
+    for r, split in zip(records, split_shapes(shapes), strict=True):
+        r["split"] = split
     extra = {
         "cpu": meta["cpu"],
         "compiler": meta["compiler"],
@@ -274,7 +279,7 @@ def write_table(
     old = stem.with_name(stem.name + ".json")
     if old.is_file():  # keep what was added after the fact (re-measure agreement)
         prev = json.loads(old.read_text())
-        for key in ("remeasure", "notes"):
+        for key in ("remeasure", "refine", "notes"):
             if key in prev:
                 sidecar[key] = prev[key]
     write_atomic(old, json.dumps(sidecar, indent=1).encode())

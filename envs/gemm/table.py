@@ -7,7 +7,9 @@ Files (written by ``tunebench gemm-collect``, see ``envs/gemm/collect.py``):
   ``spread`` ((max - min) / median over the repeats);
 - ``<stem>.json``: the CPU identity, compiler and flags, timing settings, the
   configurations in id order, and per shape its sizes, source, split and torch.matmul
-  time (``torch_us``).
+  time (``torch_us``);
+- ``<stem>.refine.csv`` (optional): the fastest schedules of each shape re-timed with
+  more repeats (``envs/gemm/refine.py``); their refined medians replace the first.
 
 :class:`GemmTable` holds them as dense arrays: ``times_us`` float64 [n_shapes,
 n_configs] (NaN where a timing is missing), shapes in the file's order.
@@ -121,6 +123,15 @@ def load_table(name: str = DEFAULT_TABLE) -> GemmTable:
         raise UserError(f"{path}: rows name shapes or configurations its sidecar does not list")
     times[r.astype(np.int64), c.astype(np.int64)] = df["median_us"].to_numpy(dtype=np.float64)
     spread[r.astype(np.int64), c.astype(np.int64)] = df["spread"].to_numpy(dtype=np.float64)
+    refined = path.with_name(stem + ".refine.csv")
+    if refined.is_file():  # the fastest schedules per shape, re-timed (envs/gemm/refine.py)
+        ref = pd.read_csv(refined)
+        rr = ref["shape"].map(row_of).to_numpy()
+        cc = ref["config"].map(col_of).to_numpy()
+        keep = ~(pd.isna(rr) | pd.isna(cc))
+        rr, cc = rr[keep].astype(np.int64), cc[keep].astype(np.int64)
+        times[rr, cc] = ref["refined_us"].to_numpy(dtype=np.float64)[keep]
+        spread[rr, cc] = ref["spread"].to_numpy(dtype=np.float64)[keep]
     return GemmTable(
         name=stem,
         shapes=shapes,
