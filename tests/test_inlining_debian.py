@@ -167,3 +167,36 @@ def test_es_rl_and_cmaes_trials_on_the_mlp_policy(corpus, monkeypatch) -> None: 
         assert 0.5 < rec["test_geomean_size_ratio"] < 2.0
         if agent == "inline-es":
             assert rec["diag_es_iterations"] == 1
+
+
+def test_replay_gives_the_size_a_compilation_would(corpus) -> None:  # type: ignore[no-untyped-def]
+    from agents.rl.inline_replay import TrajectoryStore
+    from envs.inlining.host import DEFAULT_INDEX, compile_with_policy
+    from envs.inlining.policy import make_policy, spec_of_space
+    from harness.agent import TrialContext
+    from harness.budget import BudgetedObjective
+
+    task = _task(corpus, features="all")
+    obj = BudgetedObjective(task, budget_samples=100)
+    ctx = TrialContext(obj, task.param_space, 0, np.arange(1), np.random.default_rng(0))
+    store = TrajectoryStore(ctx)
+    spec = spec_of_space(task.param_space)
+    heuristic = make_policy(task.param_space.default(), spec)
+    m = 0  # pa/graph.c
+    assert store.size(m, heuristic) == task.module("train", m).heuristic_text_bytes
+    assert obj.samples_used == 1
+    # A different policy that agrees at every recorded call site: replayed, free, exact.
+    path = store.paths[m][0]
+    agree = dict(task.param_space.default(), w_default=2.0, bias=-1.0)
+    policy = make_policy(agree, spec)
+    assert (
+        store.size(m, policy)
+        == compile_with_policy(task.module("train", m).ir_path, policy).text_bytes
+    )
+    assert obj.samples_used == 1 and store.stats.replayed == 1
+    # One that leaves the recorded path is compiled (and recorded).
+    flip = lambda raw: not bool(raw[DEFAULT_INDEX])  # noqa: E731
+    assert any(d != flip(x) for x, d in zip(path.features, path.decisions, strict=True))
+    size = store.size(m, flip)
+    assert obj.samples_used == 2 and len(store.paths[m]) == 2
+    assert store.size(m, flip) == size and obj.samples_used == 2
