@@ -228,6 +228,8 @@ def test_collection_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
         ("gemm-search", "diode-mlp", {"steps": 50, "rounds": 2}, 30, None),
         ("gemm-select", "diode-mlp", {"steps": 50}, 0, 500),
         ("gemm-select", "autotvm-xgb", {"trees": 20, "design": "shapes"}, 0, 3000),
+        ("gemm-select", "autotvm-xgb", {"trees": 20, "design": "active"}, 0, 1001),
+        ("gemm-select", "static-best", {}, 0, 700),
         ("gemm-select", "random", {}, 2000, 200),
     ],
 )
