@@ -6,13 +6,14 @@ parameter-tuning agent labels every block it simulates; here simulator samples a
 labels are separate budgets:
 
 1. simulator samples (charged, no labels): the default table on a pool of up to
-   ``pool_blocks`` train/validation blocks (the labelled ones first), then sampled
+   ``pool_blocks`` train/validation blocks (labelled ones first), then sampled
    tables on ``blocks_per_table`` pool blocks each, up to ``max_samples`` in all;
 2. the surrogate is fitted to them (DiffTune's stage 1);
-3. the table is fitted by Adam through the frozen surrogate to the labelled blocks
-   (stage 2), snapshots taken along the way;
-4. the rounded snapshots and the default table are simulated on the held-out labelled
-   blocks (charged samples, labels already paid) and the lowest MAPE wins.
+3. the table is fitted by Adam through the frozen surrogate to the pool's labelled
+   blocks (stage 2), snapshots taken along the way;
+4. the rounded snapshots and the default table are simulated on up to
+   ``max_check_blocks`` held-out labelled blocks (charged samples, labels already
+   paid) and the lowest MAPE wins.
 
 The predictor runs blocksim under the chosen table on whatever blocks it is given.
 """
@@ -83,6 +84,7 @@ class DiffTunePredictorAgent(PredictorAgent):
         trust: float = 2.0,
         candidates: int = 4,
         max_seconds: float = 600.0,
+        max_check_blocks: int = 400,
     ) -> None:
         super().__init__()
         check_sizes(
@@ -101,6 +103,7 @@ class DiffTunePredictorAgent(PredictorAgent):
         self.param_lr, self.param_steps = float(param_lr), int(param_steps)
         self.param_batch, self.trust = int(param_batch), float(trust)
         self.candidates, self.max_seconds = int(candidates), float(max_seconds)
+        self.max_check_blocks = int(max_check_blocks)
 
     def versions(self) -> dict[str, str]:
         return {"torch": torch.__version__}
@@ -121,14 +124,20 @@ class DiffTunePredictorAgent(PredictorAgent):
         pool_all = all_items(obj)
         lab = label_items(ctx, pool_all)
         budget = min(self.max_samples, obj.samples_left)
+        # Candidate checks: up to max_check_blocks held-out labelled blocks per table.
         hold = np.flatnonzero(lab.holdout)
+        hold = np.sort(rng.permutation(hold)[: self.max_check_blocks])
         n_checks = (self.candidates + 1) * len(hold)
-        # The pool: labelled blocks first (their s0 feeds the table fit), then others.
+        # The pool: up to pool_blocks blocks (at most a quarter of what is left),
+        # labelled fitting blocks first (their s0 feeds the table fit), then others.
+        size = max(0, min(self.pool_blocks, (budget - n_checks) // 4))
+        fit_lab = rng.permutation(np.flatnonzero(~lab.holdout))[:size]
         others = np.setdiff1d(np.arange(len(pool_all)), lab.rows)
-        extra = max(0, min(self.pool_blocks, (budget - n_checks) // 4) - len(lab.rows))
-        rows = np.concatenate([lab.rows, rng.permutation(others)[:extra]])
+        rows = np.concatenate(
+            [lab.rows[fit_lab], rng.permutation(others)[: max(0, size - len(fit_lab))]]
+        )
         n_tables = (budget - n_checks - len(rows)) // self.blocks_per_table
-        if n_tables < 8 or not len(lab.rows):
+        if n_tables < 8 or not len(fit_lab):
             return stock  # too small a budget to learn a surrogate: keep the stock table
         pool = pool_all.take(rows)
 
@@ -169,8 +178,8 @@ class DiffTunePredictorAgent(PredictorAgent):
         self.set_diagnostic("surrogate_train_s", fit.wall_s)
 
         # 3. Table fit on the labelled blocks the simulator could run (pool rows 0..).
-        n_lab = len(lab.rows)
-        fit_rows = np.flatnonzero(good[:n_lab] & ~lab.holdout & (lab.targets > 0))
+        n_lab = len(fit_lab)
+        fit_rows = np.flatnonzero(good[:n_lab] & (lab.targets[fit_lab] > 0))
         if not len(fit_rows):
             return stock
         lab_blocks = Blocks(tok[fit_rows], lengths[fit_rows], s0[fit_rows])
@@ -178,7 +187,7 @@ class DiffTunePredictorAgent(PredictorAgent):
         width = self.trust * np.maximum(1.0, 0.2 * (layout.high - layout.low))
         snaps = sorted({max(1, round(self.param_steps / 2**i)) for i in range(self.candidates)})
         pfit = train_params(
-            model, lab_blocks, lab.targets[fit_rows], theta0,
+            model, lab_blocks, lab.targets[fit_lab[fit_rows]], theta0,
             np.maximum(layout.low, theta0 - width), np.minimum(layout.high, theta0 + width),
             self.param_steps, self.param_lr, self.param_batch, [0, *snaps], rng, device,
         )  # fmt: skip
