@@ -23,7 +23,10 @@ policies that record every call site (``agents/rl/inline_replay.py``), and a pol
 that would make a module's recorded decisions again gets the recorded size without a
 new compilation: most perturbations change no decision on most modules, and those cost
 nothing. The search then draws its modules from a fixed working set of
-``working_modules`` train modules, so recorded paths get reused. Elsewhere (any space
+``working_modules`` train modules, so recorded paths get reused, and ends with a
+check: the final weights on the working set's modules (``check_fraction`` of the budget
+for the compilations it needs); if they are no smaller than -Oz there, the -Oz default
+is returned instead (MLGO too keeps the policy that evaluates best). Elsewhere (any space
 of scalar parameters without a constraint) each side is one ``ctx.objective.loss``.
 """
 
@@ -55,7 +58,8 @@ class InlineESAgent(Agent):
     ``optimizer`` (adam or sgd), ``replay`` (True: reuse recorded compilations on the
     inlining task), ``working_modules`` (256; 0 = every train module),
     ``max_iterations`` (5000: replayed evaluations cost no budget, so the budget alone
-    might not end a search that stops leaving its recorded paths)."""
+    might not end a search that stops leaving its recorded paths), ``check_fraction``
+    (0.1 of the budget kept to check the result, replay mode)."""
 
     name = "inline-es"
     description = "antithetic evolution strategies over the policy weights (MLGO's trainer)"
@@ -71,6 +75,7 @@ class InlineESAgent(Agent):
         replay: bool = True,
         working_modules: int = 256,
         max_iterations: int = 5000,
+        check_fraction: float = 0.1,
     ) -> None:
         super().__init__()
         if sigma <= 0 or learning_rate <= 0:
@@ -90,6 +95,9 @@ class InlineESAgent(Agent):
         self.replay = bool(replay)
         self.working_modules = int(working_modules)
         self.max_iterations = int(max_iterations)
+        if not 0.0 <= check_fraction < 1.0:
+            raise ValueError("check_fraction must be in [0, 1)")
+        self.check_fraction = float(check_fraction)
 
     @classmethod
     def supports(cls, task: Task) -> tuple[bool, str]:
@@ -119,9 +127,12 @@ class InlineESAgent(Agent):
         per = min(self.modules_per_pair, len(pool))
         adam = _Adam(len(theta), self.learning_rate)
         iterations = flat = used_pairs = 0
+        # Replay mode keeps a share of the budget to check the result (see _checked).
+        reserve = int(self.check_fraction * ctx.objective.samples_left) if store else 0
         try:
             while (
-                ctx.objective.samples_left >= 2 * cost_per_side and iterations < self.max_iterations
+                ctx.objective.samples_left - reserve >= 2 * cost_per_side
+                and iterations < self.max_iterations
             ):
                 n_pairs = self.pairs
                 if store is None:
@@ -132,6 +143,8 @@ class InlineESAgent(Agent):
                     items = np.sort(ctx.rng.choice(pool, size=per, replace=False))
                     plus[k] = loss_fn(theta + self.sigma * eps[k], items)
                     minus[k] = loss_fn(theta - self.sigma * eps[k], items)
+                if ctx.objective.samples_left < reserve:
+                    break  # this iteration ate into the reserve: drop it
                 flat += int(np.sum(plus == minus))
                 used_pairs += n_pairs
                 theta = self._step(theta, eps, plus, minus, adam)
@@ -143,9 +156,42 @@ class InlineESAgent(Agent):
         self.set_diagnostic("es_flat_pair_fraction", flat / max(used_pairs, 1))
         self.set_diagnostic("es_step_from_default", float(np.linalg.norm(theta - start)))
         if store is not None:
+            theta = self._checked(ctx, space, store, pool, theta, start)
             self.set_diagnostic("es_compiled", store.stats.compiled)
             self.set_diagnostic("es_replayed", store.stats.replayed)
         return space.decode(theta)
+
+    def _checked(
+        self,
+        ctx: TrialContext,
+        space: ParamSpace,
+        store: TrajectoryStore,
+        pool: np.ndarray,
+        theta: np.ndarray,
+        start: np.ndarray,
+    ) -> np.ndarray:
+        """``theta``, or the start (-Oz) if ``theta`` is no better than it on the working
+        set's modules (each replayed where possible, compiled while the budget lasts)."""
+        spec = spec_of_space(space)
+        policy = make_policy(space.decode(theta), spec)
+        heuristic = ctx.objective.targets("train", pool)
+        logs: list[float] = []
+        for k in ctx.rng.permutation(len(pool)).tolist():
+            try:
+                ratio = store.size(int(pool[k]), policy) / heuristic[k]
+            except (BudgetExhausted, TimeLimitReached):
+                break
+            logs.append(float(np.log(ratio)) if np.isfinite(ratio) else float(np.log(FAILED_RATIO)))
+        mean = float(np.mean(logs)) if logs else 0.0
+        self.set_diagnostic("es_check_modules", len(logs))
+        self.set_diagnostic("es_check_geomean_ratio", float(np.exp(mean)))
+        keep = bool(logs) and mean < 0.0
+        self.set_diagnostic("es_returned_default", float(not keep))
+        if keep:
+            ctx.objective.propose(space.decode(theta), float(np.exp(mean)))
+            return theta
+        ctx.objective.propose(space.decode(start), 1.0)
+        return start
 
     def _step(
         self,
