@@ -187,3 +187,9 @@ def test_shipped_znver3_and_znver4_load() -> None:
     assert z4.meta["cpu"]["family"] == 25 and z4.meta["cpu"]["model"] == 17
     assert np.all(np.isfinite(z4.targets)) and np.all(z4.targets > 0)
     assert set(z4.inputs) & set(z3.inputs)  # the same sample of blocks
+    nf = z4.meta["noise_floor"]  # what the reports read
+    assert nf["n_blocks"] >= 2000 and nf["hours_between"] >= 1.0
+    assert nf["within_3pct"] >= 0.95 and nf["repeat_file"] == "bhive_znver4_repeat.csv.gz"
+    assert "noise_floor" not in z3.meta and z3.meta["noise_floor_unavailable"]
+    repeat = load_block_dataset(SHIPPED4.with_name("bhive_znver4_repeat.csv.gz"))
+    assert len(repeat) >= 2000 and repeat.meta["uarch"] == "znver4"
