@@ -2,9 +2,10 @@
 
 A finished trial is skipped on resume only if its fingerprint matches; the fingerprint
 covers the trial's spec and the source of the package that defines its agent and the
-package that defines its task (every ``.py``, ``.c``, ``.json.gz`` and ``.toml`` file in
-the folder of the module the registry names, and below it), so editing an agent's or
-a task family's code re-runs its trials. Code outside that folder (the harness,
+package that defines its task (every ``.py``, ``.c``, ``.cpp``, ``.toml``, ``.json``,
+``.gz`` and ``.csv`` file in the folder of the module the registry names, and below it:
+code, tables and shipped data), so editing an agent's or a task family's code or data
+re-runs its trials. Code outside that folder (the harness,
 shared helpers of another package) is not covered: bump the package if it matters.
 """
 
@@ -15,7 +16,7 @@ import importlib.util
 from functools import cache
 from pathlib import Path
 
-_SUFFIXES = (".py", ".c", ".json.gz", ".toml", ".cpp")
+_SUFFIXES = (".py", ".c", ".cpp", ".toml", ".json", ".gz", ".csv")
 
 
 @cache

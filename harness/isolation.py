@@ -63,6 +63,18 @@ ALLOWED = frozenset(
 )
 
 
+def send(conn: Connection, message: Any) -> None:
+    """Send with the plain pickle protocol. multiprocessing's own pickler would send
+    torch tensors as shared-memory handles (torch registers that reduction), which do
+    not survive this channel; plain pickle copies them."""
+    conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def recv(conn: Connection) -> Any:
+    """Receive what :func:`send` sent."""
+    return pickle.loads(conn.recv_bytes())
+
+
 def _state(obj: BudgetedObjective) -> dict[str, Any]:
     return {
         "samples_used": obj.samples_used,
@@ -91,7 +103,7 @@ class _Channel:
     def _read(self) -> None:
         while True:
             try:
-                kind, rid, payload = self.conn.recv()
+                kind, rid, payload = recv(self.conn)
             except (EOFError, OSError):
                 for q in list(self._waiting.values()):
                     q.put(("closed", None))
@@ -103,7 +115,7 @@ class _Channel:
 
     def send(self, message: tuple[str, int, Any]) -> None:
         with self._send_lock:
-            self.conn.send(message)
+            send(self.conn, message)
 
     def request(self, method: str, args: tuple[Any, ...], policy: Callable | None = None) -> Any:
         rid = next(self._ids)
@@ -321,6 +333,13 @@ def _agent_main(job: AgentJob, conn: Connection) -> None:
             result: Any = agent.run(ctx)
         except BudgetExhausted:
             result = None
+        try:
+            pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001 - say which result cannot travel
+            raise TypeError(
+                f"the agent's result ({type(result).__name__}) cannot be pickled to the "
+                f"trial process: {exc}"
+            ) from exc
         channel.send(("done", 0, (True, (result, agent.diagnostics(), agent.versions()))))
     except BaseException as exc:  # noqa: BLE001 - reported to the trial process
         text = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
@@ -401,7 +420,7 @@ class _Server:
                 continue
             t0 = time.perf_counter()
             try:
-                kind, rid, payload = self.conn.recv()
+                kind, rid, payload = recv(self.conn)
             except (EOFError, OSError):
                 raise AgentFailed(
                     f"the agent process closed the channel (exit code {proc.exitcode})"
@@ -438,17 +457,17 @@ class _Server:
         except BaseException as exc:  # noqa: BLE001 - the agent sees the same exception
             reply = (False, exc, _state(self.objective))
         try:
-            self.conn.send(("resp", rid, reply))
+            send(self.conn, ("resp", rid, reply))
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             # An exception (or value) that does not pickle: the agent gets its text.
             text = f"{type(reply[1]).__name__}: {reply[1]} (unpicklable: {exc})"
-            self.conn.send(("resp", rid, (False, RuntimeError(text), reply[2])))
+            send(self.conn, ("resp", rid, (False, RuntimeError(text), reply[2])))
 
     def _remote_policy(self, rid: int) -> Callable[..., Any]:
         def call(*args: Any) -> Any:
-            self.conn.send(("call", rid, args))
+            send(self.conn, ("call", rid, args))
             while True:
-                kind, other, payload = self.conn.recv()
+                kind, other, payload = recv(self.conn)
                 if kind == "ret" and other == rid:
                     ok, value = payload
                     if not ok:

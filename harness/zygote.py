@@ -94,10 +94,10 @@ def _zygote_main(
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             code = 0
             try:
-                from harness.isolation import _agent_main
+                from harness.isolation import _agent_main, recv, send
 
-                conn.send(("pid", os.getpid()))
-                job = conn.recv()
+                send(conn, ("pid", os.getpid()))
+                job = recv(conn)
                 job.parent_pid = os.getppid()
                 _agent_main(job, conn)
             except BaseException:  # noqa: BLE001 - the trial sees the channel close
@@ -140,14 +140,16 @@ class ForkedAgent:
 def connect_to_zygote(job: Any) -> tuple[Connection, ForkedAgent] | None:
     """Ask the published zygote for an agent process running ``job``; None when there
     is no zygote (or it cannot be reached: the caller spawns instead)."""
+    from harness.isolation import recv, send
+
     value = os.environ.get(ENV_VAR)
     if not value or "|" not in value:
         return None
     address, key = value.rsplit("|", 1)
     try:
         conn = Client(address, family="AF_UNIX", authkey=bytes.fromhex(key))
-        kind, pid = conn.recv()
-        conn.send(job)
+        kind, pid = recv(conn)
+        send(conn, job)
     except (OSError, EOFError, ValueError):
         return None
     return conn, ForkedAgent(int(pid))

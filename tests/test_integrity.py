@@ -74,3 +74,20 @@ def test_agents_forked_by_the_runners_zygote_hold_no_task(tmp_path) -> None:
     assert summary.ok == 1
     rec = json.loads((out / "trials" / "toy__adv-heap__b40__s0.jsonl").read_text())
     assert rec["diag_tasks_found"] == 0
+
+
+def test_a_predictor_holding_torch_tensors_crosses_the_channel() -> None:
+    spec = TrialSpec(
+        suite="p",
+        task_label="toy",
+        task="toy",
+        agent="toy-torch-predictor",
+        seed=0,
+        budget_samples=10,
+        budget_labels=20,
+        eval_items=10,
+    )
+    rec = run_trial(spec)
+    assert rec["status"] == "ok", rec["error"]
+    assert rec["result_kind"] == "predictor" and rec["labels_used"] == 10
+    assert 0 < rec["test_mape"] < 2

@@ -16,6 +16,7 @@ TASKS = {
 AGENTS = {
     "toy-crash": "tests.toyfamily.task:CrashingAgent",
     "toy-big": "tests.toyfamily.task:BigRecordAgent",
+    "toy-torch-predictor": "tests.toyfamily.task:TorchPredictorAgent",
     "adv-counters": "tests.toyfamily.adversaries:CounterOverwrite",
     "adv-private": "tests.toyfamily.adversaries:PrivateAttributes",
     "adv-heap": "tests.toyfamily.adversaries:HeapScan",

@@ -183,3 +183,29 @@ class BigRecordAgent(Agent):
         for i in range(10_000):
             self.set_diagnostic(f"d{i:05d}", float(i))
         return ctx.param_space.default()
+
+
+class ConstantPredictor:
+    """Predicts one value for every input, kept in a torch tensor (tests that torch state
+    crosses the isolation channel)."""
+
+    def __init__(self, value: float) -> None:
+        import torch
+
+        self.value = torch.tensor([value], dtype=torch.float64)
+
+    def __call__(self, inputs: list[str]) -> np.ndarray:
+        return np.full(len(inputs), float(self.value[0]))
+
+
+class TorchPredictorAgent(Agent):
+    """Returns a predictor: the mean training target (a torch tensor inside)."""
+
+    name = "toy-torch-predictor"
+    description = "returns a constant predictor holding a torch tensor (tests only)"
+
+    def run(self, ctx: TrialContext) -> ConstantPredictor:
+        targets = ctx.objective.targets("train", ctx.eval_items)
+        predictor = ConstantPredictor(float(np.mean(targets)))
+        ctx.objective.propose_predictor(predictor)
+        return predictor
