@@ -500,11 +500,30 @@ def test_readable_kernel_equals_generated_kernel(monkeypatch: pytest.MonkeyPatch
     from envs.groundtruth.blockdata import load_block_dataset
 
     hexes = list(load_block_dataset(SHIPPED_BLOCKS).inputs)[:300]  # in the repo: no ../shared
-    fast = BlockSim("znver3").predict(hexes, load_default_table("znver3"))
-    monkeypatch.setattr(simulator_module, "simulate_batch", model.simulate_batch)
-    readable = BlockSim("znver3").predict(hexes, load_default_table("znver3"))
+    table = load_default_table("znver3")
+    fast = BlockSim("znver3").predict(hexes, table)  # one job: the serial kernel
+    threaded = BlockSim("znver3", jobs=2).predict(hexes, table)
+    monkeypatch.setattr(simulator_module, "simulate_batch_serial", model.simulate_batch_serial)
+    readable = BlockSim("znver3").predict(hexes, table)
     assert np.isfinite(fast).sum() > 250
     assert np.array_equal(fast, readable, equal_nan=True)
+    assert np.array_equal(fast, threaded, equal_nan=True)
+
+
+def test_a_child_forked_after_threads_ran_predicts_with_the_serial_kernel() -> None:
+    """numba's GNU OpenMP layer terminates a child forked after the parent's threads
+    ran; blocksim's child then runs the serial kernel and gives the same cycles."""
+    import multiprocessing as mp
+
+    from envs.groundtruth.blockdata import load_block_dataset
+
+    hexes = list(load_block_dataset(SHIPPED_BLOCKS).inputs)[:50]
+    sim = BlockSim("znver3", jobs=2)
+    table = load_default_table("znver3")
+    parent = sim.predict(hexes, table)
+    with mp.get_context("fork").Pool(1) as pool:
+        child = pool.apply_async(sim.predict, (hexes, table)).get(timeout=300)
+    assert np.array_equal(parent, child, equal_nan=True)
 
 
 def _oracle_available() -> bool:

@@ -57,7 +57,10 @@ class DiffTuneAgent(Agent):
         lr, batch: surrogate Adam learning rate and batch size.
         param_lr, param_steps, param_batch: parameter training (lr in units of a 0-5
             parameter, steps of Adam, blocks per step).
-        candidates: snapshots of the table checked on validation (besides the default).
+        candidates: snapshots of the table checked on validation (besides the default),
+            at steps param_steps/2^(c-1) .. param_steps. 8 rather than 4: the early,
+            small steps often win (hidden-table recovery, tests/test_difftune.py:
+            val MAPE / default's 0.34-0.46 over 4 seeds with 8, 0.40-0.54 with 4).
 
     The surrogate runs on the trial's device (the suite's ``device``) and threads.
     """
@@ -81,7 +84,7 @@ class DiffTuneAgent(Agent):
         param_steps: int = 200,
         param_batch: int = 64,
         trust: float = 2.0,
-        candidates: int = 4,
+        candidates: int = 8,
     ) -> None:
         super().__init__()
         if not 0.0 < sim_fraction < 1.0:
@@ -125,7 +128,11 @@ class DiffTuneAgent(Agent):
         # default table on a pool of training blocks (the surrogate's s0; at most a
         # quarter of the budget); the rest buys tables on per_table pool blocks each.
         budget = obj.samples_left
-        n_checks = self.candidates + 1
+        # Snapshots at geometric steps (steps/2^(c-1) .. steps): early ones stay close to
+        # the default, where the surrogate was trained; later ones trust it more. Few
+        # steps give fewer distinct snapshots, and so fewer checks to plan for.
+        snaps = sorted({max(1, round(self.param_steps / 2**i)) for i in range(self.candidates)})
+        n_checks = len(snaps) + 1
         k_val = int(min(n_val, ((1.0 - self.sim_fraction) * budget) // n_checks))
         n_pool = int(min(n_train, budget // 4))
         per_table = min(self.blocks_per_table, n_pool)
@@ -190,9 +197,6 @@ class DiffTuneAgent(Agent):
 
         # 3. Parameter training from the default table.
         theta0 = layout.to_vector(default)
-        # Snapshots at geometric steps (steps/2^(c-1) .. steps): early ones stay close to
-        # the default, where the surrogate was trained; later ones trust it more.
-        snaps = sorted({max(1, round(self.param_steps / 2**i)) for i in range(self.candidates)})
         # Trust region: the box the sampled tables came from (default +- trust * w).
         width = self.trust * np.maximum(1.0, 0.2 * (layout.high - layout.low))
         low = np.maximum(layout.low, theta0 - width)

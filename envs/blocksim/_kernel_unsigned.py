@@ -877,11 +877,8 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             c = ev if ev > c + 1 and ev < _INF else c + 1
     return float(last_retire + 1)
 
-@nb.njit(cache=True, parallel=True)
-def simulate_batch(blocks: BlockArrays, table: TableArrays, config: KernelConfig) -> tuple[np.uint64(np.ndarray), np.uint64(np.ndarray)]:
-    nb_blocks = blocks.blk_ptr.shape[0] - 1
-    out = np.empty(nb_blocks)
-    skipped = np.zeros(nb_blocks, np.int64)
+@nb.njit(cache=True, nogil=True)
+def _horizon(blocks: BlockArrays, table: TableArrays, config: KernelConfig) -> int:
     max_lat = 0
     for x in table.lat:
         max_lat = max(max_lat, x)
@@ -891,8 +888,25 @@ def simulate_batch(blocks: BlockArrays, table: TableArrays, config: KernelConfig
     max_ofs = 0
     for x in blocks.rd_lofs:
         max_ofs = max(max_ofs, x)
-    horizon = max_lat + max_ofs + max_cyc + max(config.store_forward, 0) + 2
+    return max_lat + max_ofs + max_cyc + max(config.store_forward, 0) + 2
+
+@nb.njit(cache=True, parallel=True)
+def simulate_batch(blocks: BlockArrays, table: TableArrays, config: KernelConfig) -> tuple[np.uint64(np.ndarray), np.uint64(np.ndarray)]:
+    nb_blocks = blocks.blk_ptr.shape[0] - 1
+    out = np.empty(nb_blocks)
+    skipped = np.zeros(nb_blocks, np.int64)
+    horizon = _horizon(blocks, table, config)
     for b in nb.prange(nb_blocks):
+        out[np.uint64(b)] = simulate_block(b, blocks, table, config, horizon, skipped)
+    return (out, skipped)
+
+@nb.njit(cache=True, nogil=True)
+def simulate_batch_serial(blocks: BlockArrays, table: TableArrays, config: KernelConfig) -> tuple[np.uint64(np.ndarray), np.uint64(np.ndarray)]:
+    nb_blocks = blocks.blk_ptr.shape[0] - 1
+    out = np.empty(nb_blocks)
+    skipped = np.zeros(nb_blocks, np.int64)
+    horizon = _horizon(blocks, table, config)
+    for b in range(nb_blocks):
         out[np.uint64(b)] = simulate_block(b, blocks, table, config, horizon, skipped)
     return (out, skipped)
 

@@ -1275,15 +1275,9 @@ def simulate_block(
     return float(last_retire + 1)
 
 
-@nb.njit(cache=True, parallel=True)
-def simulate_batch(
-    blocks: BlockArrays, table: TableArrays, config: KernelConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Total cycles of every block, float64 [n_blocks], and the iterations of each that
-    the steady-state jump skipped, int64 [n_blocks] (numba threads over blocks)."""
-    nb_blocks = blocks.blk_ptr.shape[0] - 1
-    out = np.empty(nb_blocks)
-    skipped = np.zeros(nb_blocks, np.int64)
+@nb.njit(cache=True, nogil=True)
+def _horizon(blocks: BlockArrays, table: TableArrays, config: KernelConfig) -> int:
+    """How far ahead of the current cycle any timer can be set, in cycles."""
     # No timer is set further ahead than an operand-ready cycle (a latency, plus a
     # negative fixed ReadAdvance folded into rd_lofs, plus the store-forwarding
     # latency of the opt-in memory model) or a unit's busy time.
@@ -1296,8 +1290,35 @@ def simulate_batch(
     max_ofs = 0
     for x in blocks.rd_lofs:
         max_ofs = max(max_ofs, x)
-    horizon = max_lat + max_ofs + max_cyc + max(config.store_forward, 0) + 2
+    return max_lat + max_ofs + max_cyc + max(config.store_forward, 0) + 2
+
+
+@nb.njit(cache=True, parallel=True)
+def simulate_batch(
+    blocks: BlockArrays, table: TableArrays, config: KernelConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Total cycles of every block, float64 [n_blocks], and the iterations of each that
+    the steady-state jump skipped, int64 [n_blocks] (numba threads over blocks)."""
+    nb_blocks = blocks.blk_ptr.shape[0] - 1
+    out = np.empty(nb_blocks)
+    skipped = np.zeros(nb_blocks, np.int64)
+    horizon = _horizon(blocks, table, config)
     for b in nb.prange(nb_blocks):
+        out[b] = simulate_block(b, blocks, table, config, horizon, skipped)
+    return out, skipped
+
+
+@nb.njit(cache=True, nogil=True)
+def simulate_batch_serial(
+    blocks: BlockArrays, table: TableArrays, config: KernelConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`simulate_batch` on the calling thread: no threading layer involved (one
+    job, or a process forked from one whose OpenMP layer cannot run after a fork)."""
+    nb_blocks = blocks.blk_ptr.shape[0] - 1
+    out = np.empty(nb_blocks)
+    skipped = np.zeros(nb_blocks, np.int64)
+    horizon = _horizon(blocks, table, config)
+    for b in range(nb_blocks):
         out[b] = simulate_block(b, blocks, table, config, horizon, skipped)
     return out, skipped
 

@@ -41,6 +41,7 @@ zero idiom cleared (:mod:`envs.blocksim.zeroset`).
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import subprocess
 from collections import Counter
@@ -51,7 +52,10 @@ import numba
 import numpy as np
 
 from envs.blocksim import zeroset
-from envs.blocksim._kernel_unsigned import simulate_batch  # generated from model.py
+from envs.blocksim._kernel_unsigned import (  # generated from model.py
+    simulate_batch,
+    simulate_batch_serial,
+)
 from envs.blocksim.isa import InstInfo, analyze
 from envs.blocksim.kernel_args import BlockArrays, KernelConfig, TableArrays
 from envs.blocksim.memdeps import KIND_MEMORY, memory_deps
@@ -59,6 +63,39 @@ from envs.blocksim.regfile import Dep, KeyDeps, resolve
 from envs.blocksim.tables import FALLBACK, Table, load_default_table
 from envs.x86.disasm import Instruction, check_hex, disassemble, explain_undecodable, llvm_tool
 from envs.x86.llvmdesc import load_desc
+
+# The process whose numba threads ran the kernel first. numba's GNU OpenMP layer
+# cannot run in a process forked after it started its threads (it terminates the child:
+# "fork() called from a process already using GNU OpenMP"), e.g. a suite's forked
+# trials after a notebook or a test simulated in the parent; such a child runs the
+# serial kernel. Its other layer, workqueue, is fork-safe but ~30% slower here.
+_THREADED_PID: int | None = None
+
+
+def _threads_usable() -> bool:
+    """Whether this process may launch numba's threads."""
+    if _THREADED_PID is None or _THREADED_PID == os.getpid():
+        return True
+    try:
+        return numba.threading_layer() != "omp"
+    except ValueError:  # no layer started
+        return True
+
+
+def _simulate_threaded(
+    blocks: BlockArrays, arrays: TableArrays, config: KernelConfig, jobs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """simulate_batch on ``jobs`` numba threads (restoring the thread count after)."""
+    global _THREADED_PID
+    prev = numba.get_num_threads()
+    numba.set_num_threads(min(jobs, numba.config.NUMBA_NUM_THREADS))
+    try:
+        out = simulate_batch(blocks, arrays, config)
+    finally:
+        numba.set_num_threads(prev)
+    if _THREADED_PID is None:
+        _THREADED_PID = os.getpid()
+    return out
 
 
 @dataclass(frozen=True)
@@ -337,12 +374,10 @@ class BlockSim:
         # Per block of this call, iterations the exact steady-state jump skipped.
         self.last_skipped_iterations = np.zeros(len(hexes), np.int64)
         if valid.any():
-            prev = numba.get_num_threads()
-            numba.set_num_threads(min(self.jobs, numba.config.NUMBA_NUM_THREADS))
-            try:
-                res, skipped = simulate_batch(blocks, arrays, config)
-            finally:
-                numba.set_num_threads(prev)
+            if self.jobs > 1 and _threads_usable():
+                res, skipped = _simulate_threaded(blocks, arrays, config, self.jobs)
+            else:
+                res, skipped = simulate_batch_serial(blocks, arrays, config)
             out[valid] = res
             self.last_skipped_iterations[valid] = skipped
         return out
