@@ -203,6 +203,7 @@ class TorchPredictorAgent(Agent):
 
     name = "toy-torch-predictor"
     description = "returns a constant predictor holding a torch tensor (tests only)"
+    requires = frozenset({TARGETS, PREDICTOR})
 
     def run(self, ctx: TrialContext) -> ConstantPredictor:
         targets = ctx.objective.targets("train", ctx.eval_items)
