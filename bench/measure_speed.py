@@ -5,11 +5,13 @@ Usage::
     taskset -c 1 .venv/bin/python bench/measure_speed.py [--n 200] [--seed 7] [--runs 5]
     taskset -c 1 .venv/bin/python bench/measure_speed.py --fma-sweep   # issue 14's FMA case
 
-Measures ``n`` blocks sampled (stratified by application) from
-../shared/data/bhive/blocks.csv.gz twice, into a temporary folder, and prints seconds
-per block (wall clock, whole pipeline: helper, 5 processes per block, CSV writes), the
-counts by status and, for blocks ok in both passes, the share agreeing within 5% and
-Kendall tau between the passes. Target: <= 0.25 s per block for 5 runs.
+Measures ``n`` blocks sampled (stratified by application) from the shipped
+envs/groundtruth/data/bhive_applications.csv.gz (or ``--blocks``: any CSV with a
+``hex`` column, stratified by its ``sources`` or ``applications`` column if any) twice,
+into a temporary folder, and prints seconds per block (wall clock, whole pipeline:
+helper, 5 processes per block, CSV writes), the counts by status and, for blocks ok in
+both passes, the share agreeing within 5% and Kendall tau between the passes.
+Target: <= 0.25 s per block for 5 runs.
 
 ``--fma-sweep`` instead times independent FMA chains (4-13 x 256-bit, 128-bit, 512-bit,
 own sources), vmulps/vaddps at the same balance point and FMA + add-chain clock probes,
@@ -87,7 +89,9 @@ def fma_sweep() -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--blocks", default=str(ROOT.parent / "shared/data/bhive/blocks.csv.gz"))
+    ap.add_argument(
+        "--blocks", default=str(ROOT / "envs/groundtruth/data/bhive_applications.csv.gz")
+    )
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--runs", type=int, default=5)
@@ -97,7 +101,8 @@ def main() -> int:
     if args.fma_sweep:
         return fma_sweep()
     rows = runner.read_input_csv(args.blocks, skip_invalid=True)
-    blocks = [r["hex"] for r in runner.sample_rows(rows, args.n, args.seed, "sources")]
+    strata = next((c for c in ("sources", "applications") if rows and c in rows[0]), None)
+    blocks = [r["hex"] for r in runner.sample_rows(rows, args.n, args.seed, strata)]
     cfg = runner.MeasureConfig(runs=args.runs, samples=args.samples)
     with tempfile.TemporaryDirectory() as tmp:
         passes = []
