@@ -12,6 +12,7 @@ from envs.xuarch.synthetic import perturbed_table
 from harness import registry
 from harness.agent import TrialContext
 from harness.budget import BudgetedObjective, LabelBudgetExhausted
+from harness.errors import UserError
 from harness.trial import build_task
 from tests.conftest import SMALL_DATASET
 
@@ -117,3 +118,32 @@ def test_perfvec_adapts_to_a_synthetic_target_from_few_labels() -> None:
     perfvec = score("perfvec", uarchs=24, blocks_per_uarch=800, min_steps=400, **small)
     scratch = score("ithemal", epochs=20, **small)
     assert perfvec < stock and perfvec < scratch, (perfvec, stock, scratch)
+
+
+def test_measured_target_uses_the_blocks_measured_on_both_cpus(tmp_path) -> None:
+    # A second "CPU": blocks 100.. of the small dataset at 1.5x the cycles, and two
+    # blocks the source never measured; the items are the blocks both measured, the
+    # targets the second CPU's, machine = source the first CPU's.
+    src = build_task("blocksim", {"dataset": str(SMALL_DATASET), "split": "hash"}).dataset
+    shared = dict(zip(src.inputs[100:], src.targets[100:].tolist(), strict=True))
+    path = tmp_path / "cpu2.csv"
+    lines = ["hex,throughput"] + [f"{h},{1.5 * t}" for h, t in shared.items()]
+    path.write_text("\n".join([*lines, "4889c7,101.0", "4801d8,102.0"]) + "\n")
+    task = build_task("xuarch", {**OPTIONS, "target": str(path)})
+    assert set(task.dataset.inputs) == set(shared)
+    obj = BudgetedObjective(task, 10_000, budget_labels=10_000)
+    source = {**task.param_space.default(), "machine": "source"}
+    for split in ("train", "val", "test"):
+        items = np.arange(task.n_items(split))
+        hexes = task.inputs(split, items)
+        want = np.array([shared[h] for h in hexes])
+        np.testing.assert_allclose(task.targets(split, items), 1.5 * want)
+        if split != "test":  # agents see train and validation only
+            np.testing.assert_allclose(obj.targets(split, items), 1.5 * want)
+            np.testing.assert_allclose(obj.evaluate(source, split, items), want)
+    stock = task.evaluate(task.param_space.default(), "train", np.arange(5))
+    assert np.isfinite(stock).all()  # machine = blocksim: the simulator's cycles
+    other = tmp_path / "cpu3.csv"
+    other.write_text("hex,throughput\n4889c7,101.0\n")
+    with pytest.raises(UserError, match="share no block"):
+        build_task("xuarch", {**OPTIONS, "target": str(other)})
