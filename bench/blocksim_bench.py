@@ -17,7 +17,8 @@ Printed per sample: Kendall tau, median / mean absolute relative difference, the
 fraction within 5% of llvm-mca; for ``bhive`` also blocks/s of both (blocksim timed
 after a warm-up call, single thread, prediction of already decoded blocks; medians of
 5 blocksim and 3 llvm-mca runs, interleaved) and the speedup. ``--worst K`` lists the
-K keys / blocks furthest from llvm-mca. ``--json PATH`` writes every figure.
+K keys / blocks furthest from llvm-mca; ``--profile`` says where blocksim's time
+goes. ``--json PATH`` writes every figure.
 """
 
 from __future__ import annotations
@@ -126,6 +127,27 @@ def speed(sim: BlockSim, hexes: list[str]) -> dict[str, float]:
     }
 
 
+def profile(sim: BlockSim, hexes: list[str], top: int = 8) -> list[tuple[str, float]]:
+    """Where a warm ``predict`` call's time goes: (function, share of the call's time)
+    over 3 calls with a changed table each (as a tuning run makes them), by cProfile's
+    own time per function (the numba kernel counts as one function)."""
+    import cProfile
+    import pstats
+
+    table = sim.default_table()
+    sim.predict(hexes, table)  # warm: decode, compile, batch arrays
+    names = ["dispatch_width"]
+    prof = cProfile.Profile()
+    prof.enable()
+    for w in (5, 6, 4):
+        sim.predict(hexes, table.with_flat(names, [w]))
+    prof.disable()
+    st = pstats.Stats(prof)
+    total = sum(v[2] for v in st.stats.values())  # type: ignore[attr-defined]
+    rows = sorted(st.stats.items(), key=lambda kv: -kv[1][2])[:top]  # type: ignore[attr-defined]
+    return [(f"{Path(f).name}:{ln}:{fn}", v[2] / total) for (f, ln, fn), v in rows]
+
+
 def _line(cpu: str, name: str, f: dict) -> str:
     return (
         f"{cpu:8s} {name:8s} n={f['n']} missing={f['n_missing']} tau={f['kendall_tau']:.3f} "
@@ -144,6 +166,7 @@ def main() -> int:
     ap.add_argument("--blocks", default=str(SHIPPED_BLOCKS), help="CSV(.gz) with a hex column")
     ap.add_argument("--samples", nargs="+", default=["singles", "rules", "bhive"])
     ap.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
+    ap.add_argument("--profile", action="store_true", help="profile blocksim's predict calls")
     ap.add_argument("--worst", type=int, default=0, help="list the K worst keys / blocks")
     ap.add_argument("--json", default=None, help="write every figure to this JSON file")
     args = ap.parse_args()
@@ -185,6 +208,10 @@ def main() -> int:
                 f"{s['jump_iterations']:.0%} of iterations",
                 flush=True,
             )
+        if "bhive" in args.samples and args.profile:
+            rows = profile(BlockSim(cpu), bhive)
+            report[cpu]["profile"] = rows
+            print(f"{cpu:8s} profile  " + ", ".join(f"{n} {s:.0%}" for n, s in rows), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     return 0

@@ -29,10 +29,25 @@ opcode in the shipped description):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from envs.x86.disasm import Instruction
 from envs.x86.llvmdesc import LLVMDesc
+
+# llvm-mca from LLVM 22 on "pretends to have a stack engine" (X86InstrPostProcess::
+# useStackEngine, llvm-project PR 153348): the RSP write of every instruction whose
+# mnemonic is PUSH or POP (X86::isPUSH / X86::isPOP; not PUSHF/POPF, PUSHA/POPA) is
+# dropped, so PUSH/POP chains carry no RSP dependence; their RSP read stays.
+_STACK_ENGINE = re.compile(
+    r"(PUSH|POP)(16|32|64)(r|rmr|rmm|i8|i|i32)$|(PUSH|POP)[CDEFGS]S(16|32|64)$"
+)
+STACK_ENGINE_LLVM = 22
+
+
+def stack_engine_drops_rsp(opcode: str, version: int) -> bool:
+    """Whether llvm-mca of LLVM ``version`` drops ``opcode``'s RSP write."""
+    return version >= STACK_ENGINE_LLVM and _STACK_ENGINE.match(opcode) is not None
 
 
 @dataclass(frozen=True)
@@ -105,8 +120,11 @@ def analyze(inst: Instruction, desc: LLVMDesc) -> InstInfo:
         kind, reg = ops[i]
         if kind == "Reg" and reg:
             writes.append((reg, i, od.clears[i] if i < len(od.clears) else False))
+    no_rsp = stack_engine_drops_rsp(inst.opcode, desc.version)
     for j, reg in enumerate(od.defs):
         slot = od.n_defs + j
+        if no_rsp and reg == "RSP":
+            continue
         writes.append((reg, slot, od.clears[slot] if slot < len(od.clears) else False))
     reads: list[tuple[str, int]] = []
     for i in range(od.n_defs, min(od.n_ops, len(ops))):

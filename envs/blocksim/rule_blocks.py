@@ -62,4 +62,10 @@ RULES: list[tuple[str, str, list[str]]] = [
     ("znver4_zero_idiom", "znver4", ["vpxord %zmm1, %zmm1, %zmm1", "vpmulld %zmm1, %zmm1, %zmm2"]),
     ("znver4_partial_write", "znver4", ["imull %eax, %eax", "movw $1, %ax", "addl %eax, %ecx"]),
     ("znver4_string", "znver4", ["movsq (%rsi), %es:(%rdi)"]),
+    # LLVM 22's llvm-mca drops PUSH/POP's RSP write (its "stack engine"); LLVM 14 keeps it
+    ("znver4_stack_engine_pop", "znver4", ["popq %rbx", "popq %rbp", "popq %r12"]),
+    ("znver4_stack_engine_push", "znver4", ["pushq %rax", "addq $8, %rsp"]),
+    ("znver4_stack_engine_reads_rsp", "znver4", ["addq $8, %rsp", "popq %rbx"]),
+    ("stack_pop_chain_llvm14", "znver3", ["popq %rbx", "popq %rbp"]),
+    ("stack_push_chain_llvm14", "haswell", ["pushq $1", "addq $8, %rsp"]),
 ]

@@ -17,6 +17,8 @@ for znver4/znver5; figures: bench/blocksim_bench.py):
   and dependency-breaking idioms as each CPU's model defines them, eliminated moves
   (:mod:`envs.blocksim.regfile`);
 - resources, scheduler buffers, load / store queues, dispatch width, reorder buffer;
+- LLVM 22's llvm-mca (znver4, znver5) drops the RSP write of PUSH and POP (its
+  "stack engine"); LLVM 14's keeps it;
 - a LOCK / REP prefix belongs to the instruction after it (llvm-mca reads ``lock
   cmpxchgl ...`` on one line as one instruction);
 - the instructions are those llvm-mca reads: the decoded text assembled again
@@ -392,8 +394,9 @@ class BlockSim:
         ).stdout
         return {
             # 2: scheduler buffers and load/store queues; 3: every opcode, llvm-mca's
-            # register file and operand rules, resources from the models
-            "blocksim": "3",
+            # register file and operand rules, resources from the models; 4: LLVM 22's
+            # stack engine (znver4/znver5: PUSH/POP write no RSP)
+            "blocksim": "4",
             "table_cpu": self._default.cpu,
             "table_llvm": str(self._default.meta.get("llvm_version", "unknown")),
             "llvm_mc": next((ln.strip() for ln in mca.splitlines() if "version" in ln), "?"),

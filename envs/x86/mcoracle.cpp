@@ -8,6 +8,9 @@
 //                              implicit registers, flags) and, where LLVM's encoder
 //                              can make one that decodes back to the same opcode, an
 //                              instance (hex bytes and AT&T text)
+//   mcoracle sched <cpu>       every opcode: whether the CPU's scheduling model
+//                              describes it (its scheduling class valid, variant,
+//                              or invalid = llvm-mca rejects it), micro-ops
 //   mcoracle describe <cpu>    per stdin line of hex bytes (one block), per decoded
 //                              instruction: llvm-mca's view of it (reads with their
 //                              use index and ReadAdvance, writes with latency,
@@ -660,11 +663,30 @@ int cmdDescribe(MC &mc) {
   return 0;
 }
 
+// ---- sched -----------------------------------------------------------------------
+
+int cmdSched(MC &mc) {
+  const MCInstrInfo &MII = *mc.MII;
+  const MCSchedModel &SM = mc.STI->getSchedModel();
+  for (unsigned opc = 0; opc < MII.getNumOpcodes(); ++opc) {
+    const MCInstrDesc &D = MII.get(opc);
+    unsigned sc = D.getSchedClass();
+    const MCSchedClassDesc *SCD = SM.hasInstrSchedModel() ? SM.getSchedClassDesc(sc) : nullptr;
+    bool valid = SCD && SCD->isValid();
+    bool variant = SCD && SCD->isVariant();
+    outs() << "{\"opcode\":" << jstr(MII.getName(opc)) << ",\"class\":" << sc
+           << ",\"valid\":" << valid << ",\"variant\":" << variant
+           << ",\"uops\":" << (valid && !variant ? (unsigned)SCD->NumMicroOps : 0u)
+           << ",\"pseudo\":" << D.isPseudo() << "}\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    errs() << "usage: mcoracle regs|opcodes|describe <cpu>\n";
+    errs() << "usage: mcoracle regs|opcodes|sched|describe <cpu>\n";
     return 2;
   }
   InitializeAllTargetInfos();
@@ -675,6 +697,7 @@ int main(int argc, char **argv) {
   if (cmd == "regs") return cmdRegs(mc);
   if (cmd == "opcodes") return cmdOpcodes(mc);
   if (cmd == "describe") return cmdDescribe(mc);
+  if (cmd == "sched") return cmdSched(mc);
   errs() << "unknown command " << cmd << "\n";
   return 2;
 }

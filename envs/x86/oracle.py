@@ -13,7 +13,8 @@ The helper links against LLVM 14 or LLVM 22 (``llvm-config-<v>``, headers from t
   second instance with equal registers in operands of the same class;
 - :func:`describe`: per instruction of hex blocks, llvm-mca's ``InstrBuilder`` view:
   reads (register, use index, ReadAdvance, independent-from-def), writes (register,
-  latency, clears super-registers), resources, buffers, micro-ops, flags.
+  latency, clears super-registers), resources, buffers, micro-ops, flags;
+- :func:`sched`: per opcode, whether the CPU's scheduling model describes it.
 
 Only :mod:`envs.blocksim.tables` (table extraction) and tests use it; BlockSim itself
 runs on shipped data and llvm-mc. The binary is built once per LLVM version into
@@ -109,6 +110,13 @@ def registers(cpu: str, version: int = 14) -> tuple[dict[str, Any], dict[str, An
 def opcodes(version: int = 14) -> list[dict[str, Any]]:
     """One dict per LLVM opcode (see the module docstring)."""
     return list(_run(version, ["opcodes", "x86-64"]))
+
+
+def sched(cpu: str, version: int = 14) -> list[dict[str, Any]]:
+    """Per LLVM opcode, whether ``cpu``'s scheduling model describes it: ``valid`` (a
+    scheduling class llvm-mca accepts; ``variant``: resolved per instance), ``uops``,
+    ``pseudo``."""
+    return list(_run(version, ["sched", cpu]))
 
 
 def describe(blocks_hex: Sequence[str], cpu: str, version: int = 14) -> list[list[dict[str, Any]]]:
