@@ -15,9 +15,10 @@ eliminated move, an alias to the source register). Per instruction, in program o
   is recorded for the register and its sub-registers, and for its super-registers
   when it clears them (32-bit GPR writes, VEX/EVEX vector writes). Of two writes of
   one instruction to the same register the slower one stays;
-- an eliminated register move (``move`` key whose destination's register file allows
-  it) has no dependencies and issues at dispatch; its destination becomes an alias of
-  its source, so later readers of the destination read whatever last wrote the source.
+- an eliminated register move (``move`` key whose destination's RenameAs register
+  allows it, and that writes it whole: ``movl %ebp, %eax`` on Zen) has no dependencies
+  and issues at dispatch; its destination becomes an alias of its source, so later
+  readers of the destination read whatever last wrote the source.
 
 The block repeats, so a read before any write of its register in the block depends on
 the previous iteration's write: the block is resolved twice and reads in the second
@@ -89,8 +90,16 @@ def resolve(
         for pos, (info, kd) in enumerate(zip(infos, deps, strict=True)):
             found: list[Dep] = []
             if kd.move and len(info.reads) == 1 and len(info.writes) == 1:
-                src, dst = info.reads[0][0], info.writes[0][0]
-                if dst in move_elim and rename_as.get(src) is not None:
+                src, (dst, _, clears) = info.reads[0][0], info.writes[0]
+                # llvm-mca's canEliminateMove: the destination's RenameAs register allows
+                # it (EAX -> RAX: 32-bit moves too), and a destination renamed as a wider
+                # register must clear it (no partial write)
+                ren_dst = rename_as.get(dst) or dst
+                if (
+                    ren_dst in move_elim
+                    and (ren_dst == dst or clears)
+                    and rename_as.get(src) is not None
+                ):
                     elim[pos] = True
                     aliased = rename_as.get(src) or src
                     aliased = alias.get(aliased, aliased)

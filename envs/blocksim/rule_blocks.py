@@ -52,6 +52,11 @@ RULES: list[tuple[str, str, list[str]]] = [
     # eliminated register moves
     ("move_elimination", "znver3", ["movq %rax, %rbx", "imulq %rbx, %rax"]),
     ("move_elimination", "znver3", ["vmovaps %ymm0, %ymm1", "vmulps %ymm1, %ymm1, %ymm0"]),
+    # a 32-bit move is eliminated too (its destination is renamed as the 64-bit register,
+    # which it clears); a 16-bit one is not
+    ("move_elimination_32bit", "znver3", ["imull %eax, %ebp", "movl %ebp, %eax", "movl $1, %ebp"]),
+    ("move_elimination_32bit", "znver4", ["imull %eax, %ebp", "movl %ebp, %eax", "popq %rbp"]),
+    ("move_elimination_16bit_not", "znver2", ["imulw %ax, %bp", "movw %bp, %ax", "movw $1, %bp"]),
     # a group an instruction needs whole is reserved (no other use meanwhile)
     ("reserved_group_div", "haswell", ["divl %ecx", "addl %esi, %edi", "addl %r8d, %r9d"]),
     ("reserved_group_div", "skylake", ["idivq %rcx", "orq %rsi, %rdi", "andq %r8, %r9"]),
