@@ -191,6 +191,11 @@ def _provenance(info: TaskInfo) -> list[str]:
             f"a simulator): MAPE {fmt(nf.get('mape'))}, median APE {fmt(nf.get('median_ape'))}, "
             f"Kendall tau {fmt(nf.get('kendall_tau'))} over {nf.get('n_blocks', '?')} blocks"
         )
+    elif p.get("dataset_cpu"):  # measured ground truth without a same-CPU repeat yet
+        out.append(
+            "ground-truth noise floor: not measured for this dataset (it needs a repeat "
+            f"measurement on a {p['dataset_cpu']} machine, see envs/groundtruth/data/README.md)"
+        )
     out += [f"**note**: {n}" for n in p.get("notes", [])]
     if info.versions:
         out.append("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(info.versions.items())))
