@@ -118,12 +118,16 @@ def main() -> None:
     p.add_argument("--sample", type=int, default=60, help="train modules compiled per pass")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--channel", type=int, default=0, help="modules for the channel test")
+    p.add_argument("--packages", nargs="+", help="corpus packages (default: all; builds)")
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="modules at once")
     args = p.parse_args()
 
     opt0, llc0 = startup_s()
     print(f"start-up: opt + advisor + host {opt0 * 1e3:.0f} ms, llc {llc0 * 1e3:.0f} ms")
 
-    task = make_inlining_task(corpus="debian", features="all", policy="mlp", hidden=16)
+    task = make_inlining_task(
+        corpus="debian", features="all", policy="mlp", hidden=16, packages=args.packages
+    )
     rng = np.random.default_rng(args.seed)
     n = min(args.sample, task.n_items("train"))
     items = np.sort(rng.choice(task.n_items("train"), size=n, replace=False))
@@ -148,7 +152,7 @@ def main() -> None:
         f"llc {llc_s.sum() / total:.0%}; start-up share "
         f"{n * (opt0 + llc0) / total:.0%}; median module {np.median(opt_s + llc_s) * 1e3:.0f} ms"
     )
-    for workers in (1, 2):
+    for workers in args.workers:
         t0 = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(lambda m: compile_with_policy(m.ir_path, policy), modules))

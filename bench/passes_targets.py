@@ -13,6 +13,12 @@ and prints each trial's test figures; ``bench/passes_validate.py`` then re-check
 chosen sequence. Hours on 2 cores; check ``/work/QUIET`` first.
 
     .venv/bin/python bench/passes_targets.py [--general-budget 4000] [--per-module-budget 10000]
+
+A reduced run that keeps the per-module budget rate (10^4 compilations for the whole
+test set's 485 modules = ~20.6 per module) on a hashed subset of the test modules:
+
+    .venv/bin/python bench/passes_targets.py --packages <built packages> \
+        --max-test-per-package 12 --per-module-budget 1240 --general-agents default greedy-oz
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ from pathlib import Path
 from harness.store import load_trials
 
 OUT = Path("runs/passes_targets")
+GENERAL_AGENTS = ("default", "greedy-oz", "seq-hillclimb", "bc-oz+ppo")
 
 
 def _run(suite: Path, workers: int) -> Path:
-    run_dir = OUT / suite.stem
+    run_dir = suite.parent / suite.stem
     cmd = [sys.executable, "-m", "harness.cli", "run", str(suite), "--out", str(run_dir)]
     subprocess.run([*cmd, "--workers", str(workers)], check=True)
     return run_dir
@@ -58,10 +65,38 @@ def main() -> None:
     ap.add_argument("--max-len", type=int, default=16)
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=OUT, help="folder of the two suites and runs")
+    ap.add_argument("--packages", nargs="+", help="corpus packages (default: all; builds)")
+    ap.add_argument("--max-per-package", type=int, help="train/val modules per package")
+    ap.add_argument("--max-test-per-package", type=int, help="test modules per package")
+    ap.add_argument("--max-instructions", type=int, help="train/val/test size cap")
+    ap.add_argument(
+        "--general-agents",
+        nargs="+",
+        default=list(GENERAL_AGENTS),
+        choices=GENERAL_AGENTS,
+        help="stage-1 agents (default is always run)",
+    )
     args = ap.parse_args()
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
     seeds = list(range(args.seeds))
-    general = OUT / "passes_general.toml"
+    extra = ""
+    for key in ("packages", "max_per_package", "max_test_per_package", "max_instructions"):
+        value = getattr(args, key)
+        if value is not None:
+            extra += f", {key} = {json.dumps(value)}"
+    seq_agents = [a for a in ("default", "greedy-oz", "seq-hillclimb") if a in args.general_agents]
+    seq_agents = ["default"] + [a for a in seq_agents if a != "default"]
+    policy_section = ""
+    if "bc-oz+ppo" in args.general_agents:
+        policy_section = f"""
+[tasks.passes-policy]
+task = "passes"
+options = {{ setting = "generalize", policy = "mlp", max_len = {args.max_len}{extra} }}
+agents = ["default", "bc-oz+ppo"]
+"""
+    general = out / "passes_general.toml"
     general.write_text(
         f"""# written by bench/passes_targets.py
 name = "passes_general"
@@ -71,19 +106,14 @@ eval_items = {args.eval_items}
 
 [tasks.passes-seq]
 task = "passes"
-options = {{ setting = "generalize", max_len = {args.max_len} }}
-agents = ["default", "greedy-oz", "seq-hillclimb"]
-
-[tasks.passes-policy]
-task = "passes"
-options = {{ setting = "generalize", policy = "mlp", max_len = {args.max_len} }}
-agents = ["default", "bc-oz+ppo"]
-
+options = {{ setting = "generalize", max_len = {args.max_len}{extra} }}
+agents = {json.dumps(seq_agents)}
+{policy_section}
 [agents.greedy-oz]
 agent = "greedy"
 options = {{ start = "default" }}
 
-[agents.bc-oz+ppo]
+[agents."bc-oz+ppo"]
 agent = "pass-bc+ppo"
 options = {{ expert = "oz", bc_fraction = 0.05 }}
 """
@@ -91,6 +121,7 @@ options = {{ expert = "oz", bc_fraction = 0.05 }}
     run1 = _run(general, args.workers)
     _show(run1)
     trials = load_trials(run1)
+    # The best stage-1 sequence by validation loss (a searcher's, else -Oz's).
     seq = trials[trials["task_label"] == "passes-seq"].sort_values("val_loss").iloc[0]
     start = json.loads(seq["config"])["passes"]
     print(
@@ -100,7 +131,7 @@ options = {{ expert = "oz", bc_fraction = 0.05 }}
         set(start) | {"-Oz", "gvn-sink", "gvn-hoist", "newgvn", "mergefunc", "iroutliner"}
     )
     searcher_options = f"searcher_options = {{ prefer = {json.dumps(prefer)} }}"
-    per = OUT / "passes_permodule.toml"
+    per = out / "passes_permodule.toml"
     per.write_text(
         f"""# written by bench/passes_targets.py
 name = "passes_permodule"
@@ -109,7 +140,7 @@ budgets = [{args.per_module_budget}]
 
 [tasks.passes-per-module]
 task = "passes"
-options = {{ setting = "per-module", max_len = {args.max_len} }}
+options = {{ setting = "per-module", max_len = {args.max_len}{extra} }}
 agents = ["default", "pm-hillclimb"]
 
 [agents.pm-hillclimb]
