@@ -38,7 +38,9 @@ from envs.x86.llvmdesc import LLVMDesc
 # llvm-mca from LLVM 22 on "pretends to have a stack engine" (X86InstrPostProcess::
 # useStackEngine, llvm-project PR 153348): the RSP write of every instruction whose
 # mnemonic is PUSH or POP (X86::isPUSH / X86::isPOP; not PUSHF/POPF, PUSHA/POPA) is
-# dropped, so PUSH/POP chains carry no RSP dependence; their RSP read stays.
+# dropped, so PUSH/POP chains carry no RSP dependence; their RSP read stays. The 16-bit
+# forms (POP16r, PUSH16i8, ...) define ESP, not RSP: llvm-mca 22's search for the RSP
+# write finds none and its (release-build) erase removes the last write, ESP, instead.
 _STACK_ENGINE = re.compile(
     r"(PUSH|POP)(16|32|64)(r|rmr|rmm|i8|i|i32)$|(PUSH|POP)[CDEFGS]S(16|32|64)$"
 )
@@ -123,7 +125,7 @@ def analyze(inst: Instruction, desc: LLVMDesc) -> InstInfo:
     no_rsp = stack_engine_drops_rsp(inst.opcode, desc.version)
     for j, reg in enumerate(od.defs):
         slot = od.n_defs + j
-        if no_rsp and reg == "RSP":
+        if no_rsp and reg in ("RSP", "ESP"):
             continue
         writes.append((reg, slot, od.clears[slot] if slot < len(od.clears) else False))
     reads: list[tuple[str, int]] = []

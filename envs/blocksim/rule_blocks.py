@@ -71,6 +71,9 @@ RULES: list[tuple[str, str, list[str]]] = [
     ("znver4_stack_engine_pop", "znver4", ["popq %rbx", "popq %rbp", "popq %r12"]),
     ("znver4_stack_engine_push", "znver4", ["pushq %rax", "addq $8, %rsp"]),
     ("znver4_stack_engine_reads_rsp", "znver4", ["addq $8, %rsp", "popq %rbx"]),
+    ("znver4_stack_engine_16bit", "znver4", ["popw %ax", "popw %bx"]),
+    ("znver4_stack_engine_16bit", "znver4", ["pushw $1", "addq $8, %rsp"]),
+    ("znver4_apx_pop2_keeps_rsp", "znver4", ["pop2 %rax, %rbx"]),
     ("stack_pop_chain_llvm14", "znver3", ["popq %rbx", "popq %rbp"]),
     ("stack_push_chain_llvm14", "haswell", ["pushq $1", "addq $8, %rsp"]),
 ]
