@@ -63,13 +63,16 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--passes", type=int, default=1)
     p.add_argument("--max-decisions", type=int, default=60, help="skip larger modules")
+    p.add_argument("--packages", nargs="+", help="corpus packages (default: all; builds)")
+    p.add_argument("--split", default="train", choices=["train", "val", "test"])
     args = p.parse_args()
-    task = make_inlining_task(corpus="debian", max_instructions=20000)
+    task = make_inlining_task(corpus="debian", max_instructions=20000, packages=args.packages)
+    split = args.split
     rng = np.random.default_rng(args.seed)
     pool = [
-        task.module("train", i)
-        for i in range(task.n_items("train"))
-        if task.module("train", i).n_decisions <= args.max_decisions
+        task.module(split, i)
+        for i in range(task.n_items(split))
+        if task.module(split, i).n_decisions <= args.max_decisions
     ]
     picks = [pool[i] for i in rng.choice(len(pool), min(args.modules, len(pool)), replace=False)]
     ratios, total = [], 0
