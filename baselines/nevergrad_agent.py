@@ -10,25 +10,13 @@ tenth of each range), and is told the budget in evaluations
 
 from __future__ import annotations
 
-import contextlib
 import warnings
-from collections.abc import Iterator
 
 import nevergrad as ng
 import numpy as np
 
 from harness.agent import AskTellAgent, TrialContext
 from harness.params import Config, ParamSpace
-
-
-@contextlib.contextmanager
-def _quiet_cobyla() -> Iterator[None]:
-    """NGOpt picks COBYLA when the evaluations are fewer than the dimensions (e.g. 200
-    on blocksim's ~2,000); scipy then warns on every ask and tell that MAXFUN and RHOEND
-    were adjusted, which buries a suite's progress lines. Only those two are silenced."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="COBYLA: Invalid (MAXFUN|RHOEND)")
-        yield
 
 
 class NevergradAgent(AskTellAgent):
@@ -59,20 +47,24 @@ class NevergradAgent(AskTellAgent):
             self._opt = ng.optimizers.registry[self.optimizer](
                 parametrization=param, budget=evaluations, num_workers=1
             )
+        # NGOpt picks COBYLA when the evaluations are fewer than the dimensions (200 on
+        # blocksim's ~2,000); scipy then warns on every step that MAXFUN and RHOEND were
+        # adjusted, burying a suite's progress lines. nevergrad runs scipy in a thread of
+        # its own, so a with-block here would not cover it: a process-wide filter for
+        # just these two messages (the agent has its own process).
+        warnings.filterwarnings("ignore", message="COBYLA: Invalid (MAXFUN|RHOEND)")
         self._pending = None
         self.set_diagnostic("dimension", space.dim)
 
     def ask(self) -> Config:
         assert self._opt is not None and self._space is not None
-        with _quiet_cobyla():
-            cand = self._opt.ask()
+        cand = self._opt.ask()
         self._pending = cand
         return self._space.decode(np.asarray(cand.value, dtype=np.float64))
 
     def tell(self, config: Config, loss: float) -> None:
         assert self._opt is not None and self._pending is not None
-        with _quiet_cobyla():
-            self._opt.tell(self._pending, float(loss) if np.isfinite(loss) else 1e300)
+        self._opt.tell(self._pending, float(loss) if np.isfinite(loss) else 1e300)
         self._pending = None
 
     def versions(self) -> dict[str, str]:
