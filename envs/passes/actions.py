@@ -186,7 +186,13 @@ _PASSES: tuple[tuple[str, str], ...] = (
 )
 
 # Passes dropped by the screen (bench/passes_screen.py): name -> why.
-SCREENED_OUT: dict[str, str] = {}
+SCREENED_OUT: dict[str, str] = {
+    "unify-loop-exits": (
+        "segfaults stock opt-22 (function(unify-loop-exits) after "
+        "function(alignment-from-assumptions) on curl/lib/curl_addrinfo.c, 2026-12-02; "
+        "the screen's modules did not hit it)"
+    ),
+}
 
 PASS_KINDS: dict[str, str] = {name: kind for name, kind in _PASSES if name not in SCREENED_OUT}
 PASSES: tuple[str, ...] = tuple(PASS_KINDS)
