@@ -28,6 +28,7 @@ from scipy.stats import kendalltau
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.blocksim_bench import figures  # noqa: E402
 from envs.blocksim.mcaref import mca_total_cycles  # noqa: E402
 from envs.blocksim.simulator import BlockSim  # noqa: E402
 from envs.blocksim.tables import CPU_LLVM  # noqa: E402
@@ -47,12 +48,12 @@ def against(pred: np.ndarray, y: np.ndarray) -> str:
 
 
 def agree(a: np.ndarray, b: np.ndarray) -> str:
-    g = np.isfinite(a) & np.isfinite(b) & (b > 0)
-    rel = np.abs(a[g] - b[g]) / b[g]
+    """blocksim_bench's agreement figures of ``a`` with ``b``, on one line."""
+    f = figures(a, b)
     return (
-        f"n={int(g.sum())} within 5%={np.mean(rel < 0.05):.3f} exact={np.mean(a[g] == b[g]):.3f} "
-        f"median |rel|={np.median(rel):.4f} mean |rel|={rel.mean():.4f} "
-        f"tau={kendalltau(a[g], b[g])[0]:.4f}"
+        f"n={f['n']} within 5%={f['within_5pct']:.3f} exact={f['exact']:.3f} "
+        f"median |rel|={f['median_abs_rel']:.4f} mean |rel|={f['mean_abs_rel']:.4f} "
+        f"tau={f['kendall_tau']:.4f}"
     )
 
 

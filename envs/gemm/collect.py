@@ -13,9 +13,7 @@ import datetime as _dt
 import gzip
 import io
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,9 +25,11 @@ import numpy as np
 from envs.gemm.build import KernelLibrary, compiler_version
 from envs.gemm.shapes import Shape, split_shapes
 from envs.gemm.space import all_configs, config_key
+from envs.gemm.table import load_table
 from envs.gemm.timing import TimingSettings, time_configs, time_torch
 from envs.groundtruth.measure.cpu import cpu_identity, mismatch
 from harness.errors import UserError
+from harness.store import write_atomic
 
 FORMAT = "tunebench-gemm-table-1"
 
@@ -44,18 +44,15 @@ def stem_of(out: Path) -> Path:
     return out.with_name(name)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder + rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def add_to_sidecar(stem: Path, key: str, summary: dict) -> None:
+    """Store ``summary`` under ``key`` in the table's sidecar ``<stem>.json`` (a figure
+    added after the collection: re-measure agreement, refinement) and drop the cached
+    table so the next load sees it."""
+    sidecar = stem.with_name(stem.name + ".json")
+    meta = json.loads(sidecar.read_text())
+    meta[key] = summary
+    write_atomic(sidecar, json.dumps(meta, indent=1).encode())
+    load_table.cache_clear()
 
 
 class Progress:

@@ -11,17 +11,17 @@ summary goes to the sidecar under ``refine``).
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from pathlib import Path
 
 import numpy as np
 
 from envs.gemm.build import KernelLibrary
-from envs.gemm.collect import Progress, stem_of, write_atomic
+from envs.gemm.collect import Progress, add_to_sidecar, stem_of
 from envs.gemm.table import load_table
 from envs.gemm.timing import TimingSettings, time_configs
 from envs.groundtruth.measure.cpu import cpu_identity, mismatch
 from harness.errors import UserError
+from harness.store import write_atomic
 
 
 def refine(out: Path, top: int, timing: TimingSettings, quiet: bool = False) -> str:
@@ -64,11 +64,7 @@ def refine(out: Path, top: int, timing: TimingSettings, quiet: bool = False) -> 
         "shapes_whose_best_changed": changed,
         "shapes": len(table.shapes),
     }
-    sidecar = stem.with_name(stem.name + ".json")
-    meta = json.loads(sidecar.read_text())
-    meta["refine"] = summary
-    write_atomic(sidecar, json.dumps(meta, indent=1).encode())
-    load_table.cache_clear()
+    add_to_sidecar(stem, "refine", summary)
     return (
         f"refined the top {top} of {len(table.shapes)} shapes: the best's refined time / first "
         f"{summary['best_refined_over_first_geomean']:.3f} (geomean), best schedule changed on "

@@ -10,7 +10,6 @@ configurations' order within each shape that has >= 5 re-timed pairs.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,12 @@ import numpy as np
 from scipy.stats import kendalltau
 
 from envs.gemm.build import KernelLibrary
-from envs.gemm.collect import Progress, stem_of, write_atomic
+from envs.gemm.collect import Progress, add_to_sidecar, stem_of
 from envs.gemm.table import load_table
 from envs.gemm.timing import TimingSettings, time_configs
 from envs.groundtruth.measure.cpu import cpu_identity, mismatch
 from harness.errors import UserError
+from harness.store import write_atomic
 
 
 def agreement(first: np.ndarray, second: np.ndarray, shape_ids: np.ndarray) -> dict[str, Any]:
@@ -75,11 +75,7 @@ def remeasure(out: Path, n: int, timing: TimingSettings, seed: int = 0, quiet: b
     summary = agreement(first, second, pick[:, 0])
     summary["when"] = _dt.datetime.now(_dt.UTC).isoformat()
     summary["seed"] = seed
-    sidecar = stem.with_name(stem.name + ".json")
-    meta = json.loads(sidecar.read_text())
-    meta["remeasure"] = summary
-    write_atomic(sidecar, json.dumps(meta, indent=1).encode())
-    load_table.cache_clear()
+    add_to_sidecar(stem, "remeasure", summary)
     return (
         f"{n} pairs re-timed: {summary['within_5pct']:.1%} within 5%, "
         f"{summary['within_10pct']:.1%} within 10%, median |diff| "
