@@ -443,8 +443,19 @@ def test_self_check_measures_chains_on_this_cpu(tmp_path: Path) -> None:
         _bench(name="canary", hex="4801c04801db4801c94801d2", expected={"x": 1.0}, canary=True),
         _bench(name="zmm", requires="no-such-isa", expected={"x": 1.0}),
     ]
-    report = selfcheck.run_self_check(suite, MeasureConfig(runs=3, samples=32), uarch="x")
-    by = {r.bench.name: r for r in report.rows}
+    # A contended run (another hardware thread kept sharing the core through every retry)
+    # gives no value by design; CI's shared 2-core machines hit this. Re-run the check a few
+    # times, and skip, saying why, only if the machine stayed contended throughout.
+    for _attempt in range(4):
+        report = selfcheck.run_self_check(suite, MeasureConfig(runs=3, samples=32), uarch="x")
+        by = {r.bench.name: r for r in report.rows}
+        contended = [
+            n for n in ("add", "imul") if by[n].status == "failed" and "contended" in by[n].detail
+        ]
+        if not contended:
+            break
+    else:
+        pytest.skip(f"machine contended through 4 self-checks ({', '.join(contended)})")
     assert by["add"].measured == pytest.approx(1.0, rel=0.03)
     assert by["imul"].measured == pytest.approx(3.0, rel=0.03)
     assert by["zmm"].status == "skipped"
