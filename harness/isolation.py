@@ -227,7 +227,8 @@ class RemoteObjective:
         # All-integer spaces (tables of thousands of entries) travel as one int64 array.
         if self._space._int_bounds is not None and len(config) == len(self._names):  # noqa: SLF001
             try:
-                return np.array([config[n] for n in self._names], dtype=np.int64)
+                n = len(self._names)
+                return np.fromiter(map(config.__getitem__, self._names), np.int64, count=n)
             except (KeyError, TypeError, ValueError, OverflowError):
                 pass
         return dict(config)
@@ -340,13 +341,17 @@ def _agent_main(job: AgentJob, conn: Connection) -> None:
                 f"the agent's result ({type(result).__name__}) cannot be pickled to the "
                 f"trial process: {exc}"
             ) from exc
-        channel.send(("done", 0, (True, (result, agent.diagnostics(), agent.versions()))))
+        # The agent's own CPU seconds (this process's, from its fork): with the trial
+        # process's, what isolation costs in work, whatever the machine's load.
+        cpu_s = time.process_time()
+        channel.send(("done", 0, (True, (result, agent.diagnostics(), agent.versions(), cpu_s))))
     except BaseException as exc:  # noqa: BLE001 - reported to the trial process
         text = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         try:
-            channel.send(("done", 0, (False, (text, agent.diagnostics(), agent.versions()))))
+            diag, vers = agent.diagnostics(), agent.versions()
+            channel.send(("done", 0, (False, (text, diag, vers, time.process_time()))))
         except Exception:  # noqa: BLE001 - the result itself would not pickle
-            channel.send(("done", 0, (False, (text, {}, {}))))
+            channel.send(("done", 0, (False, (text, {}, {}, time.process_time()))))
 
 
 # ---- trial side ------------------------------------------------------------------
@@ -370,7 +375,9 @@ class IsolatedResult:
     result: Any
     diagnostics: dict[str, float]
     versions: dict[str, str]
-    overhead_s: float  # time spent on the channel in the trial process (not evaluating)
+    overhead_s: float  # wall s the trial process spent on the channel (not evaluating)
+    overhead_cpu_s: float  # CPU s of the same (excludes waiting while the agent ran)
+    agent_cpu_s: float  # CPU s the agent process used, its own work included
 
 
 def run_isolated(job: AgentJob, objective: BudgetedObjective) -> IsolatedResult:
@@ -396,10 +403,12 @@ def run_isolated(job: AgentJob, objective: BudgetedObjective) -> IsolatedResult:
         if proc.is_alive():
             proc.kill()
             proc.join()
-    ok, (value, diagnostics, versions) = payload
+    ok, (value, diagnostics, versions, agent_cpu_s) = payload
     if not ok:
         raise AgentFailed(value, diagnostics, versions)
-    return IsolatedResult(value, diagnostics, versions, server.overhead_s)
+    return IsolatedResult(
+        value, diagnostics, versions, server.overhead_s, server.overhead_cpu_s, agent_cpu_s
+    )
 
 
 class _Server:
@@ -410,7 +419,9 @@ class _Server:
         self.conn = conn
         self.names = space.names
         self.overhead_s = 0.0
+        self.overhead_cpu_s = 0.0
         self._work_s = 0.0
+        self._work_cpu_s = 0.0
 
     def serve_until_done(self, proc: Any) -> tuple[str, Any]:
         while True:
@@ -418,7 +429,7 @@ class _Server:
                 if not proc.is_alive():
                     raise AgentFailed(f"the agent process died (exit code {proc.exitcode})")
                 continue
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             try:
                 kind, rid, payload = recv(self.conn)
             except (EOFError, OSError):
@@ -429,11 +440,17 @@ class _Server:
                 return kind, payload
             if kind == "req":
                 self._answer(rid, payload)
-            self.overhead_s += time.perf_counter() - t0 - self._take_work()
+            # Wall time also holds the moments this process waits, descheduled, while
+            # the agent it just woke runs on the same core; CPU time does not.
+            work_s, work_cpu_s = self._take_work()
+            self.overhead_s += time.perf_counter() - t0 - work_s
+            self.overhead_cpu_s += time.thread_time() - c0 - work_cpu_s
 
-    def _take_work(self) -> float:
-        w, self._work_s = self._work_s, 0.0
-        return w
+    def _take_work(self) -> tuple[float, float]:
+        """(wall s, CPU s) of objective work since the last call."""
+        w, c = self._work_s, self._work_cpu_s
+        self._work_s = self._work_cpu_s = 0.0
+        return w, c
 
     def _config(self, packed: Any) -> Any:
         if isinstance(packed, np.ndarray):
@@ -450,9 +467,10 @@ class _Server:
                 args = (self._config(args[0]), *args[1:])
             if method == "evaluate_policy":
                 args = (self._remote_policy(rid), *args)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             value = fn(*args)
             self._work_s += time.perf_counter() - t0
+            self._work_cpu_s += time.thread_time() - c0
             reply = (True, value, _state(self.objective))
         except BaseException as exc:  # noqa: BLE001 - the agent sees the same exception
             reply = (False, exc, _state(self.objective))

@@ -206,6 +206,8 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
             result = outcome.result
             agent_diagnostics, agent_versions = outcome.diagnostics, outcome.versions
             record["channel_s"] = round(outcome.overhead_s, 4)
+            record["channel_cpu_s"] = round(outcome.overhead_cpu_s, 4)
+            record["agent_cpu_s"] = round(outcome.agent_cpu_s, 4)
         else:
             try:
                 result = agent.run(ctx)

@@ -58,6 +58,10 @@ def test_isolation_changes_no_result(agent: str) -> None:
     a, b = _trial(agent, isolate=True), _trial(agent, isolate=False)
     for key in ("config", "samples_used", "evaluations", "val_loss", "test_mape"):
         assert a[key] == b[key], key
+    # what isolation cost, for bench/harness_overhead.py: wall and CPU s on the trial's
+    # side of the channel, and the agent process's own CPU s
+    assert a["channel_s"] >= a["channel_cpu_s"] >= 0 and a["agent_cpu_s"] > 0
+    assert "agent_cpu_s" not in b
 
 
 def test_agents_forked_by_the_runners_zygote_hold_no_task(tmp_path) -> None:
