@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -46,6 +46,8 @@ class TrialContext:
         device: ``cpu`` or ``cuda``: where torch agents put their models.
         threads: CPU threads the agent may use (torch's intra-op threads); trials run
             in parallel, one core each by default.
+        task_facts: public facts about the task (``Task.facts``), e.g. ``{"cpu":
+            "znver4"}``; empty when the task states none.
     """
 
     objective: BudgetedObjective
@@ -55,6 +57,7 @@ class TrialContext:
     rng: np.random.Generator
     device: str = "cpu"
     threads: int = 1
+    task_facts: dict[str, str] = field(default_factory=dict)
 
 
 class Agent(ABC):

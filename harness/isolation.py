@@ -34,7 +34,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -305,6 +305,7 @@ class AgentJob:
     threads: int
     state: dict[str, Any]
     plugins: str
+    task_facts: dict[str, str] = field(default_factory=dict)
     parent_pid: int = 0
 
 
@@ -328,6 +329,7 @@ def _agent_main(job: AgentJob, conn: Connection) -> None:
         rng=np.random.default_rng(job.rng_seed),
         device=job.device,
         threads=job.threads,
+        task_facts=dict(job.task_facts),
     )
     try:
         try:

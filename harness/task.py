@@ -144,6 +144,12 @@ class Task(ABC):
         CPU, split rule, notes such as a CPU mismatch); JSON-able."""
         return {}
 
+    def facts(self) -> dict[str, str]:
+        """Public facts about the task that agents may read (``TrialContext.task_facts``),
+        e.g. ``{"cpu": "znver4"}``: the simulator's CPU model, which a predictor agent
+        needs to decode blocks as the task does. Never data of any split."""
+        return {}
+
 
 class Simulator(Protocol):
     """A program with parameters that predicts a cost for each input."""
@@ -180,6 +186,7 @@ class TimingTask(Task):
         param_space: ParamSpace,
         split: Split | None = None,
         notes: Sequence[str] = (),
+        facts: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.description = description
@@ -188,6 +195,7 @@ class TimingTask(Task):
         self.param_space = param_space
         self.split: Split = split if split is not None else dataset.split(seed=0)
         self.notes = list(notes)
+        self._facts = dict(facts or {})
 
     def n_items(self, split: str) -> int:
         return len(self.split.part(split))
@@ -229,4 +237,12 @@ class TimingTask(Task):
             out["noise_floor"] = meta["noise_floor"]
         if self.notes:
             out["notes"] = list(self.notes)
+        return out
+
+    def facts(self) -> dict[str, str]:
+        """The constructor's facts plus ``dataset_cpu`` (the measured data's
+        microarchitecture, when its sidecar says)."""
+        out = dict(self._facts)
+        if self.dataset.meta.get("uarch"):
+            out.setdefault("dataset_cpu", str(self.dataset.meta["uarch"]))
         return out

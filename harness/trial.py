@@ -182,6 +182,7 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
             rng=np.random.default_rng(stable_int("agent", spec.agent_name, spec.seed)),
             device=resolve_device(spec.device),
             threads=spec.threads,
+            task_facts=dict(task.facts()),
         )
         if spec.isolate:
             job = AgentJob(
@@ -196,6 +197,7 @@ def run_trial(spec: TrialSpec) -> dict[str, Any]:
                 threads=spec.threads,
                 state=_state(objective),
                 plugins=os.environ.get("TUNEBENCH_PLUGINS", ""),
+                task_facts=ctx.task_facts,
             )
             agent = None  # the agent lives in its own process
             try:

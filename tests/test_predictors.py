@@ -129,3 +129,44 @@ def test_predictor_agents_refuse_tasks_without_hex_blocks() -> None:
     for agent in PREDICTORS:
         ok, why = registry.agent_class(agent).supports(toy)
         assert not ok and why
+
+
+def test_predictor_agents_take_the_tasks_cpu_unless_told() -> None:
+    from agents.predictors.simulators import task_cpu
+
+    assert task_cpu("", {"cpu": "znver4"}) == "znver4"
+    assert task_cpu("haswell", {"cpu": "znver4"}) == "haswell"
+    assert task_cpu("", {}) == "znver3"
+    z4 = {**TASK_OPTIONS, "cpu": "znver4"}
+    assert build_task("blocksim", z4).facts()["cpu"] == "znver4"
+
+    def trial(agent: str, options: dict[str, Any]) -> dict[str, Any]:
+        spec = TrialSpec(
+            suite="facts-test",
+            task_label="blocksim",
+            task="blocksim",
+            agent=agent,
+            seed=0,
+            budget_samples=10,
+            budget_labels=10,
+            task_options=z4,
+            agent_options=options,
+            isolate=True,
+        )
+        record = run_trial(spec)
+        assert record["status"] == "ok", record["error"]
+        return record
+
+    # Through the isolation channel: the stock predictor of a znver4 task is znver4's
+    # default table (the default agent's score); told znver3, it is another table.
+    default = trial("default", {})["test_mape"]
+    assert trial("blocksim-stock", {})["test_mape"] == pytest.approx(default, rel=1e-12)
+    assert trial("blocksim-stock", {"cpu": "znver3"})["test_mape"] != pytest.approx(default)
+
+
+def test_stock_mca_picks_llvm_22_for_a_cpu_only_it_models() -> None:
+    agent = registry.agent_class("mca-stock")()
+    ctx = _context(0, 0)
+    ctx.task_facts = {"cpu": "znver4"}
+    predictor = agent.run(ctx)
+    assert (predictor.mcpu, predictor.llvm) == ("znver4", 22)

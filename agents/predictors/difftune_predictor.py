@@ -36,7 +36,7 @@ from agents.predictors.common import (
     simulate,
 )
 from agents.predictors.ithemal import check_sizes
-from agents.predictors.simulators import BlockSimPredictor
+from agents.predictors.simulators import BlockSimPredictor, task_cpu
 from agents.predictors.uarchs import table_space
 from agents.torchutil import torch_session
 from harness.agent import TrialContext
@@ -56,6 +56,7 @@ def item_tokens(obj: BudgetedObjective, items: Items) -> list[list[str]]:
 class DiffTunePredictorAgent(PredictorAgent):
     """Options:
     cpu: the blocksim CPU of the task's table.
+        Empty: the task's (``ctx.task_facts['cpu']``), else znver3.
     max_samples: simulator samples used at most (the surrogate's training set).
     pool_blocks: blocks in the simulated pool.
     blocks_per_table, epochs, hidden, embed, lr, batch: surrogate (as difftune).
@@ -69,7 +70,7 @@ class DiffTunePredictorAgent(PredictorAgent):
 
     def __init__(
         self,
-        cpu: str = "znver3",
+        cpu: str = "",
         max_samples: int = 40_000,
         pool_blocks: int = 4000,
         blocks_per_table: int = 16,
@@ -109,6 +110,7 @@ class DiffTunePredictorAgent(PredictorAgent):
         return {"torch": torch.__version__}
 
     def run(self, ctx: TrialContext) -> BlockSimPredictor:
+        self.cpu = task_cpu(self.cpu, ctx.task_facts)
         with torch_session(ctx) as device:
             return self._run(ctx, device)
 

@@ -23,7 +23,7 @@ from agents.predictors.common import (
 from agents.predictors.featurize import Tokenizer, Vocab
 from agents.predictors.fit import fit_log_cycles, holdout_shift, log_targets
 from agents.predictors.network import BlockEncoder, NeuralPredictor
-from agents.predictors.simulators import BlockSimPredictor
+from agents.predictors.simulators import BlockSimPredictor, task_cpu
 from agents.predictors.uarchs import table_space
 from agents.torchutil import torch_session
 from harness.agent import TrialContext
@@ -38,7 +38,8 @@ def check_sizes(**sizes: float) -> None:
 
 class IthemalAgent(PredictorAgent):
     """Options:
-    cpu: blocksim CPU whose decoder names the tokens (the task's).
+    cpu: blocksim CPU whose decoder names the tokens.
+        Empty: the task's (``ctx.task_facts['cpu']``), else znver3.
     hidden, embed: LSTM width and embedding size.
     epochs, min_steps, batch, lr: training (epochs raised to reach min_steps).
     max_seconds: wall-time cap on training.
@@ -49,7 +50,7 @@ class IthemalAgent(PredictorAgent):
 
     def __init__(
         self,
-        cpu: str = "znver3",
+        cpu: str = "",
         hidden: int = 96,
         embed: int = 64,
         epochs: int = 60,
@@ -72,6 +73,7 @@ class IthemalAgent(PredictorAgent):
         return {"torch": torch.__version__}
 
     def run(self, ctx: TrialContext) -> NeuralPredictor | None:
+        self.cpu = task_cpu(self.cpu, ctx.task_facts)
         with torch_session(ctx) as device:
             obj = ctx.objective
             pool = all_items(obj)

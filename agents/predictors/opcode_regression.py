@@ -18,6 +18,7 @@ from scipy import sparse
 
 from agents.predictors.common import PredictorAgent, all_items, label_items, mape, read_inputs
 from agents.predictors.featurize import BlockTokens, Tokenizer
+from agents.predictors.simulators import task_cpu
 from harness.agent import TrialContext
 
 RIDGE_GRID = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
@@ -84,17 +85,19 @@ class OpcodeRegressionPredictor:
 
 class OpcodeRegressionAgent(PredictorAgent):
     """Options:
-    cpu: blocksim CPU whose decoder names the tokens (the task's).
+    cpu: blocksim CPU whose decoder names the tokens.
+        Empty: the task's (``ctx.task_facts['cpu']``), else znver3.
     """
 
     name = "opcode-regression"
     description = "per-opcode additive cost model fitted by ridge regression (the floor)"
 
-    def __init__(self, cpu: str = "znver3") -> None:
+    def __init__(self, cpu: str = "") -> None:
         super().__init__()
         self.cpu = cpu
 
     def run(self, ctx: TrialContext) -> OpcodeRegressionPredictor | None:
+        self.cpu = task_cpu(self.cpu, ctx.task_facts)
         obj = ctx.objective
         pool = all_items(obj)
         lab = label_items(ctx, pool)

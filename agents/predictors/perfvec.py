@@ -53,7 +53,7 @@ from agents.predictors.network import (
     length_batches,
     to_tensors,
 )
-from agents.predictors.simulators import BlockSimPredictor
+from agents.predictors.simulators import BlockSimPredictor, task_cpu
 from agents.predictors.uarchs import sample_uarchs, source_config, table_space
 from agents.torchutil import torch_session
 from harness.agent import TrialContext
@@ -63,7 +63,8 @@ RIDGE_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)  # x the number of label
 
 class PerfVecAgent(PredictorAgent):
     """Options:
-    cpu: blocksim CPU whose decoder names the tokens (the task's).
+    cpu: blocksim CPU whose decoder names the tokens.
+        Empty: the task's (``ctx.task_facts['cpu']``), else znver3.
     uarchs: sampled microarchitectures (besides the default and any source).
     blocks_per_uarch: blocks simulated under each sampled one.
     uniform_share: share of sampled tables drawn uniformly (far from the default).
@@ -81,7 +82,7 @@ class PerfVecAgent(PredictorAgent):
 
     def __init__(
         self,
-        cpu: str = "znver3",
+        cpu: str = "",
         uarchs: int = 64,
         blocks_per_uarch: int = 2000,
         uniform_share: float = 0.1,
@@ -129,6 +130,7 @@ class PerfVecAgent(PredictorAgent):
         return {"torch": torch.__version__}
 
     def run(self, ctx: TrialContext) -> NeuralPredictor | None:
+        self.cpu = task_cpu(self.cpu, ctx.task_facts)
         with torch_session(ctx) as device:
             return self._run(ctx, device)
 

@@ -7,10 +7,19 @@ scoring process), so what crosses the isolation channel is a few names and numbe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+DEFAULT_CPU = "znver3"
+
+
+def task_cpu(own: str, facts: Mapping[str, str]) -> str:
+    """The CPU a predictor agent models: its own ``cpu`` option when given, else the
+    task's (``TrialContext.task_facts["cpu"]``), else :data:`DEFAULT_CPU`. Taking the
+    task's keeps a znver4 task from being decoded and anchored as znver3 unasked."""
+    return own or facts.get("cpu") or DEFAULT_CPU
 
 
 class BlockSimPredictor:

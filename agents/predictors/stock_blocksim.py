@@ -4,23 +4,25 @@
 from __future__ import annotations
 
 from agents.predictors.common import PredictorAgent
-from agents.predictors.simulators import BlockSimPredictor
+from agents.predictors.simulators import BlockSimPredictor, task_cpu
 from harness.agent import TrialContext
 
 
 class BlockSimStockAgent(PredictorAgent):
     """Options:
     cpu: the blocksim CPU whose default table predicts.
+        Empty: the task's (``ctx.task_facts['cpu']``), else znver3.
     """
 
     name = "blocksim-stock"
     description = "blocksim with the CPU's default table as a predictor (no labels, no samples)"
 
-    def __init__(self, cpu: str = "znver3") -> None:
+    def __init__(self, cpu: str = "") -> None:
         super().__init__()
         self.cpu = cpu
 
     def run(self, ctx: TrialContext) -> BlockSimPredictor:
+        self.cpu = task_cpu(self.cpu, ctx.task_facts)
         predictor = BlockSimPredictor(self.cpu)
         ctx.objective.propose_predictor(predictor)
         return predictor

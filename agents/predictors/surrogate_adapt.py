@@ -36,6 +36,7 @@ from agents.predictors.featurize import Tokenizer, Vocab
 from agents.predictors.fit import fit_log_cycles, holdout_mape, holdout_shift, log_targets
 from agents.predictors.ithemal import check_sizes
 from agents.predictors.network import BlockEncoder, NeuralPredictor
+from agents.predictors.simulators import task_cpu
 from agents.predictors.uarchs import source_config
 from agents.torchutil import torch_session
 from harness.agent import TrialContext
@@ -44,7 +45,8 @@ from harness.errors import UserError
 
 class SurrogateAdaptAgent(PredictorAgent):
     """Options:
-    cpu: blocksim CPU whose decoder names the tokens (the task's).
+    cpu: blocksim CPU whose decoder names the tokens.
+        Empty: the task's (``ctx.task_facts['cpu']``), else znver3.
     sim_blocks: at most this many blocks simulated for pretraining (charged samples).
     hidden, embed: network sizes (as ``ithemal``).
     pretrain_epochs, pretrain_lr: pretraining on simulator samples.
@@ -57,7 +59,7 @@ class SurrogateAdaptAgent(PredictorAgent):
 
     def __init__(
         self,
-        cpu: str = "znver3",
+        cpu: str = "",
         sim_blocks: int = 100_000,
         hidden: int = 96,
         embed: int = 64,
@@ -90,6 +92,7 @@ class SurrogateAdaptAgent(PredictorAgent):
         return {"torch": torch.__version__}
 
     def run(self, ctx: TrialContext) -> NeuralPredictor | None:
+        self.cpu = task_cpu(self.cpu, ctx.task_facts)
         with torch_session(ctx) as device:
             return self._run(ctx, device)
 

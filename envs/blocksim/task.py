@@ -141,4 +141,5 @@ def make_blocksim_task(
         param_space=space,
         split=parts,
         notes=[note] if note else [],
+        facts={"cpu": cpu},
     )

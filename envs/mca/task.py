@@ -100,4 +100,5 @@ def make_mca_task(
         param_space=space,
         split=make_split(data, split),
         notes=[note] if note else [],
+        facts={"cpu": cpu, "llvm": str(llvm)},
     )

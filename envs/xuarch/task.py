@@ -149,4 +149,5 @@ def make_xuarch_task(
         param_space=space,
         split=parts,
         notes=[note],
+        facts={"cpu": cpu},
     )
