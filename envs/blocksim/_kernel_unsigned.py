@@ -6,10 +6,25 @@ the documented source is envs/blocksim/model.py."""
 from __future__ import annotations
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 from envs.blocksim.kernel_args import BlockArrays, KernelConfig, TableArrays
 _INF = np.int64(1) << np.int64(60)
 
-@nb.njit(cache=True, nogil=True)
+@intrinsic
+def _msb(typingctx, x):
+    """Index of the highest set bit of the int64 ``x`` > 0 (63 - LLVM's ctlz: one
+    lzcnt instruction, where a loop over the bits branched unpredictably)."""
+    if x != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        lz = builder.ctlz(args[0], ir.Constant(ir.IntType(1), 1))
+        return builder.sub(ir.Constant(ir.IntType(64), 63), lz)
+    return (types.int64(types.int64), codegen)
+
+@nb.njit(cache=True, nogil=True, error_model='numpy')
 def _tpush(th: np.ndarray, ts: int, t: int) -> int:
     i = ts
     while i > 0:
@@ -21,7 +36,7 @@ def _tpush(th: np.ndarray, ts: int, t: int) -> int:
     th[np.uint64(i)] = t
     return ts + 1
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model='numpy')
 def _cal_push(cal: np.ndarray, e_r: np.ndarray, e_k: np.ndarray, e_next: np.ndarray, th: np.ndarray, free: int, ts: int, t: int, r: int, k: int) -> tuple[np.uint64(int), np.uint64(int)]:
     slot = t & cal.shape[0] - 1
     e = free
@@ -35,7 +50,7 @@ def _cal_push(cal: np.ndarray, e_r: np.ndarray, e_k: np.ndarray, e_next: np.ndar
     cal[np.uint64(slot)] = e
     return (free, ts)
 
-@nb.njit(cache=True, nogil=True, inline='always')
+@nb.njit(cache=True, nogil=True, inline='always', error_model='numpy')
 def _operands(it: int, i: int, row: int, n: int, base: int, issue: np.ndarray, inst_row: np.ndarray, lat: np.ndarray, ra: np.ndarray, rd_ptr: np.ndarray, rd_pos: np.ndarray, rd_dist: np.ndarray, rd_lofs: np.ndarray, rd_kind: np.ndarray, store_forward: int) -> tuple[np.uint64(int), np.uint64(int)]:
     t = 0
     for r in range(rd_ptr[np.uint64(i)], rd_ptr[np.uint64(i + 1)]):
@@ -54,22 +69,20 @@ def _operands(it: int, i: int, row: int, n: int, base: int, issue: np.ndarray, i
                 lp -= lat[np.uint64(row)] - 1
         elif kind == 3:
             lp += store_forward - lat[np.uint64(row)]
-        if lp < 0:
-            lp = 0
-        if issue[np.uint64(p)] + lp > t:
-            t = issue[np.uint64(p)] + lp
+        lp = lp if lp > 0 else 0
+        tp = issue[np.uint64(p)] + lp
+        t = tp if tp > t else t
     return (t, -1)
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model='numpy')
 def _purge_stale(cal: np.ndarray, e_k: np.ndarray, e_next: np.ndarray, free: int, rq_ver: np.ndarray) -> int:
-    n_res = rq_ver.shape[0]
     for slot in range(cal.shape[0]):
         prev = -1
         e = cal[np.uint64(slot)]
         while e >= 0:
             en = e_next[np.uint64(e)]
             k = e_k[np.uint64(e)]
-            if k < 0 and (-1 - k) // n_res != rq_ver[np.uint64((-1 - k) % n_res)]:
+            if k < 0 and -1 - k >> _RQ_BITS != rq_ver[np.uint64(-1 - k & _RQ_MASK)]:
                 if prev < 0:
                     cal[np.uint64(slot)] = en
                 else:
@@ -84,10 +97,12 @@ _LOC_TIMER = 1
 _LOC_DEP = 2
 _LOC_RQ = 3
 _NOT_READY = -(np.int64(1) << np.int64(50))
+_RQ_BITS = 16
+_RQ_MASK = (1 << _RQ_BITS) - 1
 _SIG_RING = 16
 _MAX_FULL = 8
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model='numpy')
 def _state_vector(out: np.ndarray, c: int, a: int, n: int, ret: int, nd: int, rob_used: int, carry: int, issue: np.ndarray, done: np.ndarray, rdy: np.ndarray, loc: np.ndarray, locv: np.ndarray, rq_head: np.ndarray, rq_t: np.ndarray, rr: np.ndarray, busy: np.ndarray) -> int:
     out[0] = nd - a
     out[1] = ret - a
@@ -127,14 +142,14 @@ def _state_vector(out: np.ndarray, c: int, a: int, n: int, ret: int, nd: int, ro
         w += 3
     return w
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model='numpy')
 def _same_state(x: np.ndarray, y: np.ndarray, length: int) -> bool:
     for i in range(length):
         if x[np.uint64(i)] != y[np.uint64(i)]:
             return False
     return True
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model='numpy')
 def _restore_state(v: np.ndarray, c: int, a: int, n: int, m: int, base: int, umax: int, users: np.ndarray, issue: np.ndarray, done: np.ndarray, rdy: np.ndarray, loc: np.ndarray, locv: np.ndarray, okey: np.ndarray, dep_head: np.ndarray, dep_next: np.ndarray, rq_head: np.ndarray, rq_tail: np.ndarray, rq_next: np.ndarray, rq_prev: np.ndarray, rq_t: np.ndarray, rq_ver: np.ndarray, rr: np.ndarray, busy: np.ndarray, cal: np.ndarray, e_r: np.ndarray, e_k: np.ndarray, e_next: np.ndarray, th: np.ndarray) -> tuple[np.uint64(int), np.uint64(int)]:
     n_res = rq_t.shape[0]
     cal[:] = -1
@@ -203,12 +218,19 @@ def _restore_state(v: np.ndarray, c: int, a: int, n: int, m: int, base: int, uma
     for r in range(n_res):
         if rq_head[np.uint64(r)] >= 0:
             rq_ver[np.uint64(r)] += 1
-            code = -1 - (rq_ver[np.uint64(r)] * n_res + r)
+            code = -1 - (rq_ver[np.uint64(r)] << _RQ_BITS | r)
             free, ts = _cal_push(cal, e_r, e_k, e_next, th, free, ts, rq_t[np.uint64(r)], okey[np.uint64(rq_head[np.uint64(r)])], code)
     return (free, ts)
 
-@nb.njit(cache=True, nogil=True)
-def _signature(out: np.ndarray, c: int, a: int, ret: int, nd: int, rob_used: int, carry: int, rr: np.ndarray, busy: np.ndarray) -> None:
+@nb.njit(cache=True, nogil=True, error_model='numpy')
+def _sig_powers(pw: np.ndarray) -> None:
+    x = np.int64(1)
+    for i in range(pw.shape[0] - 1, -1, -1):
+        pw[np.uint64(i)] = x
+        x = x * np.int64(1000003)
+
+@nb.njit(cache=True, nogil=True, inline='always', error_model='numpy')
+def _signature(out: np.ndarray, c: int, a: int, ret: int, nd: int, rob_used: int, carry: int, rr: np.ndarray, busy: np.ndarray, pw_rr: np.ndarray, pw_busy: np.ndarray) -> None:
     out[0] = nd - a
     out[1] = ret - a
     out[2] = rob_used
@@ -216,18 +238,18 @@ def _signature(out: np.ndarray, c: int, a: int, ret: int, nd: int, rob_used: int
     h = np.int64(0)
     for r in range(rr.shape[0] // 3):
         held = rr[np.uint64(3 * r + 2)] - c
-        h = h * np.int64(1000003) + rr[np.uint64(3 * r)]
-        h = h * np.int64(1000003) + rr[np.uint64(3 * r + 1)]
-        h = h * np.int64(1000003) + (held if held > 0 else 0)
+        h += rr[np.uint64(3 * r)] * pw_rr[np.uint64(3 * r)]
+        h += rr[np.uint64(3 * r + 1)] * pw_rr[np.uint64(3 * r + 1)]
+        h += (held if held > 0 else 0) * pw_rr[np.uint64(3 * r + 2)]
     out[4] = h
     h = np.int64(0)
     for u in range(busy.shape[0]):
         bu = busy[np.uint64(u)] - c
-        h = h * np.int64(1000003) + (bu if bu > 0 else 0)
+        h += (bu if bu > 0 else 0) * pw_busy[np.uint64(u)]
     out[5] = h
 
-@nb.njit(cache=True, nogil=True)
-def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: KernelConfig, horizon: int, skipped: np.ndarray) -> float:
+@nb.njit(cache=True, nogil=True, error_model='numpy')
+def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: KernelConfig, horizon: int, skipped: np.ndarray, ws: np.ndarray, max_uses: int, max_in: int) -> float:
     blk_ptr, inst_row, rd_ptr, rd_pos, rd_dist = (blocks.blk_ptr, blocks.inst_row, blocks.rd_ptr, blocks.rd_pos, blocks.rd_dist)
     rd_lofs, rd_kind, elim, is_store, is_load = (blocks.rd_lofs, blocks.rd_kind, blocks.elim, blocks.is_store, blocks.is_load)
     ps_pos, ps_dist, pl_pos, pl_dist, users = (blocks.ps_pos, blocks.ps_dist, blocks.pl_pos, blocks.pl_dist, blocks.users)
@@ -243,67 +265,169 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
     if n <= 0:
         return np.nan
     m = n * iterations
-    issue = np.full(m, -1, np.int64)
-    done = np.zeros(m, np.int64)
-    rdy = np.full(m, -1, np.int64)
-    dep_head = np.full(m, -1, np.int64)
-    dep_next = np.empty(m, np.int64)
     n_res = ru_ptr.shape[0] - 1
+    n_u = ur_ptr.shape[0] - 1
     cal_size = 1
     while cal_size <= horizon:
         cal_size *= 2
-    cal = np.full(cal_size, -1, np.int64)
-    th = np.empty(cal_size + 1, np.int64)
-    ts = 0
     cap = 2 * m + 2 * n_res + 64
-    e_r = np.empty(cap, np.int64)
-    e_k = np.empty(cap, np.int64)
-    e_next = np.empty(cap, np.int64)
+    vlen = 4 + 4 * n_res + n_units + 3 * m
+    o = 0
+    kit = ws[o:o + m]
+    o += m
+    kpos = ws[o:o + m]
+    o += m
+    k = 0
+    for it in range(iterations):
+        for pos in range(n):
+            kit[np.uint64(k)] = it
+            kpos[np.uint64(k)] = pos
+            k += 1
+    issue = ws[o:o + m]
+    o += m
+    issue[:] = -1
+    done = ws[o:o + m]
+    o += m
+    done[:] = 0
+    rdy = ws[o:o + m]
+    o += m
+    rdy[:] = -1
+    dep_head = ws[o:o + m]
+    o += m
+    dep_head[:] = -1
+    dep_next = ws[o:o + m]
+    o += m
+    if n_res > _RQ_MASK:
+        raise ValueError('too many resources for the resource-queue proxy code')
+    cal = ws[o:o + cal_size]
+    o += cal_size
+    cal[:] = -1
+    th = ws[o:o + cal_size + 1]
+    o += cal_size + 1
+    ts = 0
+    e_r = ws[o:o + cap]
+    o += cap
+    e_k = ws[o:o + cap]
+    o += cap
+    e_next = ws[o:o + cap]
+    o += cap
     for e in range(cap - 1):
         e_next[np.uint64(e)] = e + 1
     e_next[np.uint64(cap - 1)] = -1
     free = 0
-    cur_r = np.empty(cap + m + n_res, np.int64)
-    cur_k = np.empty(cap + m + n_res, np.int64)
+    cur_r = ws[o:o + cap + m + n_res]
+    o += cap + m + n_res
+    cur_k = ws[o:o + cap + m + n_res]
+    o += cap + m + n_res
     umax = 0
     for p in range(n):
         if users[np.uint64(base + p)] > umax:
             umax = users[np.uint64(base + p)]
-    iter_ret = np.zeros(iterations, np.int64)
-    rq_head = np.full(n_res, -1, np.int64)
-    rq_tail = np.full(n_res, -1, np.int64)
-    rq_ver = np.zeros(n_res, np.int64)
-    rq_t = np.full(n_res, -1, np.int64)
-    rq_next = np.empty(m, np.int64)
-    rq_prev = np.empty(m, np.int64)
-    okey = np.empty(m, np.int64)
-    loc = np.zeros(m, np.int64)
-    locv = np.zeros(m, np.int64)
-    busy = np.zeros(n_units, np.int64)
-    buf_used = np.zeros(buf_size.shape[0], np.int64)
+    iter_ret = ws[o:o + iterations]
+    o += iterations
+    iter_ret[:] = 0
+    rq_head = ws[o:o + n_res]
+    o += n_res
+    rq_head[:] = -1
+    rq_tail = ws[o:o + n_res]
+    o += n_res
+    rq_tail[:] = -1
+    rq_ver = ws[o:o + n_res]
+    o += n_res
+    rq_ver[:] = 0
+    rq_t = ws[o:o + n_res]
+    o += n_res
+    rq_t[:] = -1
+    rq_next = ws[o:o + m]
+    o += m
+    rq_prev = ws[o:o + m]
+    o += m
+    okey = ws[o:o + m]
+    o += m
+    loc = ws[o:o + m]
+    o += m
+    loc[:] = 0
+    locv = ws[o:o + m]
+    o += m
+    locv[:] = 0
+    busy = ws[o:o + n_units]
+    o += n_units
+    busy[:] = 0
+    buf_used = ws[o:o + buf_size.shape[0]]
+    o += buf_size.shape[0]
+    buf_used[:] = 0
     lq_used = 0
     sq_used = 0
-    rr = np.empty(3 * n_res, np.int64)
+    rr = ws[o:o + 3 * n_res]
+    o += 3 * n_res
+    ru_all = ws[o:o + n_res]
+    o += n_res
     for r in range(n_res):
-        rr[np.uint64(3 * r)] = (np.int64(1) << ru_ptr[np.uint64(r + 1)] - ru_ptr[np.uint64(r)]) - 1
+        ru_all[np.uint64(r)] = (np.int64(1) << ru_ptr[np.uint64(r + 1)] - ru_ptr[np.uint64(r)]) - 1
+        rr[np.uint64(3 * r)] = ru_all[np.uint64(r)]
         rr[np.uint64(3 * r + 1)] = 0
         rr[np.uint64(3 * r + 2)] = 0
-    chosen = np.empty(64, np.int64)
-    svr = np.empty(512, np.int64)
-    svv = np.empty(512, np.int64)
+    chosen = ws[o:o + max_uses]
+    o += max_uses
+    taken = ws[o:o + n_units]
+    o += n_units
+    taken[:] = 0
+    stamp = 0
+    svr = ws[o:o + 2 * max_uses * (max_in + 1)]
+    o += 2 * max_uses * (max_in + 1)
+    svv = ws[o:o + 2 * max_uses * (max_in + 1)]
+    o += 2 * max_uses * (max_in + 1)
+    rused = ws[o:o + n_res]
+    o += n_res
+    rused[:] = 0
+    any_rs = False
+    for p in range(n):
+        rw = inst_row[np.uint64(base + p)]
+        for j in range(res_ptr[np.uint64(rw)], res_ptr[np.uint64(rw + 1)]):
+            rused[np.uint64(res_id[np.uint64(j)])] = 1
+        any_rs = any_rs or rs_ptr[np.uint64(rw + 1)] > rs_ptr[np.uint64(rw)]
+    bur_ptr = ws[o:o + n_u + 1]
+    o += n_u + 1
+    bur_res = ws[o:o + ur_ptr[np.uint64(n_u)]]
+    o += ur_ptr[np.uint64(n_u)]
+    bur_pos = ws[o:o + ur_ptr[np.uint64(n_u)]]
+    o += ur_ptr[np.uint64(n_u)]
+    w = 0
+    for u in range(n_u):
+        bur_ptr[np.uint64(u)] = w
+        for x in range(ur_ptr[np.uint64(u)], ur_ptr[np.uint64(u + 1)]):
+            if rused[np.uint64(ur_res[np.uint64(x)])] != 0:
+                bur_res[np.uint64(w)] = ur_res[np.uint64(x)]
+                bur_pos[np.uint64(w)] = ur_pos[np.uint64(x)]
+                w += 1
+    bur_ptr[np.uint64(n_u)] = w
     steady = jump and (not extrapolate)
     next_check = 0
-    sig = np.zeros((_SIG_RING, 6), np.int64)
+    sig = ws[o:o + _SIG_RING * 6].reshape((_SIG_RING, 6))
+    o += _SIG_RING * 6
+    sig[:] = 0
     n_sig = 0
-    now = np.zeros(6, np.int64)
-    vlen = 4 + 4 * n_res + n_units + 3 * m
-    full = np.empty((0, 0), np.int64)
+    now = ws[o:o + 6]
+    o += 6
+    now[:] = 0
+    pw_rr = ws[o:o + 3 * n_res]
+    o += 3 * n_res
+    _sig_powers(pw_rr)
+    pw_busy = ws[o:o + n_units]
+    o += n_units
+    _sig_powers(pw_busy)
+    full = ws[o:o + 2 * vlen].reshape((2, vlen))
+    o += 2 * vlen
     cand = -1
     cand_it = 0
     cand_c = 0
     cand_len = 0
-    cand_sig = np.zeros(6, np.int64)
+    cand_sig = ws[o:o + 6]
+    o += 6
+    cand_sig[:] = 0
     n_full = 0
+    if o > ws.shape[0]:
+        raise ValueError('blocksim workspace too small')
     nd = 0
     ret = 0
     rob_used = 0
@@ -315,7 +439,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             j = nd // n
             next_check = (j + 1) * n
             a = j * n
-            _signature(now, c, a, ret, nd, rob_used, carry, rr, busy)
+            _signature(now, c, a, ret, nd, rob_used, carry, rr, busy, pw_rr, pw_busy)
             if cand >= 0 and j - cand_it > _SIG_RING:
                 cand = -1
             if cand >= 0:
@@ -365,8 +489,6 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                             same = False
                             break
                     if same:
-                        if full.shape[0] == 0:
-                            full = np.empty((2, vlen), np.int64)
                         cand = 0
                         cand_it = j
                         cand_c = c
@@ -381,7 +503,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                 steady = False
         progressed = False
         while ret < nd and issue[np.uint64(ret)] >= 0 and (done[np.uint64(ret)] < c):
-            ir = base + ret % n
+            ir = base + kpos[np.uint64(ret)]
             rob_used -= uops[np.uint64(inst_row[np.uint64(ir)])]
             lq_used -= is_load[np.uint64(ir)]
             sq_used -= is_store[np.uint64(ir)]
@@ -443,8 +565,8 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             from_rq = -1
             if k < 0:
                 code = -1 - k
-                rid = code % n_res
-                if code // n_res != rq_ver[np.uint64(rid)] or rq_head[np.uint64(rid)] < 0:
+                rid = code & _RQ_MASK
+                if code >> _RQ_BITS != rq_ver[np.uint64(rid)] or rq_head[np.uint64(rid)] < 0:
                     continue
                 k = rq_head[np.uint64(rid)]
                 from_rq = rid
@@ -455,9 +577,8 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                     rq_tail[np.uint64(rid)] = -1
                 else:
                     rq_prev[np.uint64(nh)] = -1
-            it = k // n
-            pos = k - it * n
-            i = base + pos
+            it = kit[np.uint64(k)]
+            i = base + kpos[np.uint64(k)]
             row = inst_row[np.uint64(i)]
             t = rdy[np.uint64(k)]
             if t < 0:
@@ -516,30 +637,30 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             nsv = 0
             wake = -1
             wres = -1
-            for j in range(rs_ptr[np.uint64(row)], rs_ptr[np.uint64(row + 1)]):
-                if rr[np.uint64(3 * rs_id[np.uint64(j)] + 2)] > c:
-                    wake = rr[np.uint64(3 * rs_id[np.uint64(j)] + 2)]
-                    break
+            stamp += 1
+            jlast = res_ptr[np.uint64(row + 1)] - 1
+            if any_rs:
+                for j in range(rs_ptr[np.uint64(row)], rs_ptr[np.uint64(row + 1)]):
+                    if rr[np.uint64(3 * rs_id[np.uint64(j)] + 2)] > c:
+                        wake = rr[np.uint64(3 * rs_id[np.uint64(j)] + 2)]
+                        break
             for j in range(res_ptr[np.uint64(row)], res_ptr[np.uint64(row + 1)]):
                 if wake >= 0:
                     break
                 rid = res_id[np.uint64(j)]
                 lo = ru_ptr[np.uint64(rid)]
                 cnt = ru_ptr[np.uint64(rid + 1)] - lo
-                if rr[np.uint64(3 * rid + 2)] > c:
+                if any_rs and rr[np.uint64(3 * rid + 2)] > c:
                     wake = rr[np.uint64(3 * rid + 2)]
                     break
                 uready = np.int64(0)
-                for s_ in range(cnt):
-                    uu = ru_idx[np.uint64(lo + s_)]
-                    if busy[np.uint64(uu)] <= c:
-                        dup = False
-                        for q in range(nch):
-                            if chosen[np.uint64(q)] == uu:
-                                dup = True
-                                break
-                        if not dup:
-                            uready |= np.int64(1) << s_
+                if nch == 0:
+                    for s_ in range(cnt):
+                        uready |= np.int64(busy[np.uint64(ru_idx[np.uint64(lo + s_)])] <= c) << s_
+                else:
+                    for s_ in range(cnt):
+                        uu = ru_idx[np.uint64(lo + s_)]
+                        uready |= np.int64((busy[np.uint64(uu)] <= c) & (taken[np.uint64(uu)] != stamp)) << s_
                 if uready == 0:
                     tmin = busy[np.uint64(ru_idx[np.uint64(lo)])]
                     for s_ in range(1, cnt):
@@ -548,13 +669,14 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                     wake = tmin if tmin > c else c + 1
                     wres = rid if tmin > c else -1
                     break
-                if nsv < 512:
+                save = j < jlast
+                if save:
                     svr[np.uint64(nsv)] = 3 * rid
                     svv[np.uint64(nsv)] = rr[np.uint64(3 * rid)]
                     svr[np.uint64(nsv + 1)] = 3 * rid + 1
                     svv[np.uint64(nsv + 1)] = rr[np.uint64(3 * rid + 1)]
                     nsv += 2
-                allu = (np.int64(1) << cnt) - 1
+                allu = ru_all[np.uint64(rid)]
                 cmask = uready & rr[np.uint64(3 * rid)]
                 if cmask == 0:
                     rr[np.uint64(3 * rid)] = allu ^ rr[np.uint64(3 * rid + 1)]
@@ -563,16 +685,14 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                     if cmask == 0:
                         rr[np.uint64(3 * rid)] = allu
                         cmask = uready
-                hb = 0
-                while cmask >> hb + 1 != 0:
-                    hb += 1
+                hb = _msb(cmask)
                 bit = np.int64(1) << hb
                 rr[np.uint64(3 * rid)] &= bit | bit - 1
                 found = ru_idx[np.uint64(lo + hb)]
-                for x in range(ur_ptr[np.uint64(found)], ur_ptr[np.uint64(found + 1)]):
-                    g = ur_res[np.uint64(x)]
-                    gb = np.int64(1) << ur_pos[np.uint64(x)]
-                    if nsv < 512:
+                for x in range(bur_ptr[np.uint64(found)], bur_ptr[np.uint64(found + 1)]):
+                    g = bur_res[np.uint64(x)]
+                    gb = np.int64(1) << bur_pos[np.uint64(x)]
+                    if save:
                         svr[np.uint64(nsv)] = 3 * g
                         svv[np.uint64(nsv)] = rr[np.uint64(3 * g)]
                         svr[np.uint64(nsv + 1)] = 3 * g + 1
@@ -583,11 +703,11 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                     else:
                         rr[np.uint64(3 * g)] &= ~gb
                         if rr[np.uint64(3 * g)] == 0:
-                            rr[np.uint64(3 * g)] = (np.int64(1) << ru_ptr[np.uint64(g + 1)] - ru_ptr[np.uint64(g)]) - 1 ^ rr[np.uint64(3 * g + 1)]
+                            rr[np.uint64(3 * g)] = ru_all[np.uint64(g)] ^ rr[np.uint64(3 * g + 1)]
                             rr[np.uint64(3 * g + 1)] = 0
-                if nch < 64:
-                    chosen[np.uint64(nch)] = found
-                    nch += 1
+                taken[np.uint64(found)] = stamp
+                chosen[np.uint64(nch)] = found
+                nch += 1
             if wake >= 0:
                 for q in range(nsv - 1, -1, -1):
                     rr[np.uint64(svr[np.uint64(q)])] = svv[np.uint64(q)]
@@ -634,7 +754,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                     if a < 0:
                         rq_ver[np.uint64(wres)] += 1
                         rq_t[np.uint64(wres)] = wake
-                        code = -1 - (rq_ver[np.uint64(wres)] * n_res + wres)
+                        code = -1 - (rq_ver[np.uint64(wres)] << _RQ_BITS | wres)
                         _slot = wake & cal.shape[0] - 1
                         _e = free
                         free = e_next[np.uint64(_e)]
@@ -657,7 +777,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                 if from_rq >= 0 and from_rq != wres and (rq_head[np.uint64(from_rq)] >= 0):
                     rq_ver[np.uint64(from_rq)] += 1
                     rq_t[np.uint64(from_rq)] = c
-                    code = -1 - (rq_ver[np.uint64(from_rq)] * n_res + from_rq)
+                    code = -1 - (rq_ver[np.uint64(from_rq)] << _RQ_BITS | from_rq)
                     _rr = okey[np.uint64(rq_head[np.uint64(from_rq)])]
                     _kk = code
                     _i = ncur
@@ -684,7 +804,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             if from_rq >= 0 and rq_head[np.uint64(from_rq)] >= 0:
                 rq_ver[np.uint64(from_rq)] += 1
                 rq_t[np.uint64(from_rq)] = c
-                code = -1 - (rq_ver[np.uint64(from_rq)] * n_res + from_rq)
+                code = -1 - (rq_ver[np.uint64(from_rq)] << _RQ_BITS | from_rq)
                 _rr = okey[np.uint64(rq_head[np.uint64(from_rq)])]
                 _kk = code
                 _i = ncur
@@ -700,8 +820,8 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                 dn = dep_next[np.uint64(d)]
                 dr = okey[np.uint64(d)]
                 cc = c if dr > kr else c + 1
-                dit = d // n
-                di = base + d - dit * n
+                dit = kit[np.uint64(d)]
+                di = base + kpos[np.uint64(d)]
                 drow = inst_row[np.uint64(di)]
                 td, wait_d = _operands(dit, di, drow, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_lofs, rd_kind, store_forward)
                 if wait_d >= 0:
@@ -779,7 +899,8 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             avail = dispatch_width
         wblk = False
         while nd < m:
-            row = inst_row[np.uint64(base + nd % n)]
+            i = base + kpos[np.uint64(nd)]
+            row = inst_row[np.uint64(i)]
             u = uops[np.uint64(row)]
             req = u if u < dispatch_width else dispatch_width
             if req > avail:
@@ -788,11 +909,9 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             q = u if u < rob_size else rob_size
             if rob_used > 0 and rob_used + q > rob_size:
                 break
-            i = base + nd % n
             stall = lq_size > 0 and is_load[np.uint64(i)] and (lq_used >= lq_size) or (sq_size > 0 and is_store[np.uint64(i)] and (sq_used >= sq_size))
             for x in range(buf_ptr[np.uint64(row)], buf_ptr[np.uint64(row + 1)]):
-                if buf_used[np.uint64(buf_id[np.uint64(x)])] >= buf_size[np.uint64(buf_id[np.uint64(x)])]:
-                    stall = True
+                stall |= buf_used[np.uint64(buf_id[np.uint64(x)])] >= buf_size[np.uint64(buf_id[np.uint64(x)])]
             if stall:
                 break
             for x in range(buf_ptr[np.uint64(row)], buf_ptr[np.uint64(row + 1)]):
@@ -808,9 +927,8 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             progressed = True
             k = nd
             nd += 1
-            okey[np.uint64(k)] = (k - users[np.uint64(base + k % n)] + umax) * m + k
-            it = k // n
-            i = base + k - it * n
+            okey[np.uint64(k)] = (k - users[np.uint64(i)] + umax) * m + k
+            it = kit[np.uint64(k)]
             if elim[np.uint64(i)]:
                 issue[np.uint64(k)] = c
                 done[np.uint64(k)] = c
@@ -877,7 +995,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             c = ev if ev > c + 1 and ev < _INF else c + 1
     return float(last_retire + 1)
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model='numpy')
 def _horizon(blocks: BlockArrays, table: TableArrays, config: KernelConfig) -> int:
     max_lat = 0
     for x in table.lat:
@@ -890,27 +1008,56 @@ def _horizon(blocks: BlockArrays, table: TableArrays, config: KernelConfig) -> i
         max_ofs = max(max_ofs, x)
     return max_lat + max_ofs + max_cyc + max(config.store_forward, 0) + 2
 
+@nb.njit(cache=True, nogil=True, error_model='numpy')
+def _workspace_size(blocks: BlockArrays, table: TableArrays, config: KernelConfig, horizon: int) -> tuple[np.uint64(int), np.uint64(int), np.uint64(int)]:
+    max_n = 0
+    for b in range(blocks.blk_ptr.shape[0] - 1):
+        max_n = max(max_n, blocks.blk_ptr[np.uint64(b + 1)] - blocks.blk_ptr[np.uint64(b)])
+    m = max_n * config.iterations
+    n_res = table.ru_ptr.shape[0] - 1
+    n_u = table.ur_ptr.shape[0] - 1
+    n_units = config.n_units
+    max_uses = 1
+    for x in range(table.res_ptr.shape[0] - 1):
+        max_uses = max(max_uses, table.res_ptr[np.uint64(x + 1)] - table.res_ptr[np.uint64(x)])
+    max_in = 1
+    for u in range(n_u):
+        max_in = max(max_in, table.ur_ptr[np.uint64(u + 1)] - table.ur_ptr[np.uint64(u)])
+    cal_size = 1
+    while cal_size <= horizon:
+        cal_size *= 2
+    cap = 2 * m + 2 * n_res + 64
+    vlen = 4 + 4 * n_res + n_units + 3 * m
+    words = 13 * m + 2 * cal_size + 1 + 3 * cap + 2 * (cap + m + n_res) + config.iterations + 4 * n_res + n_units + table.buf_size.shape[0] + 4 * n_res + max_uses + n_units + 4 * max_uses * (max_in + 1) + n_res + n_u + 1 + 2 * table.ur_ptr[np.uint64(n_u)] + _SIG_RING * 6 + 12 + 3 * n_res + n_units + 2 * vlen
+    return (words, max_uses, max_in)
+
 @nb.njit(cache=True, parallel=True)
 def simulate_batch(blocks: BlockArrays, table: TableArrays, config: KernelConfig) -> tuple[np.uint64(np.ndarray), np.uint64(np.ndarray)]:
     nb_blocks = blocks.blk_ptr.shape[0] - 1
     out = np.empty(nb_blocks)
     skipped = np.zeros(nb_blocks, np.int64)
     horizon = _horizon(blocks, table, config)
-    for b in nb.prange(nb_blocks):
-        out[np.uint64(b)] = simulate_block(b, blocks, table, config, horizon, skipped)
+    words, max_uses, max_in = _workspace_size(blocks, table, config, horizon)
+    n_chunks = min(nb_blocks, 256)
+    for ch in nb.prange(n_chunks):
+        ws = np.empty(words, np.int64)
+        for b in range(ch * nb_blocks // n_chunks, (ch + 1) * nb_blocks // n_chunks):
+            out[np.uint64(b)] = simulate_block(b, blocks, table, config, horizon, skipped, ws, max_uses, max_in)
     return (out, skipped)
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model='numpy')
 def simulate_batch_serial(blocks: BlockArrays, table: TableArrays, config: KernelConfig) -> tuple[np.uint64(np.ndarray), np.uint64(np.ndarray)]:
     nb_blocks = blocks.blk_ptr.shape[0] - 1
     out = np.empty(nb_blocks)
     skipped = np.zeros(nb_blocks, np.int64)
     horizon = _horizon(blocks, table, config)
+    words, max_uses, max_in = _workspace_size(blocks, table, config, horizon)
+    ws = np.empty(words, np.int64)
     for b in range(nb_blocks):
-        out[np.uint64(b)] = simulate_block(b, blocks, table, config, horizon, skipped)
+        out[np.uint64(b)] = simulate_block(b, blocks, table, config, horizon, skipped, ws, max_uses, max_in)
     return (out, skipped)
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model='numpy')
 def _extrapolate(iter_ret: np.ndarray, it: int, iterations: int) -> int:
     if it >= iterations - 1:
         return -1

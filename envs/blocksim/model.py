@@ -85,6 +85,19 @@ at a check and at a wake, is one function inlined by numba (``inline="always"``)
 fast as the hand copies. The calendar push inlined that way ran 6% slower than by
 hand (separate processes, 4 rounds), so it stays inlined by hand.
 
+Per-instance constant costs (session 6 of issue 16; predictions bit-identical, checked
+by ``bench/blocksim_equal.py`` on every block of bhive_znver3 / bhive_znver4 and 8,000
+blocks on the other CPUs, default, perturbed and extended tables; 1.3-1.4x on 2,000
+BHive blocks): every working array is a slice of one workspace allocated per batch
+(per chunk of blocks in the threaded kernel) instead of ~30 allocations per block;
+k // n and k % n are table loads (``kit``, ``kpos``) and a resource queue's proxy code
+uses shifts, not divisions; the free-unit mask is computed without branches (which
+units are free is unpredictable); taking a unit updates only the selection states of
+resources the block uses (``bur_*``: no other state is ever read); a check saves the
+selection states it changes only for uses before the last (a check fails before the
+failing use changes anything); the reservation checks run only for blocks with an
+instruction that reserves a group; the signature's hash uses precomputed powers.
+
 This file is the readable source; BlockSim runs the kernel generated from it by
 :mod:`envs.blocksim.kernel_gen` (every array index cast to ``np.uint64``, which spares
 numba's negative-index wraparound: 1.27x), ``envs/blocksim/_kernel_unsigned.py``.
@@ -96,13 +109,30 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from envs.blocksim.kernel_args import BlockArrays, KernelConfig, TableArrays
 
 _INF = np.int64(1) << np.int64(60)
 
 
-@nb.njit(cache=True, nogil=True)
+@intrinsic
+def _msb(typingctx, x):
+    """Index of the highest set bit of the int64 ``x`` > 0 (63 - LLVM's ctlz: one
+    lzcnt instruction, where a loop over the bits branched unpredictably)."""
+    if x != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        lz = builder.ctlz(args[0], ir.Constant(ir.IntType(1), 1))
+        return builder.sub(ir.Constant(ir.IntType(64), 63), lz)
+
+    return types.int64(types.int64), codegen
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def _tpush(th: np.ndarray, ts: int, t: int) -> int:
     """Push cycle ``t`` on the min-heap ``th[:ts]``; returns the new size."""
     i = ts
@@ -116,7 +146,7 @@ def _tpush(th: np.ndarray, ts: int, t: int) -> int:
     return ts + 1
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def _cal_push(
     cal: np.ndarray,
     e_r: np.ndarray,
@@ -145,7 +175,7 @@ def _cal_push(
     return free, ts
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
+@nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _operands(
     it: int,
     i: int,
@@ -191,26 +221,24 @@ def _operands(
                 lp -= lat[row] - 1
         elif kind == 3:
             lp += store_forward - lat[row]
-        if lp < 0:
-            lp = 0
-        if issue[p] + lp > t:
-            t = issue[p] + lp
+        lp = lp if lp > 0 else 0
+        tp = issue[p] + lp
+        t = tp if tp > t else t
     return t, -1
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def _purge_stale(
     cal: np.ndarray, e_k: np.ndarray, e_next: np.ndarray, free: int, rq_ver: np.ndarray
 ) -> int:
     """Unlink stale resource-queue proxies from the calendar; the new free-list head."""
-    n_res = rq_ver.shape[0]
     for slot in range(cal.shape[0]):
         prev = -1
         e = cal[slot]
         while e >= 0:
             en = e_next[e]
             k = e_k[e]
-            if k < 0 and (-1 - k) // n_res != rq_ver[(-1 - k) % n_res]:
+            if k < 0 and (-1 - k) >> _RQ_BITS != rq_ver[(-1 - k) & _RQ_MASK]:
                 if prev < 0:
                     cal[slot] = en
                 else:
@@ -229,11 +257,15 @@ _LOC_TIMER = 1
 _LOC_DEP = 2
 _LOC_RQ = 3
 _NOT_READY = -(np.int64(1) << np.int64(50))  # operand-ready cycle not known yet
+# A resource queue's proxy entry is -1 - (version << _RQ_BITS | resource): shifts and
+# masks, not divisions (at most 2**_RQ_BITS resources; simulate_block checks).
+_RQ_BITS = 16
+_RQ_MASK = (1 << _RQ_BITS) - 1
 _SIG_RING = 16  # cheap signatures of the last checks (see _state_vector)
 _MAX_FULL = 8  # full state vectors taken per block before giving up on a jump
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def _state_vector(
     out: np.ndarray,
     c: int,
@@ -306,7 +338,7 @@ def _state_vector(
     return w
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def _same_state(x: np.ndarray, y: np.ndarray, length: int) -> bool:
     for i in range(length):
         if x[i] != y[i]:
@@ -314,7 +346,7 @@ def _same_state(x: np.ndarray, y: np.ndarray, length: int) -> bool:
     return True
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def _restore_state(
     v: np.ndarray,
     c: int,
@@ -420,14 +452,24 @@ def _restore_state(
     for r in range(n_res):
         if rq_head[r] >= 0:
             rq_ver[r] += 1
-            code = -1 - (rq_ver[r] * n_res + r)
+            code = -1 - ((rq_ver[r] << _RQ_BITS) | r)
             free, ts = _cal_push(
                 cal, e_r, e_k, e_next, th, free, ts, rq_t[r], okey[rq_head[r]], code
             )
     return free, ts
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _sig_powers(pw: np.ndarray) -> None:
+    """pw[i] = 1000003 ** (len(pw) - 1 - i) (int64, wrapping): the weight of the i-th
+    term in :func:`_signature`'s polynomial hash."""
+    x = np.int64(1)
+    for i in range(pw.shape[0] - 1, -1, -1):
+        pw[i] = x
+        x = x * np.int64(1000003)
+
+
+@nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _signature(
     out: np.ndarray,
     c: int,
@@ -438,9 +480,16 @@ def _signature(
     carry: int,
     rr: np.ndarray,
     busy: np.ndarray,
+    pw_rr: np.ndarray,
+    pw_busy: np.ndarray,
 ) -> None:
     """A cheap necessary condition for equal states (see :func:`_state_vector`): the
-    scalars plus hashes of the unit-selection states and the units' busy times."""
+    scalars plus hashes of the unit-selection states and the units' busy times.
+
+    Each hash is the polynomial h = (..((x0 * P + x1) * P + x2)..) in wrapping int64
+    arithmetic, computed as sum(x_i * pw[i]) with the powers of P precomputed
+    (:func:`_sig_powers`): the same value (mod 2**64) without Horner's chain of
+    dependent multiplications. Inlined into the kernel (no reference counting)."""
     out[0] = nd - a
     out[1] = ret - a
     out[2] = rob_used
@@ -448,18 +497,18 @@ def _signature(
     h = np.int64(0)
     for r in range(rr.shape[0] // 3):
         held = rr[3 * r + 2] - c
-        h = h * np.int64(1000003) + rr[3 * r]
-        h = h * np.int64(1000003) + rr[3 * r + 1]
-        h = h * np.int64(1000003) + (held if held > 0 else 0)
+        h += rr[3 * r] * pw_rr[3 * r]
+        h += rr[3 * r + 1] * pw_rr[3 * r + 1]
+        h += (held if held > 0 else 0) * pw_rr[3 * r + 2]
     out[4] = h
     h = np.int64(0)
     for u in range(busy.shape[0]):
         bu = busy[u] - c
-        h = h * np.int64(1000003) + (bu if bu > 0 else 0)
+        h += (bu if bu > 0 else 0) * pw_busy[u]
     out[5] = h
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def simulate_block(
     b: int,
     blocks: BlockArrays,
@@ -467,6 +516,9 @@ def simulate_block(
     config: KernelConfig,
     horizon: int,
     skipped: np.ndarray,
+    ws: np.ndarray,
+    max_uses: int,
+    max_in: int,
 ) -> float:
     """Total cycles of block ``b`` (instructions blk_ptr[b]:blk_ptr[b+1]).
 
@@ -477,7 +529,9 @@ def simulate_block(
     extrapolated (see :func:`_extrapolate`): approximate, off by default.
     ``horizon``: a bound on how many cycles ahead of the current one a timer can be
     set (see :func:`simulate_batch`). ``skipped[b]`` is set to the iterations the
-    steady-state jump skipped (0 if none).
+    steady-state jump skipped (0 if none). ``ws``: the workspace every working array
+    is carved from (:func:`_workspace_size` int64 at least); ``max_uses``, ``max_in``:
+    the most resource uses of a table row, the most resources containing a unit.
 
     Per-instruction arrays are indexed by global instruction index; ``rd_*`` by read
     index (CSR through ``rd_ptr``); table arrays by table row; ``res_*`` (CSR through
@@ -536,12 +590,43 @@ def simulate_block(
     if n <= 0:
         return np.nan
     m = n * iterations
-    issue = np.full(m, -1, np.int64)  # issue cycle, -1 = not issued
-    done = np.zeros(m, np.int64)  # cycle the execution finishes
-    rdy = np.full(m, -1, np.int64)  # operand-ready cycle once all producers issued
+    n_res = ru_ptr.shape[0] - 1
+    n_u = ur_ptr.shape[0] - 1
+    cal_size = 1
+    while cal_size <= horizon:
+        cal_size *= 2
+    cap = 2 * m + 2 * n_res + 64
+    vlen = 4 + 4 * n_res + n_units + 3 * m
+    # Every array below is a slice of the caller's workspace ``ws`` (see
+    # _workspace_size: allocating them per block cost ~5% in malloc / free).
+    o = 0
+    # Iteration and position in the block of each instance (k // n, k % n as loads: an
+    # integer division costs more than the rest of an instance's bookkeeping lines).
+    kit = ws[o : o + m]
+    o += m
+    kpos = ws[o : o + m]
+    o += m
+    k = 0
+    for it in range(iterations):
+        for pos in range(n):
+            kit[k] = it
+            kpos[k] = pos
+            k += 1
+    issue = ws[o : o + m]  # issue cycle, -1 = not issued
+    o += m
+    issue[:] = -1
+    done = ws[o : o + m]  # cycle the execution finishes
+    o += m
+    done[:] = 0
+    rdy = ws[o : o + m]  # operand-ready cycle once all producers issued
+    o += m
+    rdy[:] = -1
     # Instances waiting for an unissued producer p: linked list dep_head[p] -> dep_next.
-    dep_head = np.full(m, -1, np.int64)
-    dep_next = np.empty(m, np.int64)
+    dep_head = ws[o : o + m]
+    o += m
+    dep_head[:] = -1
+    dep_next = ws[o : o + m]
+    o += m
     # Timers: a calendar of `cal_size` slots (a power of two > horizon), slot t mod
     # cal_size holding a list of (order key, instance) entries for cycle t (pool e_*,
     # free list `free`), plus a min-heap `th` of the cycles that have entries (to skip
@@ -551,48 +636,74 @@ def simulate_block(
     # (age - users, then age) made non-negative: (k - users + umax) * m + k.
     # Live entries: at most m instances plus one proxy per resource queue (below);
     # stale proxies are unlinked when the pool runs out.
-    n_res = ru_ptr.shape[0] - 1
-    cal_size = 1
-    while cal_size <= horizon:
-        cal_size *= 2
-    cal = np.full(cal_size, -1, np.int64)
-    th = np.empty(cal_size + 1, np.int64)
+    if n_res > _RQ_MASK:
+        raise ValueError("too many resources for the resource-queue proxy code")
+    cal = ws[o : o + cal_size]
+    o += cal_size
+    cal[:] = -1
+    th = ws[o : o + cal_size + 1]
+    o += cal_size + 1
     ts = 0
-    cap = 2 * m + 2 * n_res + 64
-    e_r = np.empty(cap, np.int64)
-    e_k = np.empty(cap, np.int64)
-    e_next = np.empty(cap, np.int64)
+    e_r = ws[o : o + cap]
+    o += cap
+    e_k = ws[o : o + cap]
+    o += cap
+    e_next = ws[o : o + cap]
+    o += cap
     for e in range(cap - 1):
         e_next[e] = e + 1
     e_next[cap - 1] = -1
     free = 0
     # (a cycle's entries: at most the whole pool plus those made during the cycle)
-    cur_r = np.empty(cap + m + n_res, np.int64)
-    cur_k = np.empty(cap + m + n_res, np.int64)
+    cur_r = ws[o : o + cap + m + n_res]
+    o += cap + m + n_res
+    cur_k = ws[o : o + cap + m + n_res]
+    o += cap + m + n_res
     umax = 0
     for p in range(n):
         if users[base + p] > umax:
             umax = users[base + p]
-    iter_ret = np.zeros(iterations, np.int64)  # for the approximate `extrapolate`
+    iter_ret = ws[o : o + iterations]  # for the approximate `extrapolate`
+    o += iterations
+    iter_ret[:] = 0
     # Instances that found resource rid full wait in rid's queue (doubly linked, in
     # scheduling order) instead of on a timer: when a unit frees, only the queue's
     # head is checked, and the next one only if the head issued, not every waiting
     # instance. One "proxy" timer entry per non-empty queue, (head key,
-    # -1 - (version * n_res + rid)) at its cycle rq_t; a stale version is dropped.
-    rq_head = np.full(n_res, -1, np.int64)
-    rq_tail = np.full(n_res, -1, np.int64)
-    rq_ver = np.zeros(n_res, np.int64)
-    rq_t = np.full(n_res, -1, np.int64)
-    rq_next = np.empty(m, np.int64)
-    rq_prev = np.empty(m, np.int64)
-    okey = np.empty(m, np.int64)  # scheduling-order key, set at dispatch
+    # -1 - (version << _RQ_BITS | rid)) at its cycle rq_t; a stale version is dropped.
+    rq_head = ws[o : o + n_res]
+    o += n_res
+    rq_head[:] = -1
+    rq_tail = ws[o : o + n_res]
+    o += n_res
+    rq_tail[:] = -1
+    rq_ver = ws[o : o + n_res]
+    o += n_res
+    rq_ver[:] = 0
+    rq_t = ws[o : o + n_res]
+    o += n_res
+    rq_t[:] = -1
+    rq_next = ws[o : o + m]
+    o += m
+    rq_prev = ws[o : o + m]
+    o += m
+    okey = ws[o : o + m]  # scheduling-order key, set at dispatch
+    o += m
     # Where each waiting instance is (_LOC_*) and its cycle / producer / resource there.
-    loc = np.zeros(m, np.int64)
-    locv = np.zeros(m, np.int64)
-    busy = np.zeros(n_units, np.int64)
+    loc = ws[o : o + m]
+    o += m
+    loc[:] = 0
+    locv = ws[o : o + m]
+    o += m
+    locv[:] = 0
+    busy = ws[o : o + n_units]
+    o += n_units
+    busy[:] = 0
     # Scheduler-buffer entries in use (dispatch to issue), load / store queue entries
     # in use (dispatch to retirement); buf_* is CSR by table row, sizes per buffer.
-    buf_used = np.zeros(buf_size.shape[0], np.int64)
+    buf_used = ws[o : o + buf_size.shape[0]]
+    o += buf_size.shape[0]
+    buf_used[:] = 0
     lq_used = 0
     sq_used = 0
     # llvm-mca's unit selection per resource (DefaultResourceStrategy): rr[3r] is the
@@ -600,15 +711,55 @@ def simulate_block(
     # rr[3r+1] the units removed from the next sequence.
     # rr[3r+2]: the cycle until which the resource is reserved whole (llvm-mca reserves
     # a group an instruction needs all units of: DIV on the Intel models).
-    rr = np.empty(3 * n_res, np.int64)
+    rr = ws[o : o + 3 * n_res]
+    o += 3 * n_res
+    ru_all = ws[o : o + n_res]  # all units of each resource, as a mask
+    o += n_res
     for r in range(n_res):
-        rr[3 * r] = (np.int64(1) << (ru_ptr[r + 1] - ru_ptr[r])) - 1
+        ru_all[r] = (np.int64(1) << (ru_ptr[r + 1] - ru_ptr[r])) - 1
+        rr[3 * r] = ru_all[r]
         rr[3 * r + 1] = 0
         rr[3 * r + 2] = 0
-    chosen = np.empty(64, np.int64)
-    # Selection states changed by a check, restored if the check fails.
-    svr = np.empty(512, np.int64)
-    svv = np.empty(512, np.int64)
+    # Units a check took, in order (chosen[:nch]) and marked (taken[u] == stamp).
+    chosen = ws[o : o + max_uses]
+    o += max_uses
+    taken = ws[o : o + n_units]
+    o += n_units
+    taken[:] = 0
+    stamp = 0
+    # Selection states changed by a check, restored if the check fails: per use but
+    # the last, its resource and those of its unit's (at most 2 words each).
+    svr = ws[o : o + 2 * max_uses * (max_in + 1)]
+    o += 2 * max_uses * (max_in + 1)
+    svv = ws[o : o + 2 * max_uses * (max_in + 1)]
+    o += 2 * max_uses * (max_in + 1)
+    # Taking a unit updates the selection state of the resources containing it that
+    # this block's instructions use (bur_*: ur_* filtered to those): no other
+    # resource's selection state is ever read while simulating this block.
+    rused = ws[o : o + n_res]
+    o += n_res
+    rused[:] = 0
+    any_rs = False  # does an instruction of the block reserve a group whole?
+    for p in range(n):
+        rw = inst_row[base + p]
+        for j in range(res_ptr[rw], res_ptr[rw + 1]):
+            rused[res_id[j]] = 1
+        any_rs = any_rs or rs_ptr[rw + 1] > rs_ptr[rw]
+    bur_ptr = ws[o : o + n_u + 1]
+    o += n_u + 1
+    bur_res = ws[o : o + ur_ptr[n_u]]
+    o += ur_ptr[n_u]
+    bur_pos = ws[o : o + ur_ptr[n_u]]
+    o += ur_ptr[n_u]
+    w = 0
+    for u in range(n_u):
+        bur_ptr[u] = w
+        for x in range(ur_ptr[u], ur_ptr[u + 1]):
+            if rused[ur_res[x]] != 0:
+                bur_res[w] = ur_res[x]
+                bur_pos[w] = ur_pos[x]
+                w += 1
+    bur_ptr[n_u] = w
     # Steady state (module docstring): once per iteration (the first cycle start after
     # dispatch enters it) a signature is compared with the last _SIG_RING ones; a
     # repeat makes the full state a candidate; when the candidate's signature comes
@@ -616,17 +767,31 @@ def simulate_block(
     # cycles apart let the run jump ahead whole periods.
     steady = jump and not extrapolate
     next_check = 0
-    sig = np.zeros((_SIG_RING, 6), np.int64)
+    sig = ws[o : o + _SIG_RING * 6].reshape((_SIG_RING, 6))
+    o += _SIG_RING * 6
+    sig[:] = 0
     n_sig = 0
-    now = np.zeros(6, np.int64)
-    vlen = 4 + 4 * n_res + n_units + 3 * m
-    full = np.empty((0, 0), np.int64)  # rows: candidate, scratch; allocated on demand
+    now = ws[o : o + 6]
+    o += 6
+    now[:] = 0
+    pw_rr = ws[o : o + 3 * n_res]
+    o += 3 * n_res
+    _sig_powers(pw_rr)
+    pw_busy = ws[o : o + n_units]
+    o += n_units
+    _sig_powers(pw_busy)
+    full = ws[o : o + 2 * vlen].reshape((2, vlen))  # rows: candidate, scratch
+    o += 2 * vlen
     cand = -1  # row of the candidate state, -1 = none
     cand_it = 0
     cand_c = 0
     cand_len = 0
-    cand_sig = np.zeros(6, np.int64)
+    cand_sig = ws[o : o + 6]
+    o += 6
+    cand_sig[:] = 0
     n_full = 0
+    if o > ws.shape[0]:
+        raise ValueError("blocksim workspace too small")
 
     nd = 0
     ret = 0
@@ -641,7 +806,7 @@ def simulate_block(
             j = nd // n
             next_check = (j + 1) * n
             a = j * n
-            _signature(now, c, a, ret, nd, rob_used, carry, rr, busy)
+            _signature(now, c, a, ret, nd, rob_used, carry, rr, busy, pw_rr, pw_busy)
             if cand >= 0 and j - cand_it > _SIG_RING:
                 cand = -1  # it never came round again
             if cand >= 0:
@@ -700,8 +865,6 @@ def simulate_block(
                             same = False
                             break
                     if same:
-                        if full.shape[0] == 0:
-                            full = np.empty((2, vlen), np.int64)
                         cand = 0
                         cand_it = j
                         cand_c = c
@@ -720,7 +883,7 @@ def simulate_block(
         progressed = False
         # 1. retire
         while ret < nd and issue[ret] >= 0 and done[ret] < c:
-            ir = base + ret % n
+            ir = base + kpos[ret]
             rob_used -= uops[inst_row[ir]]
             lq_used -= is_load[ir]
             sq_used -= is_store[ir]
@@ -786,8 +949,8 @@ def simulate_block(
             from_rq = -1
             if k < 0:  # a resource queue's proxy: check its head
                 code = -1 - k
-                rid = code % n_res
-                if code // n_res != rq_ver[rid] or rq_head[rid] < 0:
+                rid = code & _RQ_MASK
+                if (code >> _RQ_BITS) != rq_ver[rid] or rq_head[rid] < 0:
                     continue
                 k = rq_head[rid]
                 from_rq = rid
@@ -798,9 +961,8 @@ def simulate_block(
                     rq_tail[rid] = -1
                 else:
                     rq_prev[nh] = -1
-            it = k // n
-            pos = k - it * n
-            i = base + pos
+            it = kit[k]
+            i = base + kpos[k]
             row = inst_row[i]
             t = rdy[k]
             if t < 0:
@@ -868,31 +1030,32 @@ def simulate_block(
             nsv = 0
             wake = -1
             wres = -1
-            for j in range(rs_ptr[row], rs_ptr[row + 1]):
-                # a group this instruction reserves whole must not be reserved now
-                if rr[3 * rs_id[j] + 2] > c:
-                    wake = rr[3 * rs_id[j] + 2]
-                    break
+            stamp += 1  # units this check takes: taken[u] == stamp
+            jlast = res_ptr[row + 1] - 1
+            if any_rs:  # (else no resource is ever reserved: rr[3r+2] stays 0)
+                for j in range(rs_ptr[row], rs_ptr[row + 1]):
+                    # a group this instruction reserves whole must not be reserved now
+                    if rr[3 * rs_id[j] + 2] > c:
+                        wake = rr[3 * rs_id[j] + 2]
+                        break
             for j in range(res_ptr[row], res_ptr[row + 1]):
                 if wake >= 0:
                     break
                 rid = res_id[j]
                 lo = ru_ptr[rid]
                 cnt = ru_ptr[rid + 1] - lo
-                if rr[3 * rid + 2] > c:  # reserved whole by another instruction
+                if any_rs and rr[3 * rid + 2] > c:  # reserved whole by another instruction
                     wake = rr[3 * rid + 2]
                     break
                 uready = np.int64(0)
-                for s_ in range(cnt):
-                    uu = ru_idx[lo + s_]
-                    if busy[uu] <= c:
-                        dup = False
-                        for q in range(nch):
-                            if chosen[q] == uu:
-                                dup = True
-                                break
-                        if not dup:
-                            uready |= np.int64(1) << s_
+                # (no branch: which units are free is unpredictable)
+                if nch == 0:
+                    for s_ in range(cnt):
+                        uready |= np.int64(busy[ru_idx[lo + s_]] <= c) << s_
+                else:
+                    for s_ in range(cnt):
+                        uu = ru_idx[lo + s_]
+                        uready |= np.int64((busy[uu] <= c) & (taken[uu] != stamp)) << s_
                 if uready == 0:
                     tmin = busy[ru_idx[lo]]
                     for s_ in range(1, cnt):
@@ -904,13 +1067,16 @@ def simulate_block(
                     wake = tmin if tmin > c else c + 1
                     wres = rid if tmin > c else -1
                     break
-                if nsv < 512:
+                # The selection state changed below is saved for a later use's failure
+                # (a check that fails leaves no trace); the last use cannot fail after it.
+                save = j < jlast
+                if save:
                     svr[nsv] = 3 * rid
                     svv[nsv] = rr[3 * rid]
                     svr[nsv + 1] = 3 * rid + 1
                     svv[nsv + 1] = rr[3 * rid + 1]
                     nsv += 2
-                allu = (np.int64(1) << cnt) - 1
+                allu = ru_all[rid]
                 cmask = uready & rr[3 * rid]
                 if cmask == 0:
                     rr[3 * rid] = allu ^ rr[3 * rid + 1]
@@ -919,17 +1085,15 @@ def simulate_block(
                     if cmask == 0:
                         rr[3 * rid] = allu
                         cmask = uready
-                hb = 0  # highest set bit of cmask
-                while (cmask >> (hb + 1)) != 0:
-                    hb += 1
+                hb = _msb(cmask)  # highest set bit of cmask (> 0)
                 bit = np.int64(1) << hb
                 rr[3 * rid] &= bit | (bit - 1)
                 found = ru_idx[lo + hb]
                 # the unit is taken: every resource containing it marks it used
-                for x in range(ur_ptr[found], ur_ptr[found + 1]):
-                    g = ur_res[x]
-                    gb = np.int64(1) << ur_pos[x]
-                    if nsv < 512:
+                for x in range(bur_ptr[found], bur_ptr[found + 1]):
+                    g = bur_res[x]
+                    gb = np.int64(1) << bur_pos[x]
+                    if save:
                         svr[nsv] = 3 * g
                         svv[nsv] = rr[3 * g]
                         svr[nsv + 1] = 3 * g + 1
@@ -940,13 +1104,11 @@ def simulate_block(
                     else:
                         rr[3 * g] &= ~gb
                         if rr[3 * g] == 0:
-                            rr[3 * g] = ((np.int64(1) << (ru_ptr[g + 1] - ru_ptr[g])) - 1) ^ rr[
-                                3 * g + 1
-                            ]
+                            rr[3 * g] = ru_all[g] ^ rr[3 * g + 1]
                             rr[3 * g + 1] = 0
-                if nch < 64:
-                    chosen[nch] = found
-                    nch += 1
+                taken[found] = stamp
+                chosen[nch] = found
+                nch += 1
             if wake >= 0:
                 # A failed check leaves no trace (llvm-mca selects units only when
                 # an instruction issues).
@@ -998,7 +1160,7 @@ def simulate_block(
                     if a < 0:  # new head: new proxy at the first cycle a unit frees
                         rq_ver[wres] += 1
                         rq_t[wres] = wake
-                        code = -1 - (rq_ver[wres] * n_res + wres)
+                        code = -1 - ((rq_ver[wres] << _RQ_BITS) | wres)
                         # _cal_push(..., wake, kr, code), inlined by hand
                         _slot = (wake) & (cal.shape[0] - 1)
                         _e = free
@@ -1023,7 +1185,7 @@ def simulate_block(
                     # the queue's next instance gets its proxy now (this cycle)
                     rq_ver[from_rq] += 1
                     rq_t[from_rq] = c
-                    code = -1 - (rq_ver[from_rq] * n_res + from_rq)
+                    code = -1 - ((rq_ver[from_rq] << _RQ_BITS) | from_rq)
                     # insert (head key, proxy) into this cycle's sorted cur[icur:ncur] (inlined)
                     _rr = okey[rq_head[from_rq]]
                     _kk = code
@@ -1052,7 +1214,7 @@ def simulate_block(
                 # the queue's next instance may take another unit now
                 rq_ver[from_rq] += 1
                 rq_t[from_rq] = c
-                code = -1 - (rq_ver[from_rq] * n_res + from_rq)
+                code = -1 - ((rq_ver[from_rq] << _RQ_BITS) | from_rq)
                 # insert (head key, proxy) into this cycle's sorted cur[icur:ncur] (inlined)
                 _rr = okey[rq_head[from_rq]]
                 _kk = code
@@ -1073,8 +1235,8 @@ def simulate_block(
                 cc = c if dr > kr else c + 1
                 # Resolve d's operands now: its producers' issue cycles are final, so
                 # this gives what its check at cycle cc would (module docstring).
-                dit = d // n
-                di = base + d - dit * n
+                dit = kit[d]
+                di = base + kpos[d]
                 drow = inst_row[di]
                 td, wait_d = _operands(
                     dit, di, drow, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos,
@@ -1159,7 +1321,8 @@ def simulate_block(
             avail = dispatch_width
         wblk = False
         while nd < m:
-            row = inst_row[base + nd % n]
+            i = base + kpos[nd]
+            row = inst_row[i]
             u = uops[row]
             req = u if u < dispatch_width else dispatch_width
             if req > avail:
@@ -1170,13 +1333,11 @@ def simulate_block(
                 break
             # a full scheduler buffer it needs, or a full load / store queue, stalls
             # dispatch until an issue (a retirement) frees an entry
-            i = base + nd % n
             stall = (lq_size > 0 and is_load[i] and lq_used >= lq_size) or (
                 sq_size > 0 and is_store[i] and sq_used >= sq_size
             )
             for x in range(buf_ptr[row], buf_ptr[row + 1]):
-                if buf_used[buf_id[x]] >= buf_size[buf_id[x]]:
-                    stall = True
+                stall |= buf_used[buf_id[x]] >= buf_size[buf_id[x]]
             if stall:
                 break
             for x in range(buf_ptr[row], buf_ptr[row + 1]):
@@ -1192,12 +1353,11 @@ def simulate_block(
             progressed = True
             k = nd
             nd += 1
-            okey[k] = (k - users[base + k % n] + umax) * m + k
+            okey[k] = (k - users[i] + umax) * m + k
             # Operands resolved now: those issued have final cycles, and an unissued
             # producer can issue at c + 1 at the earliest, when it wakes k, so k's check
             # at c + 1 would see the same (module docstring).
-            it = k // n
-            i = base + k - it * n
+            it = kit[k]
             if elim[i]:
                 # An eliminated register move: executed at dispatch, no operands (its
                 # readers read its source's producer), no resources.
@@ -1275,7 +1435,7 @@ def simulate_block(
     return float(last_retire + 1)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def _horizon(blocks: BlockArrays, table: TableArrays, config: KernelConfig) -> int:
     """How far ahead of the current cycle any timer can be set, in cycles."""
     # No timer is set further ahead than an operand-ready cycle (a latency, plus a
@@ -1293,22 +1453,80 @@ def _horizon(blocks: BlockArrays, table: TableArrays, config: KernelConfig) -> i
     return max_lat + max_ofs + max_cyc + max(config.store_forward, 0) + 2
 
 
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _workspace_size(
+    blocks: BlockArrays, table: TableArrays, config: KernelConfig, horizon: int
+) -> tuple[int, int, int]:
+    """(int64 words of workspace simulate_block needs for any block of the batch, the
+    most resource uses of a table row, the most resources containing a unit)."""
+    max_n = 0
+    for b in range(blocks.blk_ptr.shape[0] - 1):
+        max_n = max(max_n, blocks.blk_ptr[b + 1] - blocks.blk_ptr[b])
+    m = max_n * config.iterations
+    n_res = table.ru_ptr.shape[0] - 1
+    n_u = table.ur_ptr.shape[0] - 1
+    n_units = config.n_units
+    max_uses = 1
+    for x in range(table.res_ptr.shape[0] - 1):
+        max_uses = max(max_uses, table.res_ptr[x + 1] - table.res_ptr[x])
+    max_in = 1
+    for u in range(n_u):
+        max_in = max(max_in, table.ur_ptr[u + 1] - table.ur_ptr[u])
+    cal_size = 1
+    while cal_size <= horizon:
+        cal_size *= 2
+    cap = 2 * m + 2 * n_res + 64
+    vlen = 4 + 4 * n_res + n_units + 3 * m
+    words = (
+        13 * m  # kit, kpos, issue, done, rdy, dep_head/next, rq_next/prev, okey, loc, locv
+        + 2 * cal_size
+        + 1
+        + 3 * cap
+        + 2 * (cap + m + n_res)
+        + config.iterations
+        + 4 * n_res  # rq_head, rq_tail, rq_ver, rq_t
+        + n_units  # busy
+        + table.buf_size.shape[0]
+        + 4 * n_res  # rr, ru_all
+        + max_uses
+        + n_units  # taken
+        + 4 * max_uses * (max_in + 1)
+        + n_res  # rused
+        + n_u
+        + 1
+        + 2 * table.ur_ptr[n_u]
+        + _SIG_RING * 6
+        + 12  # now, cand_sig
+        + 3 * n_res
+        + n_units  # signature powers
+        + 2 * vlen
+    )
+    return words, max_uses, max_in
+
+
 @nb.njit(cache=True, parallel=True)
 def simulate_batch(
     blocks: BlockArrays, table: TableArrays, config: KernelConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """Total cycles of every block, float64 [n_blocks], and the iterations of each that
-    the steady-state jump skipped, int64 [n_blocks] (numba threads over blocks)."""
+    the steady-state jump skipped, int64 [n_blocks] (numba threads over blocks, in
+    chunks: one workspace per chunk)."""
     nb_blocks = blocks.blk_ptr.shape[0] - 1
     out = np.empty(nb_blocks)
     skipped = np.zeros(nb_blocks, np.int64)
     horizon = _horizon(blocks, table, config)
-    for b in nb.prange(nb_blocks):
-        out[b] = simulate_block(b, blocks, table, config, horizon, skipped)
+    words, max_uses, max_in = _workspace_size(blocks, table, config, horizon)
+    n_chunks = min(nb_blocks, 256)  # (a fixed count: get_num_threads() stops caching)
+    for ch in nb.prange(n_chunks):
+        ws = np.empty(words, np.int64)
+        for b in range(ch * nb_blocks // n_chunks, (ch + 1) * nb_blocks // n_chunks):
+            out[b] = simulate_block(
+                b, blocks, table, config, horizon, skipped, ws, max_uses, max_in
+            )
     return out, skipped
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def simulate_batch_serial(
     blocks: BlockArrays, table: TableArrays, config: KernelConfig
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -1318,12 +1536,14 @@ def simulate_batch_serial(
     out = np.empty(nb_blocks)
     skipped = np.zeros(nb_blocks, np.int64)
     horizon = _horizon(blocks, table, config)
+    words, max_uses, max_in = _workspace_size(blocks, table, config, horizon)
+    ws = np.empty(words, np.int64)
     for b in range(nb_blocks):
-        out[b] = simulate_block(b, blocks, table, config, horizon, skipped)
+        out[b] = simulate_block(b, blocks, table, config, horizon, skipped, ws, max_uses, max_in)
     return out, skipped
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def _extrapolate(iter_ret: np.ndarray, it: int, iterations: int) -> int:
     """Retire cycle of the last iteration if iterations it-3P..it are periodic, else -1.
 
