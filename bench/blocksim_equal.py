@@ -6,11 +6,12 @@
 Per CPU (znver3 on bhive_znver3, znver4 on bhive_znver4 by default: every block of the
 dataset; a CPU without a measured dataset uses bhive_znver3's blocks), predictions under
 the default table, under one seeded perturbed table (latencies, micro-ops, port cycles
-changed at random, narrower dispatch, smaller ROB) and under the extended model's
-default table; also with the steady-state jump off on the first ``--no-jump-n`` blocks.
-``--save`` writes them as .npy files, ``--check`` compares (NaN equal to NaN) and prints
-the number of differing blocks; the exit status is 1 if any differs. Kernel time of each
-run is printed too (one warm call).
+changed at random, narrower dispatch, smaller ROB), under the default table with
+scheduler buffers and load / store queues a quarter of their size, and under the
+extended model's default table; also with the steady-state jump off on the first
+``--no-jump-n`` blocks. ``--save`` writes them as .npy files, ``--check`` compares (NaN
+equal to NaN) and prints the number of differing blocks; the exit status is 1 if any
+differs. Kernel time of each run is printed too (one warm call).
 """
 
 from __future__ import annotations
@@ -50,11 +51,23 @@ def perturbed(table: Table, seed: int = 1) -> Table:
     )
 
 
+def small_queues(table: Table) -> Table:
+    """``table`` with scheduler buffers, load and store queues a quarter of their size
+    (at least 1 entry): dispatch stalls on full buffers and queues far more often."""
+    return replace(
+        table.copy(),
+        buffer_sizes=tuple(max(1, int(x) // 4) for x in table.buffer_sizes),
+        load_queue=max(1, int(table.load_queue) // 4) if table.load_queue else 0,
+        store_queue=max(1, int(table.store_queue) // 4) if table.store_queue else 0,
+    )
+
+
 def runs(cpu: str, hexes: list[str], no_jump_n: int) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     sim = BlockSim(cpu)
     default = sim.default_table()
-    for name, table in (("default", default), ("perturbed", perturbed(default))):
+    tables = (("default", default), ("perturbed", perturbed(default)))
+    for name, table in (*tables, ("small_queues", small_queues(default))):
         sim.predict(hexes, table)  # warm: decode, compile, batch arrays
         t0 = time.perf_counter()
         out[name] = sim.predict(hexes, table)

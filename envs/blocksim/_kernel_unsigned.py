@@ -356,6 +356,9 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
     buf_used = ws[o:o + buf_size.shape[0]]
     o += buf_size.shape[0]
     buf_used[:] = 0
+    n_bfull = 0
+    for x in range(buf_size.shape[0]):
+        n_bfull += buf_size[np.uint64(x)] <= 0
     lq_used = 0
     sq_used = 0
     rr = ws[o:o + 3 * n_res]
@@ -475,6 +478,9 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                                         buf_used[np.uint64(buf_id[np.uint64(x)])] += 1
                                 lq_used += is_load[np.uint64(ik)]
                                 sq_used += is_store[np.uint64(ik)]
+                            n_bfull = 0
+                            for x in range(buf_size.shape[0]):
+                                n_bfull += buf_used[np.uint64(x)] >= buf_size[np.uint64(x)]
                         steady = False
                     else:
                         cand = new
@@ -799,6 +805,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             issue[np.uint64(k)] = c
             done[np.uint64(k)] = c + lat[np.uint64(row)]
             for x in range(buf_ptr[np.uint64(row)], buf_ptr[np.uint64(row + 1)]):
+                n_bfull -= buf_used[np.uint64(buf_id[np.uint64(x)])] == buf_size[np.uint64(buf_id[np.uint64(x)])]
                 buf_used[np.uint64(buf_id[np.uint64(x)])] -= 1
             progressed = True
             if from_rq >= 0 and rq_head[np.uint64(from_rq)] >= 0:
@@ -910,12 +917,14 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             if rob_used > 0 and rob_used + q > rob_size:
                 break
             stall = lq_size > 0 and is_load[np.uint64(i)] and (lq_used >= lq_size) or (sq_size > 0 and is_store[np.uint64(i)] and (sq_used >= sq_size))
-            for x in range(buf_ptr[np.uint64(row)], buf_ptr[np.uint64(row + 1)]):
-                stall |= buf_used[np.uint64(buf_id[np.uint64(x)])] >= buf_size[np.uint64(buf_id[np.uint64(x)])]
+            if n_bfull > 0:
+                for x in range(buf_ptr[np.uint64(row)], buf_ptr[np.uint64(row + 1)]):
+                    stall |= buf_used[np.uint64(buf_id[np.uint64(x)])] >= buf_size[np.uint64(buf_id[np.uint64(x)])]
             if stall:
                 break
             for x in range(buf_ptr[np.uint64(row)], buf_ptr[np.uint64(row + 1)]):
                 buf_used[np.uint64(buf_id[np.uint64(x)])] += 1
+                n_bfull += buf_used[np.uint64(buf_id[np.uint64(x)])] == buf_size[np.uint64(buf_id[np.uint64(x)])]
             lq_used += is_load[np.uint64(i)]
             sq_used += is_store[np.uint64(i)]
             rob_used += u
@@ -933,6 +942,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                 issue[np.uint64(k)] = c
                 done[np.uint64(k)] = c
                 for x in range(buf_ptr[np.uint64(row)], buf_ptr[np.uint64(row + 1)]):
+                    n_bfull -= buf_used[np.uint64(buf_id[np.uint64(x)])] == buf_size[np.uint64(buf_id[np.uint64(x)])]
                     buf_used[np.uint64(buf_id[np.uint64(x)])] -= 1
                 continue
             t, wait_on = _operands(it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_lofs, rd_kind, store_forward)
@@ -958,6 +968,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                     issue[np.uint64(k)] = c
                     done[np.uint64(k)] = c
                     for x in range(buf_ptr[np.uint64(row)], buf_ptr[np.uint64(row + 1)]):
+                        n_bfull -= buf_used[np.uint64(buf_id[np.uint64(x)])] == buf_size[np.uint64(buf_id[np.uint64(x)])]
                         buf_used[np.uint64(buf_id[np.uint64(x)])] -= 1
                     continue
             tk = t if t > c + 1 else c + 1

@@ -704,6 +704,12 @@ def simulate_block(
     buf_used = ws[o : o + buf_size.shape[0]]
     o += buf_size.shape[0]
     buf_used[:] = 0
+    # Buffers full now (buf_used >= buf_size): dispatch checks an instruction's buffers
+    # only while one is (a buffer fills at its last increment, empties one entry at its
+    # first decrement from full).
+    n_bfull = 0
+    for x in range(buf_size.shape[0]):
+        n_bfull += buf_size[x] <= 0
     lq_used = 0
     sq_used = 0
     # llvm-mca's unit selection per resource (DefaultResourceStrategy): rr[3r] is the
@@ -851,6 +857,9 @@ def simulate_block(
                                         buf_used[buf_id[x]] += 1
                                 lq_used += is_load[ik]
                                 sq_used += is_store[ik]
+                            n_bfull = 0
+                            for x in range(buf_size.shape[0]):
+                                n_bfull += buf_used[x] >= buf_size[x]
                         steady = False
                     else:  # the later state is the likelier one to repeat
                         cand = new
@@ -1208,6 +1217,7 @@ def simulate_block(
             issue[k] = c
             done[k] = c + lat[row]
             for x in range(buf_ptr[row], buf_ptr[row + 1]):
+                n_bfull -= buf_used[buf_id[x]] == buf_size[buf_id[x]]
                 buf_used[buf_id[x]] -= 1
             progressed = True
             if from_rq >= 0 and rq_head[from_rq] >= 0:
@@ -1336,12 +1346,14 @@ def simulate_block(
             stall = (lq_size > 0 and is_load[i] and lq_used >= lq_size) or (
                 sq_size > 0 and is_store[i] and sq_used >= sq_size
             )
-            for x in range(buf_ptr[row], buf_ptr[row + 1]):
-                stall |= buf_used[buf_id[x]] >= buf_size[buf_id[x]]
+            if n_bfull > 0:
+                for x in range(buf_ptr[row], buf_ptr[row + 1]):
+                    stall |= buf_used[buf_id[x]] >= buf_size[buf_id[x]]
             if stall:
                 break
             for x in range(buf_ptr[row], buf_ptr[row + 1]):
                 buf_used[buf_id[x]] += 1
+                n_bfull += buf_used[buf_id[x]] == buf_size[buf_id[x]]
             lq_used += is_load[i]
             sq_used += is_store[i]
             rob_used += u
@@ -1364,6 +1376,7 @@ def simulate_block(
                 issue[k] = c
                 done[k] = c
                 for x in range(buf_ptr[row], buf_ptr[row + 1]):
+                    n_bfull -= buf_used[buf_id[x]] == buf_size[buf_id[x]]
                     buf_used[buf_id[x]] -= 1
                 continue
             t, wait_on = _operands(
@@ -1393,6 +1406,7 @@ def simulate_block(
                     issue[k] = c
                     done[k] = c
                     for x in range(buf_ptr[row], buf_ptr[row + 1]):
+                        n_bfull -= buf_used[buf_id[x]] == buf_size[buf_id[x]]
                         buf_used[buf_id[x]] -= 1
                     continue
             tk = t if t > c + 1 else c + 1

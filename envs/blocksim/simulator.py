@@ -304,6 +304,8 @@ class BlockSim:
         self._decoded: dict[str, tuple[Instruction, ...] | None] = {}
         self._compiled: dict[str, CompiledBlock | None] = {}
         self._batch_cache: dict[tuple[str, ...], tuple] = {}
+        # The last calls' block lists as given -> as checked (lowercase, stripped).
+        self._canon_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
         # Per block, its batch-independent arrays (see _block_arrays); keys get global
         # ids in order of first appearance.
         self._block_cache: dict[str, tuple[np.ndarray, ...]] = {}
@@ -358,7 +360,13 @@ class BlockSim:
             )
         if "memory" in table.extensions and not self.extended:
             raise ValueError("table is for the extended model: use BlockSim(extended=True)")
-        hexes = tuple(check_hex(h) for h in blocks_hex)
+        raw = tuple(blocks_hex)
+        hexes = self._canon_cache.get(raw)
+        if hexes is None:  # (checking 2,000 hex strings took 3% of a warm call)
+            hexes = tuple(check_hex(h) for h in raw)
+            if len(self._canon_cache) > 8:
+                self._canon_cache.pop(next(iter(self._canon_cache)))
+            self._canon_cache[raw] = hexes
         blocks, keys, valid = self._batch(hexes, table)
         arrays = self._table_arrays(table, keys)
         config = KernelConfig(
