@@ -230,20 +230,22 @@ def _sig_powers(pw: np.ndarray) -> None:
         x = x * np.int64(1000003)
 
 @nb.njit(cache=True, nogil=True, inline='always', error_model='numpy')
-def _signature(out: np.ndarray, c: int, a: int, ret: int, nd: int, rob_used: int, carry: int, rr: np.ndarray, busy: np.ndarray, pw_rr: np.ndarray, pw_busy: np.ndarray) -> None:
+def _signature(out: np.ndarray, c: int, a: int, ret: int, nd: int, rob_used: int, carry: int, rr: np.ndarray, busy: np.ndarray, pw_rr: np.ndarray, pw_busy: np.ndarray, sig_r: np.ndarray, n_sig_r: int, sig_u: np.ndarray, n_sig_u: int) -> None:
     out[0] = nd - a
     out[1] = ret - a
     out[2] = rob_used
     out[3] = carry
     h = np.int64(0)
-    for r in range(rr.shape[0] // 3):
+    for x in range(n_sig_r):
+        r = sig_r[np.uint64(x)]
         held = rr[np.uint64(3 * r + 2)] - c
         h += rr[np.uint64(3 * r)] * pw_rr[np.uint64(3 * r)]
         h += rr[np.uint64(3 * r + 1)] * pw_rr[np.uint64(3 * r + 1)]
         h += (held if held > 0 else 0) * pw_rr[np.uint64(3 * r + 2)]
     out[4] = h
     h = np.int64(0)
-    for u in range(busy.shape[0]):
+    for x in range(n_sig_u):
+        u = sig_u[np.uint64(x)]
         bu = busy[np.uint64(u)] - c
         h += (bu if bu > 0 else 0) * pw_busy[np.uint64(u)]
     out[5] = h
@@ -419,6 +421,34 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
     pw_busy = ws[o:o + n_units]
     o += n_units
     _sig_powers(pw_busy)
+    sig_r = ws[o:o + n_res]
+    o += n_res
+    sig_u = ws[o:o + n_units]
+    o += n_units
+    n_sig_r = 0
+    for r in range(n_res):
+        if rused[np.uint64(r)] != 0:
+            sig_r[np.uint64(n_sig_r)] = r
+            n_sig_r += 1
+        elif any_rs:
+            for p in range(n):
+                rw = inst_row[np.uint64(base + p)]
+                for j in range(rs_ptr[np.uint64(rw)], rs_ptr[np.uint64(rw + 1)]):
+                    if rs_id[np.uint64(j)] == r and (n_sig_r == 0 or sig_r[np.uint64(n_sig_r - 1)] != r):
+                        sig_r[np.uint64(n_sig_r)] = r
+                        n_sig_r += 1
+    taken[:] = 0
+    for x in range(n_sig_r):
+        r = sig_r[np.uint64(x)]
+        if rused[np.uint64(r)] != 0:
+            for y in range(ru_ptr[np.uint64(r)], ru_ptr[np.uint64(r + 1)]):
+                taken[np.uint64(ru_idx[np.uint64(y)])] = 1
+    n_sig_u = 0
+    for u in range(n_units):
+        if taken[np.uint64(u)] != 0:
+            sig_u[np.uint64(n_sig_u)] = u
+            n_sig_u += 1
+    taken[:] = 0
     full = ws[o:o + 2 * vlen].reshape((2, vlen))
     o += 2 * vlen
     cand = -1
@@ -442,7 +472,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             j = nd // n
             next_check = (j + 1) * n
             a = j * n
-            _signature(now, c, a, ret, nd, rob_used, carry, rr, busy, pw_rr, pw_busy)
+            _signature(now, c, a, ret, nd, rob_used, carry, rr, busy, pw_rr, pw_busy, sig_r, n_sig_r, sig_u, n_sig_u)
             if cand >= 0 and j - cand_it > _SIG_RING:
                 cand = -1
             if cand >= 0:
@@ -1039,7 +1069,7 @@ def _workspace_size(blocks: BlockArrays, table: TableArrays, config: KernelConfi
         cal_size *= 2
     cap = 2 * m + 2 * n_res + 64
     vlen = 4 + 4 * n_res + n_units + 3 * m
-    words = 13 * m + 2 * cal_size + 1 + 3 * cap + 2 * (cap + m + n_res) + config.iterations + 4 * n_res + n_units + table.buf_size.shape[0] + 4 * n_res + max_uses + n_units + 4 * max_uses * (max_in + 1) + n_res + n_u + 1 + 2 * table.ur_ptr[np.uint64(n_u)] + _SIG_RING * 6 + 12 + 3 * n_res + n_units + 2 * vlen
+    words = 13 * m + 2 * cal_size + 1 + 3 * cap + 2 * (cap + m + n_res) + config.iterations + 4 * n_res + n_units + table.buf_size.shape[0] + 4 * n_res + max_uses + n_units + 4 * max_uses * (max_in + 1) + n_res + n_u + 1 + 2 * table.ur_ptr[np.uint64(n_u)] + _SIG_RING * 6 + 12 + 3 * n_res + n_units + n_res + n_units + 2 * vlen
     return (words, max_uses, max_in)
 
 @nb.njit(cache=True, parallel=True)

@@ -482,6 +482,10 @@ def _signature(
     busy: np.ndarray,
     pw_rr: np.ndarray,
     pw_busy: np.ndarray,
+    sig_r: np.ndarray,
+    n_sig_r: int,
+    sig_u: np.ndarray,
+    n_sig_u: int,
 ) -> None:
     """A cheap necessary condition for equal states (see :func:`_state_vector`): the
     scalars plus hashes of the unit-selection states and the units' busy times.
@@ -489,20 +493,27 @@ def _signature(
     Each hash is the polynomial h = (..((x0 * P + x1) * P + x2)..) in wrapping int64
     arithmetic, computed as sum(x_i * pw[i]) with the powers of P precomputed
     (:func:`_sig_powers`): the same value (mod 2**64) without Horner's chain of
-    dependent multiplications. Inlined into the kernel (no reference counting)."""
+    dependent multiplications. Only the terms of resources ``sig_r[:n_sig_r]`` and
+    units ``sig_u[:n_sig_u]`` are summed: the others are constant during the block (a
+    resource no instruction of it uses or reserves, a unit of none of those), so
+    leaving them out moves every hash of the block by the same constant and keeps
+    which signatures are equal exactly. Inlined into the kernel (no reference
+    counting)."""
     out[0] = nd - a
     out[1] = ret - a
     out[2] = rob_used
     out[3] = carry
     h = np.int64(0)
-    for r in range(rr.shape[0] // 3):
+    for x in range(n_sig_r):
+        r = sig_r[x]
         held = rr[3 * r + 2] - c
         h += rr[3 * r] * pw_rr[3 * r]
         h += rr[3 * r + 1] * pw_rr[3 * r + 1]
         h += (held if held > 0 else 0) * pw_rr[3 * r + 2]
     out[4] = h
     h = np.int64(0)
-    for u in range(busy.shape[0]):
+    for x in range(n_sig_u):
+        u = sig_u[x]
         bu = busy[u] - c
         h += (bu if bu > 0 else 0) * pw_busy[u]
     out[5] = h
@@ -786,6 +797,35 @@ def simulate_block(
     pw_busy = ws[o : o + n_units]
     o += n_units
     _sig_powers(pw_busy)
+    # The resources and units whose state can change in this block (see _signature).
+    sig_r = ws[o : o + n_res]
+    o += n_res
+    sig_u = ws[o : o + n_units]
+    o += n_units
+    n_sig_r = 0
+    for r in range(n_res):
+        if rused[r] != 0:
+            sig_r[n_sig_r] = r
+            n_sig_r += 1
+        elif any_rs:  # reserved by an instruction of the block without using it
+            for p in range(n):
+                rw = inst_row[base + p]
+                for j in range(rs_ptr[rw], rs_ptr[rw + 1]):
+                    if rs_id[j] == r and (n_sig_r == 0 or sig_r[n_sig_r - 1] != r):
+                        sig_r[n_sig_r] = r
+                        n_sig_r += 1
+    taken[:] = 0  # (scratch: mark the units of the used resources)
+    for x in range(n_sig_r):
+        r = sig_r[x]
+        if rused[r] != 0:
+            for y in range(ru_ptr[r], ru_ptr[r + 1]):
+                taken[ru_idx[y]] = 1
+    n_sig_u = 0
+    for u in range(n_units):
+        if taken[u] != 0:
+            sig_u[n_sig_u] = u
+            n_sig_u += 1
+    taken[:] = 0
     full = ws[o : o + 2 * vlen].reshape((2, vlen))  # rows: candidate, scratch
     o += 2 * vlen
     cand = -1  # row of the candidate state, -1 = none
@@ -812,7 +852,10 @@ def simulate_block(
             j = nd // n
             next_check = (j + 1) * n
             a = j * n
-            _signature(now, c, a, ret, nd, rob_used, carry, rr, busy, pw_rr, pw_busy)
+            _signature(
+                now, c, a, ret, nd, rob_used, carry, rr, busy, pw_rr, pw_busy, sig_r, n_sig_r,
+                sig_u, n_sig_u,
+            )  # fmt: skip
             if cand >= 0 and j - cand_it > _SIG_RING:
                 cand = -1  # it never came round again
             if cand >= 0:
@@ -1513,6 +1556,8 @@ def _workspace_size(
         + 12  # now, cand_sig
         + 3 * n_res
         + n_units  # signature powers
+        + n_res
+        + n_units  # sig_r, sig_u
         + 2 * vlen
     )
     return words, max_uses, max_in
