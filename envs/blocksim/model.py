@@ -87,8 +87,9 @@ hand (separate processes, 4 rounds), so it stays inlined by hand.
 
 Per-instance constant costs (session 6 of issue 16; predictions bit-identical, checked
 by ``bench/blocksim_equal.py`` on every block of bhive_znver3 / bhive_znver4 and 8,000
-blocks on the other CPUs, default, perturbed and extended tables; 1.3-1.4x on 2,000
-BHive blocks): every working array is a slice of one workspace allocated per batch
+blocks on the other CPUs, five tables; the kernel 1.25-1.35x faster per block, paired
+in one process, on 2,000 BHive blocks and on all of bhive_znver3 / bhive_znver4):
+every working array is a slice of one workspace allocated per batch
 (per chunk of blocks in the threaded kernel) instead of ~30 allocations per block;
 k // n and k % n are table loads (``kit``, ``kpos``) and a resource queue's proxy code
 uses shifts, not divisions; the free-unit mask is computed without branches (which
@@ -96,7 +97,9 @@ units are free is unpredictable); taking a unit updates only the selection state
 resources the block uses (``bur_*``: no other state is ever read); a check saves the
 selection states it changes only for uses before the last (a check fails before the
 failing use changes anything); the reservation checks run only for blocks with an
-instruction that reserves a group; the signature's hash uses precomputed powers.
+instruction that reserves a group; the signature's hash uses precomputed powers and
+only the resources and units whose state can change in the block; dispatch scans an
+instruction's scheduler buffers only while one is full.
 
 This file is the readable source; BlockSim runs the kernel generated from it by
 :mod:`envs.blocksim.kernel_gen` (every array index cast to ``np.uint64``, which spares
