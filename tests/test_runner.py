@@ -77,8 +77,8 @@ def _children(pid: int) -> list[int]:
 
 
 def test_a_killed_trial_is_left_unfinished_and_resumed(tmp_path) -> None:
-    # Slow toy trials (0.05 s per evaluation x 10) so one can be killed mid-way.
-    cfg = suite(tmp_path, '["random"]', "{ sleep_s = 0.05 }")
+    # Slow toy trials (0.1 s per evaluation x 10) so one can be killed mid-way.
+    cfg = suite(tmp_path, '["random"]', "{ sleep_s = 0.1 }")
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     cmd = [
@@ -96,11 +96,14 @@ def test_a_killed_trial_is_left_unfinished_and_resumed(tmp_path) -> None:
     victim = None
     deadline = time.time() + 180  # generous: CI and shared machines can be slow to start
     while victim is None and time.time() < deadline:
-        kids = _children(proc.pid)
-        if kids:
+        if _children(proc.pid):
             time.sleep(0.2)  # let it get into the trial
-            victim = kids[0]
-            os.kill(victim, signal.SIGKILL)
+            # Listed again: a child seen in the fork-to-exec window of the zygote's spawn
+            # has the runner's command line for a moment, then becomes the zygote.
+            kids = _children(proc.pid)
+            if kids:
+                victim = kids[0]
+                os.kill(victim, signal.SIGKILL)
         time.sleep(0.02)
     _, err = proc.communicate(timeout=300)
     assert victim is not None
