@@ -11,6 +11,10 @@ nothing else.
 
 The runner publishes the zygote's address in ``TUNEBENCH_ZYGOTE`` (inherited by the
 trial processes it forks); without it (e.g. trials on Ray workers) agents are spawned.
+
+Any module the agents' code loads may define ``zygote_warm_up()``: work every forked
+agent would otherwise repeat, done once here (agents/torchutil.py: torch's first-use
+initialization, ~1.7 s of CPU per process).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import multiprocessing as mp
 import os
 import secrets
 import signal
+import sys
 import tempfile
 from collections.abc import Sequence
 from multiprocessing.connection import Client, Connection, Listener
@@ -83,6 +88,7 @@ def _zygote_main(
     listener = Listener(address, family="AF_UNIX", authkey=authkey)
     ready.send(True)
     ready.close()
+    _warm_up()  # while the runner builds its tasks; trials connect after it
     while True:
         try:
             conn = listener.accept()
@@ -105,6 +111,18 @@ def _zygote_main(
             finally:
                 os._exit(code)
         conn.close()
+
+
+def _warm_up() -> None:
+    """Call every loaded module's ``zygote_warm_up()`` once (a failing one is skipped:
+    its agents then pay the cost themselves)."""
+    for module in list(sys.modules.values()):
+        hook = getattr(module, "zygote_warm_up", None)
+        if callable(hook):
+            try:
+                hook()
+            except Exception:  # noqa: BLE001
+                pass
 
 
 class ForkedAgent:

@@ -95,3 +95,25 @@ def test_a_predictor_holding_torch_tensors_crosses_the_channel() -> None:
     assert rec["status"] == "ok", rec["error"]
     assert rec["result_kind"] == "predictor" and rec["labels_used"] == 10
     assert 0 < rec["test_mape"] < 2
+
+
+def test_the_zygote_runs_each_loaded_modules_warm_up_hook(monkeypatch) -> None:
+    import sys
+    import types
+
+    from harness import zygote
+
+    calls: list[str] = []
+    good = types.ModuleType("tb_test_warm_good")
+    good.zygote_warm_up = lambda: calls.append("good")  # type: ignore[attr-defined]
+    bad = types.ModuleType("tb_test_warm_bad")
+
+    def boom() -> None:
+        raise RuntimeError("a failing warm-up is skipped")
+
+    bad.zygote_warm_up = boom  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, bad.__name__, bad)
+    monkeypatch.setitem(sys.modules, good.__name__, good)
+    monkeypatch.setitem(sys.modules, "agents.torchutil", types.ModuleType("no_torch_here"))
+    zygote._warm_up()
+    assert calls == ["good"]

@@ -61,10 +61,11 @@ class BlockSimSimulator:
         self.names = list(names)
         self.base = base if base is not None else sim.default_table()
         self._all = self.base.flat_index(self.names)  # located once, used every call
+        self._name_set = frozenset(self.names)
 
     def table(self, config: Mapping[str, Any]) -> Table:
         """The default table with ``config``'s parameters set (missing ones: default)."""
-        if len(config) == len(self.names) and all(n in config for n in self.names):
+        if len(config) == len(self.names) and self._name_set.issubset(config.keys()):
             return self.base.with_flat(self._all, [config[n] for n in self.names])
         names = [n for n in self.names if n in config]
         return self.base.with_flat(names, [config[n] for n in names])
