@@ -93,6 +93,8 @@ def main() -> int:
     ap.add_argument("--no-jump-n", type=int, default=1000)
     args = ap.parse_args()
     d = Path(args.save or args.check)
+    if args.check and not d.is_dir():
+        sys.exit(f"blocksim_equal: no reference predictions in {d} (run --save first)")
     d.mkdir(parents=True, exist_ok=True)
     bad = 0
     for cpu in args.cpus:

@@ -120,11 +120,11 @@ def main() -> int:
         zygote.publish()
     try:
         build_task("blocksim", OPTIONS)  # built once (decoding), outside the timings
+        modes = {"yes": [True], "no": [False], "both": [True, False]}[a.isolate]
         # One untimed short trial per mode first: the kernel's JIT load, the agent's
         # imports and the zygote's first fork would otherwise land in the first repeat.
-        for isolate in {"yes": [True], "no": [False], "both": [True, False]}[a.isolate]:
+        for isolate in modes:
             timed_trial(a.agent, 10 * a.eval_items, a.eval_items, a.seed, isolate)
-        modes = {"yes": [True], "no": [False], "both": [True, False]}[a.isolate]
         ratios, cpu_ratios = [], []
         for rep in range(max(1, a.repeats)):
             results = {}

@@ -91,17 +91,22 @@ def test_every_agent_of_a_seed_labels_the_same_blocks() -> None:
     assert not np.array_equal(label_items(other, all_items(other.objective)).rows, la.rows)
 
 
-def _trial(agent: str) -> dict[str, Any]:
+def _trial(
+    agent: str,
+    options: dict[str, Any] | None = None,
+    task_options: dict[str, Any] = TASK_OPTIONS,
+    seed: int = 1,
+) -> dict[str, Any]:
     spec = TrialSpec(
         suite="predictors-test",
         task_label="blocksim",
         task="blocksim",
         agent=agent,
-        seed=1,
+        seed=seed,
         budget_samples=1000,
         budget_labels=40,
-        task_options=TASK_OPTIONS,
-        agent_options=FAST[agent],
+        task_options=task_options,
+        agent_options=FAST.get(agent, {}) if options is None else options,
     )
     return run_trial(spec)
 
@@ -140,28 +145,16 @@ def test_predictor_agents_take_the_tasks_cpu_unless_told() -> None:
     z4 = {**TASK_OPTIONS, "cpu": "znver4"}
     assert build_task("blocksim", z4).facts()["cpu"] == "znver4"
 
-    def trial(agent: str, options: dict[str, Any]) -> dict[str, Any]:
-        spec = TrialSpec(
-            suite="facts-test",
-            task_label="blocksim",
-            task="blocksim",
-            agent=agent,
-            seed=0,
-            budget_samples=10,
-            budget_labels=10,
-            task_options=z4,
-            agent_options=options,
-            isolate=True,
-        )
-        record = run_trial(spec)
+    def test_mape(agent: str, options: dict[str, Any]) -> float:
+        record = _trial(agent, options, task_options=z4, seed=0)
         assert record["status"] == "ok", record["error"]
-        return record
+        return record["test_mape"]
 
     # Through the isolation channel: the stock predictor of a znver4 task is znver4's
     # default table (the default agent's score); told znver3, it is another table.
-    default = trial("default", {})["test_mape"]
-    assert trial("blocksim-stock", {})["test_mape"] == pytest.approx(default, rel=1e-12)
-    assert trial("blocksim-stock", {"cpu": "znver3"})["test_mape"] != pytest.approx(default)
+    default = test_mape("default", {})
+    assert test_mape("blocksim-stock", {}) == pytest.approx(default, rel=1e-12)
+    assert test_mape("blocksim-stock", {"cpu": "znver3"}) != pytest.approx(default)
 
 
 def test_stock_mca_picks_llvm_22_for_a_cpu_only_it_models() -> None:

@@ -110,14 +110,13 @@ class DiffTunePredictorAgent(PredictorAgent):
         return {"torch": torch.__version__}
 
     def run(self, ctx: TrialContext) -> BlockSimPredictor:
-        self.cpu = task_cpu(self.cpu, ctx.task_facts)
         with torch_session(ctx) as device:
-            return self._run(ctx, device)
+            return self._run(ctx, device, task_cpu(self.cpu, ctx.task_facts))
 
-    def _run(self, ctx: TrialContext, device: torch.device) -> BlockSimPredictor:
+    def _run(self, ctx: TrialContext, device: torch.device, cpu: str) -> BlockSimPredictor:
         obj, rng = ctx.objective, ctx.rng
         tspace = table_space(ctx.param_space)
-        stock = BlockSimPredictor(self.cpu)
+        stock = BlockSimPredictor(cpu)
         obj.propose_predictor(stock)
         if tspace is None:
             return stock
@@ -213,7 +212,7 @@ class DiffTunePredictorAgent(PredictorAgent):
                 return stock
             chosen = best[1]
         names = list(layout.names)
-        predictor = BlockSimPredictor(self.cpu, names, [chosen[n] for n in names])
+        predictor = BlockSimPredictor(cpu, names, [chosen[n] for n in names])
         obj.propose_predictor(predictor)
         self.set_diagnostic("params_changed", float(sum(chosen[n] != default[n] for n in names)))
         return predictor

@@ -73,11 +73,11 @@ class IthemalAgent(PredictorAgent):
         return {"torch": torch.__version__}
 
     def run(self, ctx: TrialContext) -> NeuralPredictor | None:
-        self.cpu = task_cpu(self.cpu, ctx.task_facts)
+        cpu = task_cpu(self.cpu, ctx.task_facts)
         with torch_session(ctx) as device:
             obj = ctx.objective
             pool = all_items(obj)
-            tokenizer = Tokenizer(self.cpu)
+            tokenizer = Tokenizer(cpu)
             tokens = tokenizer(read_inputs(obj, pool))
             vocab = Vocab(tokens)
             lab = label_items(ctx, pool)
@@ -85,7 +85,7 @@ class IthemalAgent(PredictorAgent):
             ok &= np.array([tokens[r] is not None for r in lab.rows], bool)
             anchor = None
             if self.anchor and table_space(ctx.param_space) is not None:
-                anchor = BlockSimPredictor(self.cpu)
+                anchor = BlockSimPredictor(cpu)
                 n_sim = min(len(lab.rows), obj.samples_left)
                 s_log, s_ok = log_targets(np.full(len(lab.rows), np.nan))
                 s_log[:n_sim], s_ok[:n_sim] = log_targets(

@@ -97,11 +97,11 @@ class OpcodeRegressionAgent(PredictorAgent):
         self.cpu = cpu
 
     def run(self, ctx: TrialContext) -> OpcodeRegressionPredictor | None:
-        self.cpu = task_cpu(self.cpu, ctx.task_facts)
+        cpu = task_cpu(self.cpu, ctx.task_facts)
         obj = ctx.objective
         pool = all_items(obj)
         lab = label_items(ctx, pool)
-        tokenizer = Tokenizer(self.cpu)
+        tokenizer = Tokenizer(cpu)
         blocks = tokenizer(read_inputs(obj, lab.items))
         ok = np.array([b is not None for b in blocks], bool) & np.isfinite(lab.targets)
         ok &= lab.targets > 0

@@ -130,14 +130,13 @@ class PerfVecAgent(PredictorAgent):
         return {"torch": torch.__version__}
 
     def run(self, ctx: TrialContext) -> NeuralPredictor | None:
-        self.cpu = task_cpu(self.cpu, ctx.task_facts)
         with torch_session(ctx) as device:
-            return self._run(ctx, device)
+            return self._run(ctx, device, task_cpu(self.cpu, ctx.task_facts))
 
-    def _run(self, ctx: TrialContext, device: torch.device) -> NeuralPredictor | None:
+    def _run(self, ctx: TrialContext, device: torch.device, cpu: str) -> NeuralPredictor | None:
         obj, space, rng = ctx.objective, ctx.param_space, ctx.rng
         pool = all_items(obj)
-        tokenizer = Tokenizer(self.cpu)
+        tokenizer = Tokenizer(cpu)
         tokens = tokenizer(read_inputs(obj, pool))
         vocab = Vocab(tokens)
         enc = vocab.encode(tokens)
@@ -168,7 +167,7 @@ class PerfVecAgent(PredictorAgent):
 
         # Anchored: every column is predicted relative to the default configuration's
         # simulated cycles, which the predictor recomputes with blocksim at test time.
-        anchor = BlockSimPredictor(self.cpu) if self.anchor and table_space(space) else None
+        anchor = BlockSimPredictor(cpu) if self.anchor and table_space(space) else None
         self.set_diagnostic("anchored", float(anchor is not None))
         offset = np.zeros(n)
         if anchor is not None:

@@ -22,7 +22,7 @@ class BlockSimStockAgent(PredictorAgent):
         self.cpu = cpu
 
     def run(self, ctx: TrialContext) -> BlockSimPredictor:
-        self.cpu = task_cpu(self.cpu, ctx.task_facts)
-        predictor = BlockSimPredictor(self.cpu)
+        cpu = task_cpu(self.cpu, ctx.task_facts)
+        predictor = BlockSimPredictor(cpu)
         ctx.objective.propose_predictor(predictor)
         return predictor

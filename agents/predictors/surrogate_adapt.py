@@ -92,14 +92,13 @@ class SurrogateAdaptAgent(PredictorAgent):
         return {"torch": torch.__version__}
 
     def run(self, ctx: TrialContext) -> NeuralPredictor | None:
-        self.cpu = task_cpu(self.cpu, ctx.task_facts)
         with torch_session(ctx) as device:
-            return self._run(ctx, device)
+            return self._run(ctx, device, task_cpu(self.cpu, ctx.task_facts))
 
-    def _run(self, ctx: TrialContext, device: torch.device) -> NeuralPredictor | None:
+    def _run(self, ctx: TrialContext, device: torch.device, cpu: str) -> NeuralPredictor | None:
         obj = ctx.objective
         pool = all_items(obj)
-        tokenizer = Tokenizer(self.cpu)
+        tokenizer = Tokenizer(cpu)
         tokens = tokenizer(read_inputs(obj, pool))
         vocab = Vocab(tokens)
         decoded = np.array([t is not None for t in tokens], bool)
