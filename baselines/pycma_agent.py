@@ -24,6 +24,9 @@ FULL_COVARIANCE_MAX_DIMS = 100
 class PyCMAAgent(AskTellAgent):
     name = "pycma"
     description = "pycma CMA-ES with IPOP restarts (separable above 100 dims), default first"
+    # A whole population per request (ask_many stops at the population's end, so the
+    # sequence of asks and tells is the same as one at a time).
+    ask_batch = 1 << 20
 
     def __init__(self, sigma0: float = 0.1, restarts: int = 9, covariance: str = "auto") -> None:
         super().__init__()
@@ -37,7 +40,7 @@ class PyCMAAgent(AskTellAgent):
         self._queue: deque[np.ndarray] = deque()
         self._asked: list[np.ndarray] = []
         self._told: list[float] = []
-        self._current: np.ndarray | None = None
+        self._pending: deque[np.ndarray] = deque()  # asked, not yet told, in order
         self._best: tuple[float, np.ndarray] | None = None
         self._restart = 0
         self._seed = 0
@@ -66,11 +69,16 @@ class PyCMAAgent(AskTellAgent):
             opts["popsize"] = popsize
         self._es = cma.CMAEvolutionStrategy(np.clip(x0, 0, 1), self.sigma0, opts)
         self._queue.clear()
+        self._pending.clear()
         self._asked, self._told = [], []
         self.set_diagnostic("restarts", self._restart)
         self.set_diagnostic("separable_cma", float(diagonal))
 
     def ask(self) -> Config:
+        return self.ask_many(1)[0]
+
+    def ask_many(self, n: int) -> list[Config]:
+        """Up to ``n`` configurations, all from the current population."""
         assert self._es is not None and self._space is not None
         if not self._queue:
             if self._es.stop() and self._restart < self.restarts:
@@ -80,15 +88,20 @@ class PyCMAAgent(AskTellAgent):
             self._asked = self._es.ask()
             self._told = []
             self._queue.extend(self._asked)
-        self._current = self._queue.popleft()
-        return self._space.decode(self._current)
+        out = []
+        for _ in range(min(n, len(self._queue))):
+            x = self._queue.popleft()
+            self._pending.append(x)
+            out.append(self._space.decode(x))
+        return out
 
     def tell(self, config: Config, loss: float) -> None:
-        assert self._es is not None and self._current is not None
+        assert self._es is not None and self._pending
+        current = self._pending.popleft()
         value = float(loss) if np.isfinite(loss) else 1e300
         self._told.append(value)
         if self._best is None or value < self._best[0]:
-            self._best = (value, self._current.copy())
+            self._best = (value, current.copy())
         if len(self._told) == len(self._asked):
             self._es.tell(self._asked, self._told)
 

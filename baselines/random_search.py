@@ -11,6 +11,7 @@ from harness.params import Config, ParamSpace
 class RandomSearch(AskTellAgent):
     name = "random"
     description = "uniform random configurations (the default one first)"
+    ask_batch = 32  # asks never depend on losses: one request per 32 configurations
 
     def __init__(self) -> None:
         super().__init__()

@@ -128,6 +128,13 @@ class AskTellAgent(Agent):
     the agent is told ``inf``; after :data:`MAX_INVALID_ASKS` such asks in a row the
     loop stops."""
 
+    # At most this many configurations are asked before their losses are told (1:
+    # strictly sequential). An agent whose asks do not depend on the losses of the same
+    # batch (random search, one CMA-ES population) sets more and may override
+    # :meth:`ask_many`: the batch is evaluated in one request (``objective.loss_many``),
+    # one channel round trip instead of one per configuration, and told in ask order.
+    ask_batch: ClassVar[int] = 1
+
     @abstractmethod
     def setup(self, ctx: TrialContext) -> None:
         """Prepare for a trial (create the sampler, seeded with ``ctx.seed``)."""
@@ -135,6 +142,11 @@ class AskTellAgent(Agent):
     @abstractmethod
     def ask(self) -> Config:
         """Next configuration to evaluate."""
+
+    def ask_many(self, n: int) -> list[Config]:
+        """The next 1 to ``n`` configurations, asked before any of their losses is told
+        (called when :attr:`ask_batch` > 1); their losses are told in this order."""
+        return [self.ask() for _ in range(n)]
 
     @abstractmethod
     def tell(self, config: Config, loss: float) -> None:
@@ -145,30 +157,62 @@ class AskTellAgent(Agent):
 
     def run(self, ctx: TrialContext) -> Config | None:
         self.setup(ctx)
+        objective = ctx.objective
         cost = len(ctx.eval_items)
+        # Wrapping objectives (per-item searches) evaluate one at a time.
+        batched = self.ask_batch > 1 and hasattr(objective, "loss_many")
         best: tuple[Config, float] | None = None
         invalid_run = invalid_total = 0
         try:
-            while ctx.objective.samples_left >= cost and cost > 0:
-                asked = self.ask()
+            while objective.samples_left >= cost and cost > 0:
+                n = min(self.ask_batch, objective.samples_left // cost) if batched else 1
+                asked = self.ask_many(n) if n > 1 else [self.ask()]
+                valid: list[tuple[int, Config]] = []  # (position in asked, validated)
+                for pos, one in enumerate(asked):
+                    try:
+                        valid.append((pos, ctx.param_space.validate(one)))
+                    except ConstraintViolation:
+                        pass
+                configs = [c for _, c in valid]
+                stop = False
                 try:
-                    config = ctx.param_space.validate(asked)
-                except ConstraintViolation:
-                    invalid_run += 1
-                    invalid_total += 1
-                    self.tell(asked, INVALID_LOSS)
-                    if invalid_run >= MAX_INVALID_ASKS:
-                        break
-                    continue
-                invalid_run = 0
-                try:
-                    loss = ctx.objective.loss(config, "train", ctx.eval_items)
+                    if len(configs) > 1:
+                        losses = objective.loss_many(
+                            configs,
+                            "train",
+                            ctx.eval_items,
+                            propose_improvements=True,
+                            best_loss=None if best is None else best[1],
+                        )
+                        stop = len(losses) < len(configs)  # the budget or time limit
+                    else:
+                        losses = [objective.loss(c, "train", ctx.eval_items) for c in configs]
                 except TimeLimitReached:
                     break
-                self.tell(config, loss)
-                if best is None or loss < best[1]:
-                    best = (config, loss)
-                    ctx.objective.propose(config, loss)
+                # Told in ask order: the invalid ones (not charged) among the losses.
+                told = {pos: (c, loss) for (pos, c), loss in zip(valid, losses, strict=False)}
+                sent = {pos for pos, _ in valid}
+                for pos, one in enumerate(asked):
+                    if pos in told:
+                        config, loss = told[pos]
+                        invalid_run = 0
+                        self.tell(config, loss)
+                        if best is None or loss < best[1]:
+                            best = (config, loss)
+                            if len(configs) == 1:  # loss_many proposes a batch's own
+                                objective.propose(config, loss)
+                    elif pos in sent:  # not evaluated: the budget stopped the batch
+                        stop = True
+                        break
+                    else:
+                        invalid_run += 1
+                        invalid_total += 1
+                        self.tell(one, INVALID_LOSS)
+                        if invalid_run >= MAX_INVALID_ASKS:
+                            stop = True
+                            break
+                if stop:
+                    break
         finally:
             self.finish()
             if invalid_total:

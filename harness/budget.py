@@ -305,6 +305,39 @@ class BudgetedObjective:
         self._charge_labels(split, idx)
         return self._task.loss(costs, split, idx)
 
+    def loss_many(
+        self,
+        configs: Sequence[Mapping[str, Any]],
+        split: str = "train",
+        items: np.ndarray | None = None,
+        propose_improvements: bool = False,
+        best_loss: float | None = None,
+    ) -> list[float]:
+        """Losses of ``configs`` on the same ``items``, in order: exactly :meth:`loss`
+        called for each (same charges, cache and curve points). One request for a
+        population: an isolated agent pays one channel round trip for all of them.
+
+        With ``propose_improvements``, each configuration whose loss beats the running
+        best (starting at ``best_loss``; ``None``: the first is proposed whatever its
+        loss) is proposed right after its loss, as an ask/tell loop would. When the
+        budget or time limit stops the batch after at least one loss, the losses so far
+        are returned (a shorter list); when it stops the first one, the exception
+        propagates as from :meth:`loss`."""
+        losses: list[float] = []
+        best = best_loss
+        for config in configs:
+            try:
+                value = self.loss(config, split, items)
+            except BudgetExhausted:
+                if not losses:
+                    raise
+                break
+            losses.append(value)
+            if propose_improvements and (best is None or value < best):
+                self.propose(config, value)
+                best = value
+        return losses
+
     def evaluate_policy(
         self, policy: Policy, split: str = "train", items: np.ndarray | None = None
     ) -> np.ndarray:

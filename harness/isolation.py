@@ -29,7 +29,6 @@ import itertools
 import multiprocessing as mp
 import os
 import pickle
-import queue
 import threading
 import time
 import traceback
@@ -56,6 +55,7 @@ ALLOWED = frozenset(
         "evaluate",
         "sample_cost",
         "loss",
+        "loss_many",
         "evaluate_policy",
         "propose",
         "propose_predictor",
@@ -88,44 +88,69 @@ def _state(obj: BudgetedObjective) -> dict[str, Any]:
 
 # ---- agent side ------------------------------------------------------------------
 class _Channel:
-    """The agent end: requests from any thread, answers routed by request id."""
+    """The agent end: requests from any thread, answers routed by request id.
+
+    No reader thread: the thread that waits for an answer reads the pipe itself
+    (leader/follower), so a single-threaded agent's round trip wakes one thread in this
+    process, not two. On a 2-core machine the extra hop through a reader thread cost
+    more CPU than the pickling (bench/harness_overhead.py). A thread whose answer
+    another thread read finds it in its box; the reader hands the pipe over on
+    leaving."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._send_lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._waiting: dict[int, queue.Queue[tuple[str, Any]]] = {}
-        self._lock = threading.Lock()
-        self._policies: dict[int, Callable[..., Any]] = {}
-        self._reader = threading.Thread(target=self._read, daemon=True, name="tb-channel")
-        self._reader.start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                kind, rid, payload = recv(self.conn)
-            except (EOFError, OSError):
-                for q in list(self._waiting.values()):
-                    q.put(("closed", None))
-                return
-            with self._lock:
-                target = self._waiting.get(rid)
-            if target is not None:
-                target.put((kind, payload))
+        self._boxes: dict[int, list[tuple[str, Any]]] = {}
+        self._cond = threading.Condition()  # guards _boxes, _reading, _closed
+        self._reading = False
+        self._closed = False
 
     def send(self, message: tuple[str, int, Any]) -> None:
         with self._send_lock:
             send(self.conn, message)
 
+    def _next(self, rid: int) -> tuple[str, Any]:
+        """The next message for request ``rid``: read by this thread, or by another."""
+        cond = self._cond
+        with cond:
+            while True:
+                box = self._boxes[rid]
+                if box:
+                    return box.pop(0)
+                if self._closed:
+                    return ("closed", None)
+                if not self._reading:
+                    self._reading = True
+                    break
+                cond.wait()
+        try:
+            while True:
+                try:
+                    kind, other, payload = recv(self.conn)
+                except (EOFError, OSError):
+                    with cond:
+                        self._closed = True
+                    return ("closed", None)
+                if other == rid:
+                    return (kind, payload)
+                with cond:
+                    if other in self._boxes:
+                        self._boxes[other].append((kind, payload))
+                        cond.notify_all()
+        finally:
+            with cond:
+                self._reading = False
+                cond.notify_all()  # a waiting thread takes over the pipe
+
     def request(self, method: str, args: tuple[Any, ...], policy: Callable | None = None) -> Any:
         rid = next(self._ids)
-        box: queue.Queue[tuple[str, Any]] = queue.Queue()
-        with self._lock:
-            self._waiting[rid] = box
+        with self._cond:
+            self._boxes[rid] = []
         try:
             self.send(("req", rid, (method, args)))
             while True:
-                kind, payload = box.get()
+                kind, payload = self._next(rid)
                 if kind == "call":  # the harness runs our live policy on these arguments
                     assert policy is not None
                     try:
@@ -137,8 +162,8 @@ class _Channel:
                     raise ConnectionError("the trial process closed the channel")
                 return payload
         finally:
-            with self._lock:
-                self._waiting.pop(rid, None)
+            with self._cond:
+                self._boxes.pop(rid, None)
 
 
 class _Log:
@@ -275,6 +300,24 @@ class RemoteObjective:
         reuse: bool = False,
     ) -> float:
         return self._call("loss", self._pack(config), split, items, reuse)
+
+    def loss_many(
+        self,
+        configs: list[Mapping[str, Any]],
+        split: str = "train",
+        items: Any = None,
+        propose_improvements: bool = False,
+        best_loss: float | None = None,
+    ) -> list[float]:
+        packed = [self._pack(c) for c in configs]
+        losses = self._call("loss_many", packed, split, items, propose_improvements, best_loss)
+        if propose_improvements:  # mirror the proposals the trial process made
+            best = best_loss
+            for config, value in zip(configs, losses, strict=False):
+                if best is None or value < best:
+                    self._log.incumbent, self._log.incumbent_predictor = dict(config), None
+                    best = value
+        return losses
 
     def evaluate_policy(
         self, policy: Callable[..., Any], split: str = "train", items: Any = None
@@ -467,6 +510,8 @@ class _Server:
             fn = getattr(self.objective, method)
             if method in ("evaluate", "sample_cost", "loss", "propose"):
                 args = (self._config(args[0]), *args[1:])
+            elif method == "loss_many":
+                args = ([self._config(c) for c in args[0]], *args[1:])
             if method == "evaluate_policy":
                 args = (self._remote_policy(rid), *args)
             t0, c0 = time.perf_counter(), time.thread_time()

@@ -165,3 +165,82 @@ def test_curve_points_are_throttled_to_a_few_per_decade_of_samples() -> None:
     for _ in range(5):
         every.propose(cfg)
     assert len(every.log.curve) == 5
+
+
+def test_loss_many_is_loss_then_propose_for_each_in_turn() -> None:
+    task = ToyTask(n=50)
+    space = task.param_space
+    rng = np.random.default_rng(3)
+    configs = [space.sample(rng) for _ in range(6)]
+    items = np.arange(10)
+    one = BudgetedObjective(task, 1000, monitor_val_loss=lambda c: 0.5, points_per_decade=100)
+    many = BudgetedObjective(task, 1000, monitor_val_loss=lambda c: 0.5, points_per_decade=100)
+    best: float | None = None
+    expected = []
+    for cfg in configs:  # what an ask/tell loop does one configuration at a time
+        value = one.loss(cfg, "train", items)
+        expected.append(value)
+        if best is None or value < best:
+            one.propose(cfg, value)
+            best = value
+    got = many.loss_many(configs, "train", items, propose_improvements=True)
+    assert got == expected
+    assert (many.samples_used, many.evaluations) == (one.samples_used, one.evaluations) == (60, 6)
+    assert many.log.incumbent == one.log.incumbent
+    assert [p.samples for p in many.log.curve] == [p.samples for p in one.log.curve]
+    # Without propose_improvements nothing is proposed.
+    quiet = BudgetedObjective(task, 1000)
+    quiet.loss_many(configs, "train", items)
+    assert quiet.log.incumbent is None
+
+
+def test_loss_many_returns_what_the_budget_paid_for() -> None:
+    task = ToyTask(n=50)
+    cfg = task.param_space.default()
+    obj = BudgetedObjective(task, 35)
+    assert len(obj.loss_many([cfg] * 5, "train", np.arange(10))) == 3  # 3 of 5 paid for
+    assert obj.samples_used == 30
+    with pytest.raises(BudgetExhausted):  # not even the first: as loss() would
+        obj.loss_many([cfg] * 2, "train", np.arange(10))
+    assert obj.samples_used == 30
+
+
+class SeqLogger(AskTellAgent):
+    """Asks toy-seq configurations, every third one breaking the constraint; logs tells."""
+
+    name = "seq-logger"
+    description = "test agent"
+
+    def __init__(self, batch: int) -> None:
+        super().__init__()
+        self.ask_batch = batch  # type: ignore[misc]
+
+    def setup(self, ctx: TrialContext) -> None:
+        self.space, self.rng, self.asked, self.log = ctx.param_space, ctx.rng, 0, []
+
+    def ask(self) -> dict:
+        self.asked += 1
+        cfg = self.space.sample(self.rng)
+        return {**cfg, "tile": 7} if self.asked % 3 == 0 else cfg
+
+    def tell(self, config: dict, loss: float) -> None:
+        self.log.append((config["tile"], loss))
+
+
+def test_batched_asks_are_told_in_ask_order_as_one_at_a_time() -> None:
+    from tests.toyfamily.task import ToySeqTask
+
+    runs = {}
+    for batch in (1, 4):
+        task = ToySeqTask(n=20)
+        ctx = TrialContext(
+            BudgetedObjective(task, 95), task.param_space, 0, np.arange(5), np.random.default_rng(0)
+        )
+        agent = SeqLogger(batch)
+        best = agent.run(ctx)
+        runs[batch] = (agent.log, best, ctx.objective.samples_used, ctx.objective.log.incumbent)
+        runs[batch] += (agent.diagnostics()["invalid_asks"],)
+    assert runs[1] == runs[4]
+    log, best, used, incumbent, invalid = runs[4]
+    assert used == 95 and invalid == 9 and best == incumbent  # 19 paid, 9 invalid told inf
+    assert [t for t, loss in log if loss == float("inf")] == [7] * 9

@@ -53,7 +53,7 @@ def test_test_split_and_private_methods_are_refused() -> None:
     assert rec["diag_refused"] == 4 and rec["samples_used"] == 0
 
 
-@pytest.mark.parametrize("agent", ["random", "optuna-tpe"])
+@pytest.mark.parametrize("agent", ["random", "pycma", "optuna-tpe"])
 def test_isolation_changes_no_result(agent: str) -> None:
     a, b = _trial(agent, isolate=True), _trial(agent, isolate=False)
     for key in ("config", "samples_used", "evaluations", "val_loss", "test_mape"):
