@@ -6,7 +6,9 @@
 2. ``passes_permodule`` (CompilerGym's leaderboard setting): the per-module agent
    searches each test module's sequence, starting from stage 1's best sequence (what
    the training packages taught), within ``--per-module-budget`` compilations of test
-   modules in all. Target: >= 1.05x with <= 10^4 compilations.
+   modules in all; each module first tries stage 1's other sequences (a portfolio) and
+   ``SCREEN``'s passes appended to the best of them (``--no-portfolio``: not).
+   Target: >= 1.05x with <= 10^4 compilations.
 
 Writes the suites to ``runs/passes_targets/``, runs them with ``tunebench run`` (resumable)
 and prints each trial's test figures; ``bench/passes_validate.py`` then re-checks every
@@ -33,6 +35,8 @@ from harness.store import load_trials
 
 OUT = Path("runs/passes_targets")
 GENERAL_AGENTS = ("default", "greedy-oz", "seq-hillclimb", "bc-oz+ppo")
+# Passes stage 2 tries appending to each module's best start (single-pass screen).
+SCREEN = ("iroutliner", "-Oz", "mergefunc", "gvn-sink", "newgvn", "gvn-hoist")
 
 
 def _run(suite: Path, workers: int) -> Path:
@@ -70,6 +74,12 @@ def main() -> None:
     ap.add_argument("--max-per-package", type=int, help="train/val modules per package")
     ap.add_argument("--max-test-per-package", type=int, help="test modules per package")
     ap.add_argument("--max-instructions", type=int, help="train/val/test size cap")
+    ap.add_argument(
+        "--no-portfolio",
+        dest="portfolio",
+        action="store_false",
+        help="stage 2 without the portfolio of stage-1 sequences and the pass screen",
+    )
     ap.add_argument(
         "--general-agents",
         nargs="+",
@@ -130,7 +140,17 @@ options = {{ expert = "oz", bc_fraction = 0.05 }}
     prefer = sorted(
         set(start) | {"-Oz", "gvn-sink", "gvn-hoist", "newgvn", "mergefunc", "iroutliner"}
     )
-    searcher_options = f"searcher_options = {{ prefer = {json.dumps(prefer)} }}"
+    pm_options = f"searcher_options = {{ prefer = {json.dumps(prefer)} }}"
+    if args.portfolio:
+        # Every module also tries the other stage-1 sequences (best val first; -Oz is
+        # the default agent's), then the screen's passes appended to the best of them.
+        portfolio: list[list[str]] = []
+        for _, r in trials[trials["task_label"] == "passes-seq"].sort_values("val_loss").iterrows():
+            cand = json.loads(r["config"])["passes"]
+            if cand != start and cand not in portfolio:
+                portfolio.append(cand)
+        screen = list(SCREEN)
+        pm_options += f", portfolio = {json.dumps(portfolio)}, screen = {json.dumps(screen)}"
     per = out / "passes_permodule.toml"
     per.write_text(
         f"""# written by bench/passes_targets.py
@@ -145,7 +165,7 @@ agents = ["default", "pm-hillclimb"]
 
 [agents.pm-hillclimb]
 agent = "per-module"
-options = {{ searcher = "seq-hillclimb", start = {json.dumps(start)}, {searcher_options} }}
+options = {{ searcher = "seq-hillclimb", start = {json.dumps(start)}, {pm_options} }}
 """
     )
     run2 = _run(per, args.workers)

@@ -277,3 +277,57 @@ def test_per_module_search_never_loses_to_oz(task) -> None:  # type: ignore[no-u
     assert rec["test_geomean_oz_ratio"] <= 1.0  # the start (-Oz) is always evaluated
     config = json.loads(rec["config"])
     assert len(config) == 2 and all(k.startswith("passes/csmith-") for k in config)
+
+
+def test_module_view_does_not_charge_a_repeat() -> None:
+    from agents.passes.per_module import ModuleObjective
+    from harness.budget import BudgetExhausted
+    from harness.params import ParamSpace, SequenceParam
+
+    class Real:
+        capabilities = frozenset()
+        samples_left = 100
+        calls = 0
+
+        def loss(self, config, split, items):  # type: ignore[no-untyped-def]
+            Real.calls += 1
+            return float(len(config["passes/m"]))
+
+    space = ParamSpace([SequenceParam("passes", ("a", "b"), 0, 4, ("a",))])
+    view = ModuleObjective(Real(), space, {"passes/m": ("a",)}, "passes/m", 0, 2)
+    assert view.loss({"passes": ("a", "b")}) == 2.0
+    assert view.loss({"passes": ("a", "b")}) == 2.0  # known: not compiled again
+    assert (Real.calls, view.samples_used) == (1, 1)
+    assert view.loss({"passes": ("b",)}) == 1.0
+    with pytest.raises(BudgetExhausted):
+        view.loss({"passes": ()})
+    assert view.loss({"passes": ("b",)}) == 1.0  # a known sequence costs nothing
+    assert view.best == (1.0, ("b",)) and view.first_loss == 2.0
+
+
+def test_per_module_portfolio_and_screen() -> None:
+    """A poor start (mem2reg) with -Oz in the portfolio: every module ends at or below
+    -Oz; the portfolio and screen fit each module's allowance."""
+    from harness.trial import TrialSpec, run_trial
+
+    spec = TrialSpec(
+        suite="t",
+        task_label="passes",
+        task="passes",
+        agent="per-module",
+        seed=0,
+        budget_samples=12,
+        task_options=dict(SMALL, setting="per-module"),
+        agent_options={
+            "searcher": "seq-hillclimb",
+            "start": ["mem2reg"],
+            "portfolio": [["-Oz"], ["-Oz", "-Oz"]],
+            "screen": ["mergefunc", "iroutliner"],
+        },
+    )
+    rec = run_trial(spec)
+    assert rec["status"] == "ok", rec["error"]
+    assert rec["samples_used"] <= 12
+    assert rec["test_geomean_oz_ratio"] <= 1.0
+    config = json.loads(rec["config"])
+    assert all("-Oz" in seq for seq in config.values()), config  # mem2reg alone lost

@@ -9,6 +9,12 @@ a view of the objective (:class:`ModuleObjective`) that evaluates its sequences 
 module alone, with an allowance of ``samples left / modules left`` compilations (what
 one module does not use goes to the next). Each module's best sequence goes into the
 configuration the agent returns; the incumbent is proposed after every module.
+
+Before the searcher, each module can try a ``portfolio`` of whole sequences (e.g. -Oz
+and the sequences a generalization run learned on the training packages) and a
+``screen`` of single passes appended to the best so far (one greedy round over a short
+list); the searcher then starts from the best sequence found. A sequence the module has
+already been compiled with is not compiled (nor charged) again.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class ModuleObjective:
         self.log = _Log()
         self.best: tuple[float, tuple[Any, ...]] | None = None
         self.first_loss = float("inf")  # the loss of the first sequence evaluated
+        self.seen: dict[tuple[Any, ...], float] = {}  # sequence -> loss (not charged twice)
 
     @property
     def param_space(self) -> ParamSpace:
@@ -74,11 +81,14 @@ class ModuleObjective:
         return full
 
     def loss(self, config: Config, split: str = "train", items: Any = None, **_: Any) -> float:
+        seq = tuple(config["passes"])
+        if seq in self.seen:  # known: no compilation
+            return self.seen[seq]
         if self.samples_left < 1:
             raise BudgetExhausted(f"module allowance of {self._allowance} compilations used")
         loss = float(self._real.loss(self._full(config), "train", np.array([self._item])))
         self._used += 1
-        seq = tuple(config["passes"])
+        self.seen[seq] = loss
         if self.best is None:
             self.first_loss = loss
         if self.best is None or loss < self.best[0]:
@@ -118,6 +128,8 @@ class PerModuleSearch(Agent):
         searcher_options: dict[str, Any] | None = None,
         start: list[str] | None = None,
         first_share: float = 1.0,
+        portfolio: list[list[str]] | None = None,
+        screen: list[str] | None = None,
     ) -> None:
         super().__init__()
         if searcher == self.name:
@@ -127,6 +139,8 @@ class PerModuleSearch(Agent):
         self.searcher, self.searcher_options = searcher, dict(searcher_options or {})
         self.start = tuple(start) if start is not None else None
         self.first_share = float(first_share)
+        self.portfolio = [tuple(seq) for seq in portfolio or ()]
+        self.screen = tuple(screen or ())
         registry.agent_class(searcher)(**self.searcher_options)  # fails early on bad options
 
     @classmethod
@@ -138,14 +152,35 @@ class PerModuleSearch(Agent):
             return False, "needs the per-module setting (one sequence per module)"
         return True, ""
 
+    def _prescreen(self, view: ModuleObjective, p: SequenceParam, start: tuple) -> tuple:
+        """Evaluate ``start``, the portfolio, then ``screen`` appended to the best so far
+        (while the allowance lasts); the best sequence."""
+        try:
+            view.loss({"passes": start})
+            for seq in self.portfolio:
+                view.loss({"passes": p.validate(seq)})
+            assert view.best is not None
+            base = view.best[1]
+            if len(base) < p.max_len:
+                for a in self.screen:
+                    if a in p.choices:
+                        view.loss({"passes": (*base, a)})
+        except BudgetExhausted:
+            pass
+        return view.best[1] if view.best is not None else start
+
     def _search(
         self, ctx: TrialContext, k: int, full: Config, start: tuple, allowance: int, rnd: int
     ) -> ModuleObjective:
-        """Run the searcher on module ``k`` from ``start`` within ``allowance``."""
+        """Run the searcher on module ``k`` from ``start`` within ``allowance`` (in round
+        1, from the best of ``start``, the portfolio and the screen)."""
         p = list(ctx.param_space)[k]
         assert isinstance(p, SequenceParam)
+        view = ModuleObjective(ctx.objective, ParamSpace([p]), full, p.name, k, allowance)
+        if rnd == 1 and (self.portfolio or self.screen):
+            start = self._prescreen(view, p, start)
         space = ParamSpace([SequenceParam("passes", p.choices, p.min_len, p.max_len, start)])
-        view = ModuleObjective(ctx.objective, space, full, p.name, k, allowance)
+        view._space = space
         sub = TrialContext(
             objective=view,  # type: ignore[arg-type]
             param_space=space,
