@@ -174,21 +174,11 @@ class AskTellAgent(Agent):
                     except ConstraintViolation:
                         pass
                 configs = [c for _, c in valid]
-                stop = False
                 try:
-                    if len(configs) > 1:
-                        losses = objective.loss_many(
-                            configs,
-                            "train",
-                            ctx.eval_items,
-                            propose_improvements=True,
-                            best_loss=None if best is None else best[1],
-                        )
-                        stop = len(losses) < len(configs)  # the budget or time limit
-                    else:
-                        losses = [objective.loss(c, "train", ctx.eval_items) for c in configs]
+                    losses = _losses(objective, configs, ctx.eval_items, best)
                 except TimeLimitReached:
                     break
+                stop = len(losses) < len(configs)  # the budget or time limit stopped it
                 # Told in ask order: the invalid ones (not charged) among the losses.
                 told = {pos: (c, loss) for (pos, c), loss in zip(valid, losses, strict=False)}
                 sent = {pos for pos, _ in valid}
@@ -218,3 +208,23 @@ class AskTellAgent(Agent):
             if invalid_total:
                 self.set_diagnostic("invalid_asks", invalid_total)
         return best[0] if best else None
+
+
+def _losses(
+    objective: BudgetedObjective,
+    configs: list[Config],
+    items: np.ndarray,
+    best: tuple[Config, float] | None,
+) -> list[float]:
+    """Training losses of one batch of valid configurations, in order (shorter when the
+    budget stopped it); a batch of several is one request, which proposes its own
+    improvements on ``best``."""
+    if len(configs) > 1:
+        return objective.loss_many(
+            configs,
+            "train",
+            items,
+            propose_improvements=True,
+            best_loss=None if best is None else best[1],
+        )
+    return [objective.loss(c, "train", items) for c in configs]
