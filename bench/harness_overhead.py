@@ -14,6 +14,17 @@ time ratio (the isolation's cost, agent's start-up included). As in a suite run,
 isolated agents fork from a zygote started before any task is built (harness/zygote.py;
 ``--no-zygote`` spawns each instead). ``--repeats N`` alternates the two modes N times
 and prints each ratio and their median (a shared machine's load comes and goes).
+
+On a shared VM the CPU speed itself drifts by +-10% between two runs of the same trial,
+which swamps a few percent of overhead in the ratio. ``--stub-simulation`` measures the
+isolation's cost where that noise is small: both modes run on a look-up of the default
+configuration's costs (the agent, the channel, validation and records stay, the
+simulator's work goes), the CPU seconds isolation adds per trial are the median
+difference over the repeats, and one real in-process trial gives the denominator. Not
+counted that way: the agent's and the simulator's caches evicting each other.
+
+    .venv/bin/python bench/harness_overhead.py --budget 100000 --agent random \
+        --isolate both -r 9 --stub-simulation
 """
 
 from __future__ import annotations
@@ -33,15 +44,33 @@ from harness.zygote import Zygote  # noqa: E402
 OPTIONS = {"dataset": "bhive_znver3", "cpu": "znver3", "split": "by-source", "jobs": 1}
 
 
-def timed_trial(agent: str, budget: int, eval_items: int, seed: int, isolate: bool) -> dict:
+# Per split: the default configuration's costs of every item (the stub simulator's answers).
+_STUB_COSTS: dict[str, np.ndarray] = {}
+
+
+def timed_trial(
+    agent: str, budget: int, eval_items: int, seed: int, isolate: bool, stub: bool = False
+) -> dict:
+    """One trial, timed. With ``stub``, the simulator is replaced by a table look-up of
+    the default configuration's costs (every configuration costs the same): what is
+    left of the trial is the agent's and the harness's own work."""
     task = build_task("blocksim", OPTIONS)
     spent = {"train": 0.0, "val": 0.0, "test": 0.0}
     calls = {"train": 0, "val": 0, "test": 0}
     original = type(task).evaluate
+    if stub and not _STUB_COSTS:
+        default = task.param_space.default()
+        for split in spent:
+            every = np.arange(task.n_items(split), dtype=np.int64)
+            _STUB_COSTS[split] = np.asarray(original(task, default, split, every))
 
     def evaluate(config, split, items):  # noqa: ANN001, ANN202 - a timing wrapper
         t0 = time.perf_counter()
-        out = original(task, config, split, items)
+        if stub:
+            task.param_space.validate(config)  # as the simulator would
+            out = _STUB_COSTS[split][np.asarray(items)]
+        else:
+            out = original(task, config, split, items)
         spent[split] += time.perf_counter() - t0
         calls[split] += len(items)
         return out
@@ -109,6 +138,11 @@ def main() -> int:
     p.add_argument("--isolate", choices=["yes", "no", "both"], default="yes")
     p.add_argument("-r", "--repeats", type=int, default=1, help="alternate the modes N times")
     p.add_argument("--no-zygote", action="store_true", help="spawn isolated agents")
+    p.add_argument(
+        "--stub-simulation",
+        action="store_true",
+        help="time the modes on a look-up instead of the simulator (see the docstring)",
+    )
     a = p.parse_args()
     zygote = None
     if a.isolate != "no" and not a.no_zygote:
@@ -125,14 +159,22 @@ def main() -> int:
         # imports and the zygote's first fork would otherwise land in the first repeat.
         for isolate in modes:
             timed_trial(a.agent, 10 * a.eval_items, a.eval_items, a.seed, isolate)
-        ratios, cpu_ratios = [], []
+        real_cpu = 0.0
+        if a.stub_simulation:
+            real = timed_trial(a.agent, a.budget, a.eval_items, a.seed, False)
+            report(f"{a.agent} in-process, real simulation (the reference)", real)
+            real_cpu = real["cpu"]
+        ratios, cpu_ratios, added_cpu = [], [], []
         for rep in range(max(1, a.repeats)):
             results = {}
             for isolate in modes if rep % 2 == 0 else modes[::-1]:
                 name = "isolated" if isolate else "in-process"
-                results[name] = r = timed_trial(a.agent, a.budget, a.eval_items, a.seed, isolate)
+                results[name] = r = timed_trial(
+                    a.agent, a.budget, a.eval_items, a.seed, isolate, a.stub_simulation
+                )
                 report(f"{a.agent} {name} (repeat {rep + 1})", r)
             if len(results) == 2:
+                added_cpu.append(results["isolated"]["cpu"] - results["in-process"]["cpu"])
                 ratio = results["isolated"]["wall"] / results["in-process"]["wall"]
                 same = (
                     results["isolated"]["rec"]["config"] == results["in-process"]["rec"]["config"]
@@ -151,6 +193,14 @@ def main() -> int:
                     f"median isolated / in-process {what} time over {len(values)} repeats: "
                     f"{float(np.median(values)):.3f} ({shown})"
                 )
+        if real_cpu and added_cpu:
+            added = float(np.median(added_cpu))
+            shown = ", ".join(f"{x:.3f}" for x in added_cpu)
+            print(
+                f"CPU s the isolation adds per trial (stub simulation, median of "
+                f"{len(added_cpu)}): {added:.3f} ({shown}) = {100 * added / real_cpu:.1f}% of "
+                f"the real in-process trial's {real_cpu:.2f} s"
+            )
     finally:
         if zygote is not None:
             zygote.stop()
