@@ -331,3 +331,30 @@ def test_per_module_portfolio_and_screen() -> None:
     assert rec["test_geomean_oz_ratio"] <= 1.0
     config = json.loads(rec["config"])
     assert all("-Oz" in seq for seq in config.values()), config  # mem2reg alone lost
+
+
+def test_per_module_screen_rounds_build_on_each_other() -> None:
+    """The screen appends the pass that helps, round after round, and stops when a
+    round does not improve (no LLVM: a counting objective)."""
+    from agents.passes.per_module import ModuleObjective, PerModuleSearch
+    from harness.params import ParamSpace, SequenceParam
+
+    class Real:
+        capabilities = frozenset()
+        samples_left = 100
+
+        def loss(self, config, split, items):  # type: ignore[no-untyped-def]
+            seq = config["passes/m"]
+            return 10.0 - min(seq.count("b"), 2) + 0.5 * seq.count("a")
+
+    p = SequenceParam("passes/m", ("a", "b", "c"), 0, 6, ("c",))
+    agent = PerModuleSearch(portfolio=[["a"]], screen=["a", "b"], screen_rounds=4)
+    view = ModuleObjective(Real(), ParamSpace([p]), {"passes/m": ("c",)}, "passes/m", 0, 50)
+    assert agent._prescreen(view, p, ("c",)) == ("c", "b", "b")
+    assert view.samples_used == 2 + 3 * 2  # start, portfolio; rounds 1-2 improve, 3 does not
+    one = PerModuleSearch(screen=["a", "b"])  # one round by default
+    view = ModuleObjective(Real(), ParamSpace([p]), {"passes/m": ("c",)}, "passes/m", 0, 50)
+    assert one._prescreen(view, p, ("c",)) == ("c", "b")
+    tight = ModuleObjective(Real(), ParamSpace([p]), {"passes/m": ("c",)}, "passes/m", 0, 3)
+    assert agent._prescreen(tight, p, ("c",)) == ("c",)  # the allowance ends the screen
+    assert tight.samples_used == 3

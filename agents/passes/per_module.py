@@ -12,9 +12,10 @@ configuration the agent returns; the incumbent is proposed after every module.
 
 Before the searcher, each module can try a ``portfolio`` of whole sequences (e.g. -Oz
 and the sequences a generalization run learned on the training packages) and a
-``screen`` of single passes appended to the best so far (one greedy round over a short
-list); the searcher then starts from the best sequence found. A sequence the module has
-already been compiled with is not compiled (nor charged) again.
+``screen`` of single passes appended to the best so far (greedy rounds over a short
+list, ``screen_rounds`` of them); the searcher then starts from the best sequence
+found. A sequence the module has already been compiled with is not compiled (nor
+charged) again.
 """
 
 from __future__ import annotations
@@ -130,17 +131,21 @@ class PerModuleSearch(Agent):
         first_share: float = 1.0,
         portfolio: list[list[str]] | None = None,
         screen: list[str] | None = None,
+        screen_rounds: int = 1,
     ) -> None:
         super().__init__()
         if searcher == self.name:
             raise ValueError("per-module cannot nest itself")
         if not 0.0 < first_share <= 1.0:
             raise ValueError("first_share must be in (0, 1]")
+        if screen_rounds < 1:
+            raise ValueError("screen_rounds must be >= 1")
         self.searcher, self.searcher_options = searcher, dict(searcher_options or {})
         self.start = tuple(start) if start is not None else None
         self.first_share = float(first_share)
         self.portfolio = [tuple(seq) for seq in portfolio or ()]
         self.screen = tuple(screen or ())
+        self.screen_rounds = int(screen_rounds)
         registry.agent_class(searcher)(**self.searcher_options)  # fails early on bad options
 
     @classmethod
@@ -154,17 +159,22 @@ class PerModuleSearch(Agent):
 
     def _prescreen(self, view: ModuleObjective, p: SequenceParam, start: tuple) -> tuple:
         """Evaluate ``start``, the portfolio, then ``screen`` appended to the best so far
-        (while the allowance lasts); the best sequence."""
+        (up to ``screen_rounds`` rounds, while a round improves and the allowance lasts);
+        the best sequence."""
         try:
             view.loss({"passes": start})
             for seq in self.portfolio:
                 view.loss({"passes": p.validate(seq)})
-            assert view.best is not None
-            base = view.best[1]
-            if len(base) < p.max_len:
+            for _ in range(self.screen_rounds if self.screen else 0):
+                assert view.best is not None
+                base = view.best
+                if len(base[1]) >= p.max_len:
+                    break
                 for a in self.screen:
                     if a in p.choices:
-                        view.loss({"passes": (*base, a)})
+                        view.loss({"passes": (*base[1], a)})
+                if view.best[0] >= base[0]:  # no appended pass helped: stop
+                    break
         except BudgetExhausted:
             pass
         return view.best[1] if view.best is not None else start
