@@ -7,9 +7,7 @@
    searches each test module's sequence, starting from stage 1's best sequence (what
    the training packages taught), within ``--per-module-budget`` compilations of test
    modules in all; each module first tries stage 1's other sequences (a portfolio) and
-   ``SCREEN``'s passes appended to the best of them, up to 3 greedy rounds; 60 % of the
-   budget goes to a first round over all modules, the rest to the modules it improved
-   (``--no-portfolio``: none of this, as in session 6).
+   ``SCREEN``'s passes appended to the best of them (``--no-portfolio``: not).
    Target: >= 1.05x with <= 10^4 compilations.
 
 Writes the suites to ``runs/passes_targets/``, runs them with ``tunebench run`` (resumable)
@@ -152,10 +150,7 @@ options = {{ expert = "oz", bc_fraction = 0.05 }}
             if cand != start and cand not in portfolio:
                 portfolio.append(cand)
         screen = list(SCREEN)
-        pm_options += (
-            f", portfolio = {json.dumps(portfolio)}, screen = {json.dumps(screen)}"
-            ", screen_rounds = 3, first_share = 0.6"
-        )
+        pm_options += f", portfolio = {json.dumps(portfolio)}, screen = {json.dumps(screen)}"
     per = out / "passes_permodule.toml"
     per.write_text(
         f"""# written by bench/passes_targets.py
