@@ -253,7 +253,8 @@ def test_chosen_sequences_verify_and_keep_csmith_output(task) -> None:  # type: 
     assert checked >= len(sequences)  # at least one program ran every sequence
 
 
-def test_per_module_search_never_loses_to_oz(task) -> None:  # type: ignore[no-untyped-def]
+def _per_module_trial(seed: int, agent_options: dict) -> dict:
+    """A real trial of the per-module agent on SMALL at 12 compilations."""
     from harness.trial import TrialSpec, run_trial
 
     spec = TrialSpec(
@@ -261,16 +262,18 @@ def test_per_module_search_never_loses_to_oz(task) -> None:  # type: ignore[no-u
         task_label="passes",
         task="passes",
         agent="per-module",
-        seed=1,
+        seed=seed,
         budget_samples=12,
         task_options=dict(SMALL, setting="per-module"),
-        agent_options={
-            "searcher": "seq-hillclimb",
-            "searcher_options": {"patience": 2},
-            "first_share": 0.5,
-        },
+        agent_options=agent_options,
     )
-    rec = run_trial(spec)
+    return run_trial(spec)
+
+
+def test_per_module_search_never_loses_to_oz(task) -> None:  # type: ignore[no-untyped-def]
+    rec = _per_module_trial(
+        1, {"searcher": "seq-hillclimb", "searcher_options": {"patience": 2}, "first_share": 0.5}
+    )
     assert rec["status"] == "ok", rec["error"]
     assert rec["samples_used"] <= 12
     assert rec["diag_compilations_per_module"] <= 6
@@ -308,24 +311,15 @@ def test_module_view_does_not_charge_a_repeat() -> None:
 def test_per_module_portfolio_and_screen() -> None:
     """A poor start (mem2reg) with -Oz in the portfolio: every module ends at or below
     -Oz; the portfolio and screen fit each module's allowance."""
-    from harness.trial import TrialSpec, run_trial
-
-    spec = TrialSpec(
-        suite="t",
-        task_label="passes",
-        task="passes",
-        agent="per-module",
-        seed=0,
-        budget_samples=12,
-        task_options=dict(SMALL, setting="per-module"),
-        agent_options={
+    rec = _per_module_trial(
+        0,
+        {
             "searcher": "seq-hillclimb",
             "start": ["mem2reg"],
             "portfolio": [["-Oz"], ["-Oz", "-Oz"]],
             "screen": ["mergefunc", "iroutliner"],
         },
     )
-    rec = run_trial(spec)
     assert rec["status"] == "ok", rec["error"]
     assert rec["samples_used"] <= 12
     assert rec["test_geomean_oz_ratio"] <= 1.0
