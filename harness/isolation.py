@@ -463,6 +463,10 @@ class _Server:
         self.objective = objective
         self.conn = conn
         self.names = space.names
+        # A packed configuration is rebuilt by filling a copy of this dict: copying a
+        # dict of the right size and updating its values is ~2x faster than building one
+        # from zip() for tables of thousands of entries (no rehashing while it grows).
+        self._template = dict.fromkeys(self.names)
         self.overhead_s = 0.0
         self.overhead_cpu_s = 0.0
         self._work_s = 0.0
@@ -499,7 +503,15 @@ class _Server:
 
     def _config(self, packed: Any) -> Any:
         if isinstance(packed, np.ndarray):
-            return dict(zip(self.names, packed.tolist(), strict=True))
+            values = packed.tolist()
+            if len(values) != len(self.names):
+                raise ValueError(
+                    f"a packed configuration has {len(values)} values for "
+                    f"{len(self.names)} parameters"
+                )
+            config = self._template.copy()
+            config.update(zip(self.names, values, strict=True))
+            return config
         return packed
 
     def _answer(self, rid: int, payload: tuple[str, tuple[Any, ...]]) -> None:

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +77,52 @@ def test_kernel_timer_returns_one_positive_time_per_repeat() -> None:
     lib = KernelLibrary(KERNEL_CASES[:2])
     samples = lib.time(1, GemmBuffers(9, 20, 7), warmup=1, repeats=3, min_sample_s=1e-5)
     assert samples.shape == (3,) and (samples > 0).all() and (samples < 0.01).all()
+
+
+@needs_clang
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity")
+def test_thread_cpu_clock_leaves_out_time_preempted_by_another_process() -> None:
+    """A busy process pinned to the same core takes about half of it: the monotonic
+    clock counts that time in every sample, the thread's CPU clock does not."""
+    from envs.gemm.build import GemmBuffers, KernelLibrary
+
+    lib = KernelLibrary(KERNEL_CASES[:2])
+    buffers = GemmBuffers(64, 64, 64)
+    core = min(os.sched_getaffinity(0))
+    before = os.sched_getaffinity(0)
+    busy = subprocess.Popen(
+        [sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{core}}})\nwhile True: pass"]
+    )
+    try:
+        os.sched_setaffinity(0, {core})
+        time.sleep(0.2)  # the busy loop is running
+        kw = {"warmup": 1, "repeats": 5, "min_sample_s": 0.05}
+        wall = float(np.median(lib.time(1, buffers, **kw)))
+        cpu = float(np.median(lib.time(1, buffers, thread_cpu=True, **kw)))
+    finally:
+        os.sched_setaffinity(0, before)
+        busy.kill()
+        busy.wait()
+    assert cpu > 0 and wall > 1.4 * cpu, (wall, cpu)
+
+
+def test_retiming_a_table_reads_its_own_clock(tmp_path: Path) -> None:
+    from envs.gemm.cli import _table_clock
+    from envs.gemm.timing import TimingSettings
+    from harness.errors import UserError
+
+    (tmp_path / "t.json").write_text(json.dumps({"timing": TimingSettings().to_json()}))
+    assert "clock" not in TimingSettings().to_json()  # tables from before the setting
+    assert _table_clock(tmp_path / "t.csv.gz", None) == "monotonic"
+    with pytest.raises(UserError, match="timed with --clock monotonic"):
+        _table_clock(tmp_path / "t.csv.gz", "thread-cpu")
+    cpu = TimingSettings(clock="thread-cpu").to_json()
+    (tmp_path / "t.json").write_text(json.dumps({"timing": cpu}))
+    assert _table_clock(tmp_path / "t.csv.gz", "thread-cpu") == "thread-cpu"
+    with pytest.raises(UserError, match="no table"):
+        _table_clock(tmp_path / "other.csv.gz", None)
+    with pytest.raises(ValueError, match="clock must be one of"):
+        TimingSettings(clock="wall")
 
 
 # ---- space ------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ class KernelLibrary:
         lib.gemm_call.restype = None
         lib.gemm_time.argtypes = [
             *(i, i, i, i, _F32P, _F32P, _F32P, _F32P),
-            *(i, i, ctypes.c_double, _F64P),
+            *(i, i, ctypes.c_double, i, _F64P),
         ]
         lib.gemm_time.restype = i
         self._lib = lib
@@ -163,15 +163,17 @@ class KernelLibrary:
         warmup: int = 2,
         repeats: int = 5,
         min_sample_s: float = 1e-3,
+        thread_cpu: bool = False,
     ) -> np.ndarray:
         """Seconds per call of kernel ``idx`` on ``buffers``' shape: float64 [repeats]
         samples, each the mean over enough back-to-back calls to last
-        ``min_sample_s`` (after ``warmup`` calls)."""
+        ``min_sample_s`` (after ``warmup`` calls); ``thread_cpu``: the calling thread's
+        CPU seconds instead of wall-clock (monotonic) seconds."""
         out = np.empty(repeats, dtype=np.float64)
         bf = buffers
         self._lib.gemm_time(
             int(idx), bf.m, bf.n, bf.k, bf.a, bf.b, bf.c, bf.work,
-            int(warmup), int(repeats), float(min_sample_s), out,
+            int(warmup), int(repeats), float(min_sample_s), int(thread_cpu), out,
         )  # fmt: skip
         return out
 

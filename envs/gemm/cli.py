@@ -17,6 +17,7 @@ core (``--cpu``) and keep the machine quiet.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -48,6 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--min-sample-ms", type=float, default=0.3, help="least duration of a sample, ms"
     )
+    p.add_argument(
+        "--clock",
+        choices=("thread-cpu", "monotonic"),
+        help="what a sample reads: the timing thread's CPU time (default for a new table: "
+        "preemption by other processes is not counted) or wall-clock time; --refine and "
+        "--remeasure use the table's",
+    )
     p.add_argument("--cpu", type=int, help="pin this process to one CPU core")
     p.add_argument("--jobs", type=int, default=2, help="clang processes when compiling")
     p.add_argument("--remeasure", type=int, metavar="N", help="re-time N random pairs of --out")
@@ -74,14 +82,17 @@ def main(args: argparse.Namespace) -> int:
     for name in ("warmup", "repeats", "lognormal", "jobs"):
         if getattr(args, name) < (0 if name in ("warmup", "lognormal") else 1):
             raise UserError(f"--{name} is out of range: {getattr(args, name)}")
-    timing = TimingSettings(
-        warmup=args.warmup, repeats=args.repeats, min_sample_ms=args.min_sample_ms
-    )
     out = Path(args.out)
+    clock = args.clock or "thread-cpu"
+    if args.refine is not None or args.remeasure is not None:
+        clock = _table_clock(out, args.clock)
+    timing = TimingSettings(
+        warmup=args.warmup, repeats=args.repeats, min_sample_ms=args.min_sample_ms, clock=clock
+    )
     if args.refine is not None:
         from envs.gemm.refine import refine
 
-        fine = TimingSettings(args.warmup, args.refine_repeats, args.min_sample_ms)
+        fine = TimingSettings(args.warmup, args.refine_repeats, args.min_sample_ms, clock)
         print(refine(out, args.refine, fine, quiet=args.quiet))
         return 0
     if args.remeasure is not None:
@@ -103,6 +114,21 @@ def main(args: argparse.Namespace) -> int:
     )
     print(table)
     return 0
+
+
+def _table_clock(out: Path, asked: str | None) -> str:
+    """The clock the table at ``out`` was timed with; one clear error when ``asked``
+    differs (a re-timing on another clock would not be comparable)."""
+    from envs.gemm.collect import stem_of
+    from envs.gemm.timing import table_clock
+
+    sidecar = stem_of(out).with_name(stem_of(out).name + ".json")
+    if not sidecar.is_file():
+        raise UserError(f"{out}: no table to re-time ({sidecar} is missing)")
+    clock = table_clock(json.loads(sidecar.read_text()))
+    if asked is not None and asked != clock:
+        raise UserError(f"{out} was timed with --clock {clock}; re-time it with the same clock")
+    return clock
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -75,12 +75,13 @@ class _Timer:
 
     def __call__(self, row: int, ids: np.ndarray) -> np.ndarray:
         from envs.gemm.build import KernelLibrary
-        from envs.gemm.timing import TimingSettings, time_configs
+        from envs.gemm.timing import TimingSettings, table_clock, time_configs
 
         if self._lib is None:
             self._lib = KernelLibrary(self.table.configs)
         s = self.table.shapes[row]
-        med, _ = time_configs(self._lib, s.m, s.n, s.k, np.asarray(ids), TimingSettings())
+        timing = TimingSettings(clock=table_clock(self.table.meta))
+        med, _ = time_configs(self._lib, s.m, s.n, s.k, np.asarray(ids), timing)
         return med
 
 

@@ -3,9 +3,13 @@
 Method (the same for the C kernels and torch.matmul): ``warmup`` untimed calls, then
 ``repeats`` samples, each the mean time of enough back-to-back calls to last at least
 ``min_sample_ms`` (so microsecond kernels are not clock-bound); a timing is the median
-of the samples, its spread (max - min) / median. Operands stay the same across calls
-(warm caches, as an autotuner benchmarks). Configurations are timed in a seeded random
-order per shape so slow drift of the machine does not line up with config ids.
+of the samples, its spread (max - min) / median. The clock is ``monotonic`` (wall-clock
+time) or ``thread-cpu`` (the timing thread's CPU time, CLOCK_THREAD_CPUTIME_ID: on a
+shared machine, time the process spends preempted is not counted; the kernels and
+torch.matmul run on the calling thread, so nothing of theirs is missed). Operands stay
+the same across calls (warm caches, as an autotuner benchmarks). Configurations are
+timed in a seeded random order per shape so slow drift of the machine does not line up
+with config ids.
 """
 
 from __future__ import annotations
@@ -26,9 +30,28 @@ class TimingSettings:
     warmup: int = 2
     repeats: int = 5
     min_sample_ms: float = 0.3
+    clock: str = "monotonic"  # or "thread-cpu" (see the module docstring)
 
-    def to_json(self) -> dict[str, float]:
-        return asdict(self)
+    def __post_init__(self) -> None:
+        if self.clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, not {self.clock!r}")
+
+    def to_json(self) -> dict[str, float | str]:
+        out: dict[str, float | str] = asdict(self)
+        if self.clock == "monotonic":
+            # Tables collected before the clock was a setting hold no "clock" key: they
+            # were timed on the monotonic clock, and resuming them must stay possible.
+            del out["clock"]
+        return out
+
+
+CLOCKS = ("monotonic", "thread-cpu")
+
+
+def table_clock(meta: dict) -> str:
+    """The clock a table (its sidecar ``meta``) was timed with: re-timings of its pairs
+    (refinement, re-measure, live timing) must read the same clock."""
+    return str(meta.get("timing", {}).get("clock", "monotonic"))
 
 
 def summarize(samples_s: np.ndarray) -> tuple[float, float]:
@@ -63,6 +86,7 @@ def time_configs(
             warmup=settings.warmup,
             repeats=settings.repeats,
             min_sample_s=settings.min_sample_ms / 1e3,
+            thread_cpu=settings.clock == "thread-cpu",
         )
         med[pos], spread[pos] = summarize(samples)
         if on_done is not None:
@@ -78,6 +102,7 @@ def time_torch(
     Returns (median_us, spread)."""
     import torch
 
+    now = time.thread_time if settings.clock == "thread-cpu" else time.perf_counter
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -86,16 +111,16 @@ def time_torch(
         c = torch.from_numpy(buffers.c)
         for _ in range(max(1, settings.warmup)):
             torch.mm(a, b, out=c)
-        t0 = time.perf_counter()
+        t0 = now()
         torch.mm(a, b, out=c)
-        one = time.perf_counter() - t0
+        one = now() - t0
         inner = max(1, int(settings.min_sample_ms / 1e3 / max(one, 1e-9)) + 1)
         samples = np.empty(settings.repeats)
         for r in range(settings.repeats):
-            t0 = time.perf_counter()
+            t0 = now()
             for _ in range(inner):
                 torch.mm(a, b, out=c)
-            samples[r] = (time.perf_counter() - t0) / inner
+            samples[r] = (now() - t0) / inner
         return summarize(samples)
     finally:
         torch.set_num_threads(before)
