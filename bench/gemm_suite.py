@@ -53,6 +53,24 @@ def classes(rec: pd.Series, prefix: str, table_name: str) -> dict[str, float]:
     return {c: float(np.exp(np.mean(np.log(v)))) for c, v in sorted(by.items())}
 
 
+def autotune_row(table_name: str, n_test: int, per_shape: int) -> str:
+    """The validate-against-max-autotune line: exhaustive search's own top-N (every
+    schedule of every test shape timed once, as the collection did), scored like the
+    agents' (geomean over test shapes of best-of-N / best; no seeds: one collection)."""
+    from envs.gemm.table import load_table
+
+    t = load_table(table_name)
+    rows = t.rows("test")
+    cells = []
+    for n in TOP_N:
+        r = t.autotune_top_n_over_best(rows, n)
+        cells.append(f"{np.exp(np.log(r).mean()):.3f}")
+    return (
+        f"max-autotune (every schedule timed once; reference) | - | {' | '.join(cells)} | - | "
+        f"{n_test * per_shape} | 100%"
+    )
+
+
 def main(run_dir: str) -> None:
     df = load_trials(run_dir)
     df = df[df["status"] == "ok"]
@@ -94,6 +112,8 @@ def main(run_dir: str) -> None:
             print(" | ".join(head))
             for r in rows:
                 print(" | ".join(str(x) for x in r))
+            if task == "gemm-select":
+                print(autotune_row(table, n_test, per_shape))
         # The best agent at the largest budget: CI over shapes, per class, targets.
         top = tdf[tdf[budget_col] == tdf[budget_col].max()]
         key = "test_top1_over_best" if task == "gemm-select" else "test_time_over_best"

@@ -183,6 +183,15 @@ def test_refined_timings_replace_the_first_ones(tmp_path: Path) -> None:
     assert refined.times_us[2, cid] == pytest.approx(old * 1.5)
     changed = refined.times_us != first.times_us
     assert changed.sum() == 1
+    np.testing.assert_array_equal(refined.first_us, first.times_us)  # what the search saw
+    # Max-autotune ranks by the first timings: on shape 2 its pick (cid) re-timed 1.5x
+    # slower, so its top-1 is the runner-up (or cid itself when that is slower still).
+    rows = np.arange(len(refined.shapes))
+    top1 = refined.autotune_top_n_over_best(rows, 1)
+    runner_up = np.sort(first.times_us[2])[1]
+    assert top1[2] == pytest.approx(refined.times_us[2, cid] / min(old * 1.5, runner_up))
+    assert np.delete(top1, 2) == pytest.approx(1.0)  # unrefined shapes: it finds the best
+    assert (refined.autotune_top_n_over_best(rows, refined.n_configs) == 1.0).all()
     load_table.cache_clear()
 
 

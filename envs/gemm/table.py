@@ -50,6 +50,9 @@ class GemmTable:
         spread: float64 [n_shapes, n_configs], (max - min) / median over repeats.
         torch_us: float64 [n_shapes], torch.matmul's time on the same shape.
         meta: the sidecar JSON (CPU identity, compiler, timing settings, ...).
+        first_us: float64 [n_shapes, n_configs], the collection's own timings (before
+            refinement replaced the fastest ones in ``times_us``): what one exhaustive
+            search (max-autotune timing every schedule once) saw.
     """
 
     name: str
@@ -60,6 +63,7 @@ class GemmTable:
     spread: np.ndarray
     torch_us: np.ndarray
     meta: dict[str, Any]
+    first_us: np.ndarray | None = None
 
     @property
     def n_configs(self) -> int:
@@ -74,6 +78,19 @@ class GemmTable:
     def best_us(self) -> np.ndarray:
         """float64 [n_shapes]: the exhaustive best time per shape."""
         return np.nanmin(self.times_us, axis=1)
+
+    def autotune_top_n_over_best(self, rows: np.ndarray, n: int) -> np.ndarray:
+        """float64 [len(rows)]: max-autotune's top-``n`` per shape, scored as the tasks
+        score an agent's: rank every schedule by the collection's timings
+        (``first_us``), "time" the ``n`` fastest (their ``times_us``, refined where
+        refined), best of them / the exhaustive best. Above 1 where the collection's
+        noise hides the best schedule from the search that timed everything."""
+        first = self.times_us if self.first_us is None else self.first_us
+        out = np.empty(len(rows))
+        for i, row in enumerate(rows):
+            ranked = np.argsort(np.where(np.isfinite(first[row]), first[row], np.inf))
+            out[i] = np.nanmin(self.times_us[row, ranked[:n]]) / np.nanmin(self.times_us[row])
+        return out
 
     def uarch(self) -> str:
         return str(self.meta.get("uarch", "unknown"))
@@ -123,6 +140,7 @@ def load_table(name: str = DEFAULT_TABLE) -> GemmTable:
         raise UserError(f"{path}: rows name shapes or configurations its sidecar does not list")
     times[r.astype(np.int64), c.astype(np.int64)] = df["median_us"].to_numpy(dtype=np.float64)
     spread[r.astype(np.int64), c.astype(np.int64)] = df["spread"].to_numpy(dtype=np.float64)
+    first = times.copy()
     refined = path.with_name(stem + ".refine.csv")
     if refined.is_file():  # the fastest schedules per shape, re-timed (envs/gemm/refine.py)
         ref = pd.read_csv(refined)
@@ -141,4 +159,5 @@ def load_table(name: str = DEFAULT_TABLE) -> GemmTable:
         spread=spread,
         torch_us=np.array([float(s["torch_us"]) for s in meta["shapes"]]),
         meta=meta,
+        first_us=first,
     )
