@@ -275,6 +275,9 @@ def test_collection_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
     assert all(s["torch_us"] > 0 for s in meta["shapes"])
     with pytest.raises(UserError, match="other timing settings"):
         collect(out, shapes, TimingSettings(repeats=3), quiet=True, configs=configs)
+    other_clock = TimingSettings(warmup=1, repeats=2, min_sample_ms=0.01, clock="thread-cpu")
+    with pytest.raises(UserError, match="timed with --clock monotonic"):
+        collect(out, shapes, other_clock, quiet=True, configs=configs)
 
 
 # ---- agents keep the budget on the gemm tasks ---------------------------------------------

@@ -26,7 +26,7 @@ from envs.gemm.build import KernelLibrary, compiler_version
 from envs.gemm.shapes import Shape, split_shapes
 from envs.gemm.space import all_configs, config_key
 from envs.gemm.table import load_table
-from envs.gemm.timing import TimingSettings, time_configs, time_torch
+from envs.gemm.timing import TimingSettings, table_clock, time_configs, time_torch
 from envs.groundtruth.measure.cpu import cpu_identity, mismatch
 from harness.errors import UserError
 from harness.store import write_atomic
@@ -110,6 +110,12 @@ def _check_parts_meta(parts: Path, settings: CollectSettings) -> None:
         if why:
             raise UserError(f"{parts}: cannot resume: {why}; collect into a new --out")
         if meta.get("settings") != settings.to_json():
+            theirs = table_clock(meta.get("settings", {}))
+            if theirs != settings.timing.clock:
+                raise UserError(
+                    f"{parts}: cannot resume: it was timed with --clock {theirs}; resume with "
+                    "that clock or collect into a new --out"
+                )
             raise UserError(
                 f"{parts}: cannot resume: it was collected with other timing settings or "
                 "configurations; collect into a new --out"

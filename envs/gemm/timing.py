@@ -22,6 +22,8 @@ import numpy as np
 
 from envs.gemm.build import GemmBuffers, KernelLibrary
 
+CLOCKS = ("monotonic", "thread-cpu")
+
 
 @dataclass(frozen=True)
 class TimingSettings:
@@ -43,9 +45,6 @@ class TimingSettings:
             # were timed on the monotonic clock, and resuming them must stay possible.
             del out["clock"]
         return out
-
-
-CLOCKS = ("monotonic", "thread-cpu")
 
 
 def table_clock(meta: dict) -> str:
