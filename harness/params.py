@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -272,6 +273,11 @@ class ParamSpace:
                 np.array([p.low for p in self.params], np.int64),  # type: ignore[union-attr]
                 np.array([p.high for p in self.params], np.int64),  # type: ignore[union-attr]
             )
+        # For _plain_ints: one C-level look-up of every value in name order, and a dict
+        # to copy (filling a copy is ~2x faster than growing a new dict of 2,000 keys).
+        self._name_set = frozenset(names)
+        self._getter = operator.itemgetter(*names) if len(names) >= 2 else None
+        self._template = dict.fromkeys(names)
 
     def __len__(self) -> int:
         return len(self.params)
@@ -357,7 +363,33 @@ class ParamSpace:
                 raise ConstraintViolation(f"configuration breaks the constraint: {why}")
         return cfg
 
+    def _plain_ints(self, config: Mapping[str, Any]) -> Config | None:
+        """All-integer spaces' fast path (tables of thousands of entries, validated once
+        per evaluation): exactly the space's names, every value a plain ``int`` within
+        its bounds -> the normalised copy (names in space order); None when anything of
+        that does not hold, and the general path decides and names the problem."""
+        if self._getter is None or self._int_bounds is None:
+            return None
+        if len(config) != len(self._names) or not self._name_set.issuperset(config):
+            return None
+        values = self._getter(config)
+        if set(map(type, values)) != {int}:  # bools, numpy ints, floats: general path
+            return None
+        try:
+            array = np.fromiter(values, np.int64, count=len(values))
+        except OverflowError:
+            return None
+        low, high = self._int_bounds
+        if not ((array >= low) & (array <= high)).all():
+            return None
+        out = self._template.copy()
+        out.update(zip(self._names, values, strict=True))
+        return out
+
     def _validate_types(self, config: Mapping[str, Any]) -> Config:
+        fast = self._plain_ints(config)
+        if fast is not None:
+            return fast
         unknown = set(config) - set(self._by_name)
         if unknown:
             raise ValueError(f"unknown parameters: {sorted(unknown)}")

@@ -94,3 +94,17 @@ def test_all_int_space_validates_like_each_param() -> None:
     for bad, word in ((True, "expected an int"), (2.0, "expected an int"), (6, "not in")):
         with pytest.raises(ValueError, match=f"p7: .*{word}|p7: {word}"):
             space.validate({**good, "p7": bad})
+    # Plain ints take the fast path: the same copy as each parameter's own check, in the
+    # space's order whatever the input's order; out-of-range and huge ints still fail.
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        plain = {f"p{i}": int(v) for i, v in enumerate(rng.integers(0, 6, 50))}
+        shuffled = dict(reversed(list(plain.items())))
+        got = space.validate(shuffled)
+        assert got == {p.name: p.validate(plain[p.name]) for p in space.params}
+        assert list(got) == space.names and all(type(v) is int for v in got.values())
+    for bad in (-1, 2**70):
+        with pytest.raises(ValueError, match="p9: .*not in|p9: not in"):
+            space.validate({**plain, "p9": bad})
+    with pytest.raises(ValueError, match="unknown parameters"):
+        space.validate({**plain, "extra": 1})
