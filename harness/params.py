@@ -273,8 +273,9 @@ class ParamSpace:
                 np.array([p.low for p in self.params], np.int64),  # type: ignore[union-attr]
                 np.array([p.high for p in self.params], np.int64),  # type: ignore[union-attr]
             )
-        # For _plain_ints: one C-level look-up of every value in name order, and a dict
-        # to copy (filling a copy is ~2x faster than growing a new dict of 2,000 keys).
+        # For _plain_ints: one C-level look-up of every value in name order; for
+        # config_of: a dict to copy (filling a copy is ~2x faster than growing a new
+        # dict of 2,000 keys).
         self._name_set = frozenset(names)
         self._getter = operator.itemgetter(*names) if len(names) >= 2 else None
         self._template = dict.fromkeys(names)
@@ -382,6 +383,13 @@ class ParamSpace:
         low, high = self._int_bounds
         if not ((array >= low) & (array <= high)).all():
             return None
+        return self.config_of(values)
+
+    def config_of(self, values: Sequence[Any]) -> Config:
+        """The configuration whose values, in the space's name order, are ``values``
+        (not validated); ValueError when there are not exactly one per parameter."""
+        if len(values) != len(self._names):
+            raise ValueError(f"{len(values)} values for a space of {len(self._names)} parameters")
         out = self._template.copy()
         out.update(zip(self._names, values, strict=True))
         return out

@@ -123,6 +123,17 @@ def test_retiming_a_table_reads_its_own_clock(tmp_path: Path) -> None:
         _table_clock(tmp_path / "other.csv.gz", None)
     with pytest.raises(ValueError, match="clock must be one of"):
         TimingSettings(clock="wall")
+    # The library refuses too, before any timing (a synthetic table: monotonic).
+    from envs.gemm.refine import refine
+    from envs.gemm.remeasure import remeasure
+
+    path = write_synthetic_table(tmp_path / "syn", n_shapes=3, seed=1)
+    cpu_timing = TimingSettings(clock="thread-cpu")
+    with pytest.raises(UserError, match="timed with --clock monotonic"):
+        refine(path, 2, cpu_timing, quiet=True)
+    with pytest.raises(UserError, match="timed with --clock monotonic"):
+        remeasure(path, 2, cpu_timing, quiet=True)
+    load_table.cache_clear()
 
 
 # ---- space ------------------------------------------------------------------------------

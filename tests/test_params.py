@@ -108,3 +108,7 @@ def test_all_int_space_validates_like_each_param() -> None:
             space.validate({**plain, "p9": bad})
     with pytest.raises(ValueError, match="unknown parameters"):
         space.validate({**plain, "extra": 1})
+    assert list(space.config_of(list(range(50)))) == space.names
+    assert space.config_of(list(range(50)))["p7"] == 7
+    with pytest.raises(ValueError, match="49 values for a space of 50"):
+        space.config_of(list(range(49)))

@@ -120,15 +120,12 @@ def _table_clock(out: Path, asked: str | None) -> str:
     """The clock the table at ``out`` was timed with; one clear error when ``asked``
     differs (a re-timing on another clock would not be comparable)."""
     from envs.gemm.collect import stem_of
-    from envs.gemm.timing import table_clock
+    from envs.gemm.timing import retiming_clock
 
     sidecar = stem_of(out).with_name(stem_of(out).name + ".json")
     if not sidecar.is_file():
         raise UserError(f"{out}: no table to re-time ({sidecar} is missing)")
-    clock = table_clock(json.loads(sidecar.read_text()))
-    if asked is not None and asked != clock:
-        raise UserError(f"{out} was timed with --clock {clock}; re-time it with the same clock")
-    return clock
+    return retiming_clock(json.loads(sidecar.read_text()), asked, str(out))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,7 +18,7 @@ import numpy as np
 from envs.gemm.build import KernelLibrary
 from envs.gemm.collect import Progress, add_to_sidecar, stem_of
 from envs.gemm.table import load_table
-from envs.gemm.timing import TimingSettings, time_configs
+from envs.gemm.timing import TimingSettings, retiming_clock, time_configs
 from envs.groundtruth.measure.cpu import cpu_identity, mismatch
 from harness.errors import UserError
 from harness.store import write_atomic
@@ -34,6 +34,7 @@ def refine(out: Path, top: int, timing: TimingSettings, quiet: bool = False) -> 
         raise UserError(f"{refine_csv} exists: the table is refined already")
     load_table.cache_clear()
     table = load_table(str(path))
+    retiming_clock(table.meta, timing.clock, str(out))  # the same clock as the table
     why = mismatch(table.meta.get("cpu"), cpu_identity())
     if why:
         raise UserError(f"cannot refine {out}: {why}")

@@ -19,7 +19,7 @@ from scipy.stats import kendalltau
 from envs.gemm.build import KernelLibrary
 from envs.gemm.collect import Progress, add_to_sidecar, stem_of
 from envs.gemm.table import load_table
-from envs.gemm.timing import TimingSettings, time_configs
+from envs.gemm.timing import TimingSettings, retiming_clock, time_configs
 from envs.groundtruth.measure.cpu import cpu_identity, mismatch
 from harness.errors import UserError
 from harness.store import write_atomic
@@ -48,6 +48,7 @@ def remeasure(out: Path, n: int, timing: TimingSettings, seed: int = 0, quiet: b
     """Re-time ``n`` random pairs of the table at ``out``; returns a one-line summary."""
     stem = stem_of(out)
     table = load_table(str(stem.with_name(stem.name + ".csv.gz")))
+    retiming_clock(table.meta, timing.clock, str(out))  # the same clock as the table
     why = mismatch(table.meta.get("cpu"), cpu_identity())
     if why:
         raise UserError(f"cannot re-measure {out}: {why}")

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from envs.gemm.build import GemmBuffers, KernelLibrary
+from harness.errors import UserError
 
 CLOCKS = ("monotonic", "thread-cpu")
 
@@ -51,6 +52,16 @@ def table_clock(meta: dict) -> str:
     """The clock a table (its sidecar ``meta``) was timed with: re-timings of its pairs
     (refinement, re-measure, live timing) must read the same clock."""
     return str(meta.get("timing", {}).get("clock", "monotonic"))
+
+
+def retiming_clock(meta: dict, asked: str | None, what: str) -> str:
+    """The clock to re-time pairs of the table ``what`` (its sidecar ``meta``) with: the
+    one it was timed with; UserError when ``asked`` is another (timings on two clocks
+    are not comparable)."""
+    clock = table_clock(meta)
+    if asked is not None and asked != clock:
+        raise UserError(f"{what} was timed with --clock {clock}; re-time it with the same clock")
+    return clock
 
 
 def summarize(samples_s: np.ndarray) -> tuple[float, float]:
