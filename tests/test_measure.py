@@ -63,17 +63,26 @@ def test_helper_is_built_once_and_cached() -> None:
     assert build.source_hash() in p1.name
 
 
+# Conditions of the machine, not of the code: the product marks them by design.
+_MACHINE_CONDITIONS = ("contended", "calibration moved")
+
+
 def _measure_uncontended(h: Helper, hex_block: str, attempts: int = 4) -> runner.BlockResult:
-    """Measure ``hex_block``, again while it comes back contended; skip if it always does.
+    """Measure ``hex_block``, again while the machine spoils it; skip if it always does.
 
     A contended result (another hardware thread kept sharing the core through every retry)
-    carries no value by design, and CI's shared 2-core machines produce it now and then.
+    carries no value by design, and a run whose core clock moved by more than 1% is marked
+    noisy ("calibration moved"); CI's shared 2-core virtual machines produce both now and
+    then (one CI run saw the TSC-per-cycle ratio wander 0.81-0.84 within one block). Any
+    other status, and every value, is still checked by the caller.
     """
+    seen: list[str] = []
     for _ in range(attempts):
         res = h.measure(hex_block)
-        if not (res.status == "noisy" and res.detail == "contended"):
+        if not (res.status == "noisy" and res.detail in _MACHINE_CONDITIONS):
             return res
-    pytest.skip(f"machine contended through {attempts} measurements of {hex_block}")
+        seen.append(res.detail)
+    pytest.skip(f"machine spoiled {attempts} measurements of {hex_block}: {seen}")
 
 
 def test_add_and_imul_chains_measure_1_and_3_cycles() -> None:
