@@ -291,6 +291,87 @@ def test_collection_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
         collect(out, shapes, other_clock, quiet=True, configs=configs)
 
 
+class _DriftingLibrary:
+    """A stand-in for KernelLibrary's timing only (the reference arithmetic, not a
+    kernel): kernel i takes (i + 1) us, times the machine's speed, which halves after
+    every other timing (drift far beyond a real machine's)."""
+
+    def __init__(self, configs: list[dict]) -> None:
+        self.configs = configs
+        self.calls: list[int] = []
+
+    def time(self, idx: int, buffers: object, repeats: int = 5, **_: object) -> np.ndarray:
+        self.calls.append(idx)
+        slow = 2.0 ** (len(self.calls) // 2)
+        return np.full(repeats, (idx + 1) * 1e-6 * slow)
+
+
+def test_reference_timing_cancels_drift_and_scales_by_the_table() -> None:
+    from envs.gemm.timing import TimingSettings, reference_kernel, time_configs
+
+    configs = KERNEL_CASES[:4]
+    ids = np.array([0, 1, 2, 3])
+    plain = time_configs(_DriftingLibrary(configs), 8, 8, 8, ids, TimingSettings())
+    ratio = plain.median_us / (ids + 1)
+    assert ratio.max() / ratio.min() >= 4  # the drift shows in plain times
+    lib = _DriftingLibrary(configs)
+    ref = reference_kernel(lib, 8, 8, 8)  # type: ignore[arg-type]
+    assert ref == heuristic_choice(8, 8, 8, ConfigArrays(configs))
+    timed = time_configs(lib, 8, 8, 8, ids, TimingSettings(reference=True))  # type: ignore[arg-type]
+    # each kernel between two reference timings: ref, c, ref, c, ref, ...
+    assert lib.calls[0::2] == [ref] * 5 and sorted(lib.calls[1::2]) == [0, 1, 2, 3]
+    rel = timed.median_us / (ids + 1)
+    # the ratio to the mean of the references before and after cancels all but the drift
+    # within one pair: every kernel's time over its true time is one constant, to 1.5x
+    assert rel.max() / rel.min() <= 1.5 and np.isfinite(timed.reference_us)
+    scaled = time_configs(
+        _DriftingLibrary(configs), 8, 8, 8, ids, TimingSettings(reference=True), reference_us=7.0
+    )  # type: ignore[arg-type]
+    own = time_configs(_DriftingLibrary(configs), 8, 8, 8, ids, TimingSettings(reference=True))
+    np.testing.assert_allclose(scaled.median_us, own.median_us / own.reference_us * 7.0)
+
+
+def test_retimings_take_the_tables_reference_method(tmp_path: Path) -> None:
+    from envs.gemm.timing import TimingSettings, retiming_settings, shape_reference_us
+    from harness.errors import UserError
+
+    assert "reference" not in TimingSettings().to_json()  # tables from before the setting
+    ref = TimingSettings(clock="thread-cpu", reference=True)
+    assert TimingSettings.from_json(ref.to_json()) == ref
+    assert TimingSettings.from_json({}) == TimingSettings()
+    meta = {"timing": ref.to_json(), "shapes": [{"m": 1}, {"m": 2, "reference_us": 3.5}]}
+    asked = TimingSettings(repeats=21, clock="thread-cpu")
+    assert retiming_settings(meta, asked, "t") == TimingSettings(
+        repeats=21, clock="thread-cpu", reference=True
+    )
+    with pytest.raises(UserError, match="timed with --clock thread-cpu"):
+        retiming_settings(meta, TimingSettings(), "t")
+    assert shape_reference_us(meta, 1) == 3.5
+    assert shape_reference_us(meta, 0) is None and shape_reference_us({}, 0) is None
+
+
+@needs_clang
+def test_reference_collection_records_the_reference_per_shape(tmp_path: Path) -> None:
+    from envs.gemm.collect import collect
+    from envs.gemm.timing import TimingSettings
+
+    shapes = [Shape(3, 5, 7, "lognormal", "a"), Shape(16, 16, 16, "model", "c")]
+    fast = TimingSettings(warmup=1, repeats=2, min_sample_ms=0.01, reference=True)
+    configs = KERNEL_CASES[:3]
+    out = collect(tmp_path / "t.csv.gz", shapes, fast, quiet=True, configs=configs)
+    meta = json.loads((tmp_path / "t.json").read_text())
+    assert meta["timing"]["reference"] is True
+    cfg = ConfigArrays(configs)
+    for s in meta["shapes"]:
+        assert s["reference_us"] > 0
+        assert s["reference_config"] == config_key(
+            configs[heuristic_choice(s["m"], s["n"], s["k"], cfg)]
+        )
+    with gzip.open(out, "rt") as f:
+        times = [float(line.split(",")[2]) for line in f.read().strip().splitlines()[1:]]
+    assert len(times) == 2 * 3 and all(t > 0 for t in times)
+
+
 # ---- agents keep the budget on the gemm tasks ---------------------------------------------
 @pytest.mark.parametrize(
     ("task", "agent", "options", "budget", "labels"),

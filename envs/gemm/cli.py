@@ -56,6 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "preemption by other processes is not counted) or wall-clock time; --refine and "
         "--remeasure use the table's",
     )
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="time each schedule between two timings of the shape's reference schedule and "
+        "keep the ratio (cancels the machine's drift; twice the timing); --refine and "
+        "--remeasure use the table's method",
+    )
     p.add_argument("--cpu", type=int, help="pin this process to one CPU core")
     p.add_argument("--jobs", type=int, default=2, help="clang processes when compiling")
     p.add_argument("--remeasure", type=int, metavar="N", help="re-time N random pairs of --out")
@@ -87,7 +94,11 @@ def main(args: argparse.Namespace) -> int:
     if args.refine is not None or args.remeasure is not None:
         clock = _table_clock(out, args.clock)
     timing = TimingSettings(
-        warmup=args.warmup, repeats=args.repeats, min_sample_ms=args.min_sample_ms, clock=clock
+        warmup=args.warmup,
+        repeats=args.repeats,
+        min_sample_ms=args.min_sample_ms,
+        clock=clock,
+        reference=args.reference,
     )
     if args.refine is not None:
         from envs.gemm.refine import refine

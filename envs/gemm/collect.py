@@ -26,7 +26,13 @@ from envs.gemm.build import KernelLibrary, compiler_version
 from envs.gemm.shapes import Shape, split_shapes
 from envs.gemm.space import all_configs, config_key
 from envs.gemm.table import load_table
-from envs.gemm.timing import TimingSettings, table_clock, time_configs, time_torch
+from envs.gemm.timing import (
+    TimingSettings,
+    reference_kernel,
+    table_clock,
+    time_configs,
+    time_torch,
+)
 from envs.groundtruth.measure.cpu import cpu_identity, mismatch
 from harness.errors import UserError
 from harness.store import write_atomic
@@ -185,7 +191,7 @@ def collect(
                 break
             started = time.perf_counter()
             load_before = _loadavg()
-            med, spread = time_configs(
+            timed = time_configs(
                 lib,
                 shape.m,
                 shape.n,
@@ -198,8 +204,8 @@ def collect(
             torch_us, torch_spread = time_torch(shape.m, shape.n, shape.k, timing)
             record = {
                 "shape": shape.to_json(),
-                "median_us": [round(float(x), 4) for x in med],
-                "spread": [round(float(x), 4) for x in spread],
+                "median_us": [round(float(x), 4) for x in timed.median_us],
+                "spread": [round(float(x), 4) for x in timed.spread],
                 "torch_us": round(torch_us, 4),
                 "torch_spread": round(torch_spread, 4),
                 "wall_s": round(time.perf_counter() - started, 2),
@@ -207,6 +213,11 @@ def collect(
                 "loadavg_after": _loadavg(),
                 "finished": _dt.datetime.now(_dt.UTC).isoformat(),
             }
+            if timing.reference:  # what later re-timings of this shape scale by
+                record["reference_us"] = round(timed.reference_us, 4)
+                record["reference_config"] = settings.configs[
+                    reference_kernel(lib, shape.m, shape.n, shape.k)
+                ]
             write_atomic(parts / f"{shape.name}.json", json.dumps(record).encode())
     return assemble(stem, parts)
 
@@ -248,7 +259,8 @@ def write_table(
 ) -> Path:
     """Write the table files for per-shape ``records`` (each: ``shape`` (Shape JSON),
     ``split``, ``median_us`` and ``spread`` [len(keys)], ``torch_us``, ``torch_spread``,
-    ``wall_s``, ``loadavg_before``, ``loadavg_after``, ``finished``); ``extra`` (with
+    ``wall_s``, ``loadavg_before``, ``loadavg_after``, ``finished``; ``reference_us`` and
+    ``reference_config`` when timed against a reference); ``extra`` (with
     ``cpu``) goes into the sidecar. Returns the ``.csv.gz`` path."""
     buf = io.StringIO()
     buf.write("shape,config,median_us,spread\n")
@@ -274,6 +286,7 @@ def write_table(
                 "loadavg_before": r["loadavg_before"],
                 "loadavg_after": r["loadavg_after"],
                 "finished": r["finished"],
+                **{key: r[key] for key in ("reference_us", "reference_config") if key in r},
             }
             for r in records
         ],

@@ -18,7 +18,12 @@ import numpy as np
 from envs.gemm.build import KernelLibrary
 from envs.gemm.collect import Progress, add_to_sidecar, stem_of
 from envs.gemm.table import load_table
-from envs.gemm.timing import TimingSettings, retiming_clock, time_configs
+from envs.gemm.timing import (
+    TimingSettings,
+    retiming_settings,
+    shape_reference_us,
+    time_configs,
+)
 from envs.groundtruth.measure.cpu import cpu_identity, mismatch
 from harness.errors import UserError
 from harness.store import write_atomic
@@ -34,7 +39,7 @@ def refine(out: Path, top: int, timing: TimingSettings, quiet: bool = False) -> 
         raise UserError(f"{refine_csv} exists: the table is refined already")
     load_table.cache_clear()
     table = load_table(str(path))
-    retiming_clock(table.meta, timing.clock, str(out))  # the same clock as the table
+    timing = retiming_settings(table.meta, timing, str(out))  # the table's clock and method
     why = mismatch(table.meta.get("cpu"), cpu_identity())
     if why:
         raise UserError(f"cannot refine {out}: {why}")
@@ -46,8 +51,16 @@ def refine(out: Path, top: int, timing: TimingSettings, quiet: bool = False) -> 
     first_best, refined_best, changed = [], [], 0
     for row, shape in enumerate(table.shapes):
         ids = np.argsort(table.times_us[row], kind="stable")[:top]
-        med, spread = time_configs(
-            lib, shape.m, shape.n, shape.k, ids, timing, seed=row, on_done=progress
+        med, spread, _ = time_configs(
+            lib,
+            shape.m,
+            shape.n,
+            shape.k,
+            ids,
+            timing,
+            seed=row,
+            on_done=progress,
+            reference_us=shape_reference_us(table.meta, row),
         )
         first = table.times_us[row, ids]
         for cid, a, b, s in zip(ids, first, med, spread, strict=True):

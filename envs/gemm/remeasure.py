@@ -19,7 +19,12 @@ from scipy.stats import kendalltau
 from envs.gemm.build import KernelLibrary
 from envs.gemm.collect import Progress, add_to_sidecar, stem_of
 from envs.gemm.table import load_table
-from envs.gemm.timing import TimingSettings, retiming_clock, time_configs
+from envs.gemm.timing import (
+    TimingSettings,
+    retiming_settings,
+    shape_reference_us,
+    time_configs,
+)
 from envs.groundtruth.measure.cpu import cpu_identity, mismatch
 from harness.errors import UserError
 from harness.store import write_atomic
@@ -48,7 +53,7 @@ def remeasure(out: Path, n: int, timing: TimingSettings, seed: int = 0, quiet: b
     """Re-time ``n`` random pairs of the table at ``out``; returns a one-line summary."""
     stem = stem_of(out)
     table = load_table(str(stem.with_name(stem.name + ".csv.gz")))
-    retiming_clock(table.meta, timing.clock, str(out))  # the same clock as the table
+    timing = retiming_settings(table.meta, timing, str(out))  # the table's clock and method
     why = mismatch(table.meta.get("cpu"), cpu_identity())
     if why:
         raise UserError(f"cannot re-measure {out}: {why}")
@@ -63,10 +68,17 @@ def remeasure(out: Path, n: int, timing: TimingSettings, seed: int = 0, quiet: b
     for s in np.unique(pick[:, 0]):
         sel = np.flatnonzero(pick[:, 0] == s)
         shape = table.shapes[int(s)]
-        med, _ = time_configs(
-            lib, shape.m, shape.n, shape.k, pick[sel, 1], timing, seed=seed, on_done=progress
-        )
-        second[sel] = med
+        second[sel] = time_configs(
+            lib,
+            shape.m,
+            shape.n,
+            shape.k,
+            pick[sel, 1],
+            timing,
+            seed=seed,
+            on_done=progress,
+            reference_us=shape_reference_us(table.meta, int(s)),
+        ).median_us
     first = table.times_us[pick[:, 0], pick[:, 1]]
     lines = ["shape,config,first_us,second_us"]
     for (s, c), a, b in zip(pick, first, second, strict=True):

@@ -10,17 +10,29 @@ torch.matmul run on the calling thread, so nothing of theirs is missed). Operand
 the same across calls (warm caches, as an autotuner benchmarks). Configurations are
 timed in a seeded random order per shape so slow drift of the machine does not line up
 with config ids.
+
+With ``reference = true`` every configuration is timed between two timings of the
+shape's reference schedule (the kernel's heuristic choice, ``envs.gemm.model``), and its
+time is its median over the mean of those two, times one reference time per shape (the
+median of the shape's reference timings in a collection; the table's stored value when
+pairs are re-timed later). Why: on these shared VMs the core's speed drifts over seconds
+(another hardware thread outside the VM, clock changes), which a ratio to a kernel timed
+a few milliseconds before and after cancels; two passes over the same pairs on a Zen 3
+agreed within 5% 13-15 points more often that way (envs/gemm/README.md). It costs a
+second timing per configuration.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
 from envs.gemm.build import GemmBuffers, KernelLibrary
+from envs.gemm.model import ConfigArrays, heuristic_choice
 from harness.errors import UserError
 
 CLOCKS = ("monotonic", "thread-cpu")
@@ -34,18 +46,43 @@ class TimingSettings:
     repeats: int = 5
     min_sample_ms: float = 0.3
     clock: str = "monotonic"  # or "thread-cpu" (see the module docstring)
+    reference: bool = False  # time each configuration against the reference schedule
 
     def __post_init__(self) -> None:
         if self.clock not in CLOCKS:
             raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, not {self.clock!r}")
 
-    def to_json(self) -> dict[str, float | str]:
-        out: dict[str, float | str] = asdict(self)
+    def to_json(self) -> dict[str, float | str | bool]:
+        out: dict[str, float | str | bool] = asdict(self)
+        # Tables collected before a setting existed do not hold its key: they were timed
+        # the old way (monotonic clock, no reference), and resuming them must stay possible.
         if self.clock == "monotonic":
-            # Tables collected before the clock was a setting hold no "clock" key: they
-            # were timed on the monotonic clock, and resuming them must stay possible.
             del out["clock"]
+        if not self.reference:
+            del out["reference"]
         return out
+
+    @classmethod
+    def from_json(cls, raw: dict) -> TimingSettings:
+        """The settings a table's sidecar (its ``timing``) records."""
+        return cls(
+            warmup=int(raw.get("warmup", cls.warmup)),
+            repeats=int(raw.get("repeats", cls.repeats)),
+            min_sample_ms=float(raw.get("min_sample_ms", cls.min_sample_ms)),
+            clock=str(raw.get("clock", "monotonic")),
+            reference=bool(raw.get("reference", False)),
+        )
+
+
+class Timings(NamedTuple):
+    """What :func:`time_configs` returns for ``ids``: median_us float64 [len(ids)],
+    spread float64 [len(ids)] (each configuration's own samples), and reference_us: the
+    reference schedule's median over this call's timings of it (NaN without a
+    reference)."""
+
+    median_us: np.ndarray
+    spread: np.ndarray
+    reference_us: float
 
 
 def table_clock(meta: dict) -> str:
@@ -64,6 +101,23 @@ def retiming_clock(meta: dict, asked: str | None, what: str) -> str:
     return clock
 
 
+def retiming_settings(meta: dict, timing: TimingSettings, what: str) -> TimingSettings:
+    """``timing`` for re-timing pairs of the table ``what`` (its sidecar ``meta``): its
+    clock must be the table's (UserError otherwise); the reference method is the table's,
+    whatever ``timing`` says (a ratio and a plain time are not comparable)."""
+    retiming_clock(meta, timing.clock, what)
+    reference = TimingSettings.from_json(meta.get("timing", {})).reference
+    return replace(timing, reference=reference)
+
+
+def shape_reference_us(meta: dict, row: int) -> float | None:
+    """The reference time a table (sidecar ``meta``) stores for its shape ``row``; None
+    for a table timed without a reference."""
+    shapes = meta.get("shapes") or []
+    value = shapes[row].get("reference_us") if row < len(shapes) else None
+    return None if value is None else float(value)
+
+
 def summarize(samples_s: np.ndarray) -> tuple[float, float]:
     """(median in microseconds, spread = (max - min) / median) of samples in seconds."""
     med = float(np.median(samples_s))
@@ -80,28 +134,56 @@ def time_configs(
     settings: TimingSettings,
     seed: int = 0,
     on_done: Callable[[int], None] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    reference_us: float | None = None,
+) -> Timings:
     """Time kernels ``ids`` (positions in ``lib``) on an m x n x k product.
 
-    Returns (median_us float64 [len(ids)], spread float64 [len(ids)]) in ``ids``' order;
-    ``on_done(1)`` after each kernel (progress)."""
+    With ``settings.reference`` each time is its ratio to the reference schedule timed
+    just before and after it, times ``reference_us`` when given (a table's stored value
+    for this shape) or this call's own median reference time. ``on_done(1)`` after each
+    kernel (progress). Returns :class:`Timings` in ``ids``' order."""
     buffers = GemmBuffers(m, n, k, seed=seed)
     med = np.full(len(ids), np.nan)
     spread = np.full(len(ids), np.nan)
     order = np.random.default_rng(seed).permutation(len(ids))
-    for pos in order:
+
+    def one(idx: int) -> tuple[float, float]:
         samples = lib.time(
-            int(ids[pos]),
+            idx,
             buffers,
             warmup=settings.warmup,
             repeats=settings.repeats,
             min_sample_s=settings.min_sample_ms / 1e3,
             thread_cpu=settings.clock == "thread-cpu",
         )
-        med[pos], spread[pos] = summarize(samples)
+        return summarize(samples)
+
+    if not settings.reference:
+        for pos in order:
+            med[pos], spread[pos] = one(int(ids[pos]))
+            if on_done is not None:
+                on_done(1)
+        return Timings(med, spread, float("nan"))
+    ref = reference_kernel(lib, m, n, k)
+    before, _ = one(ref)
+    refs = [before]
+    for pos in order:
+        own, spread[pos] = one(int(ids[pos]))
+        after, _ = one(ref)
+        refs.append(after)
+        med[pos] = own / (0.5 * (before + after))  # a ratio, scaled below
+        before = after
         if on_done is not None:
             on_done(1)
-    return med, spread
+    own_ref = float(np.median(refs))
+    scale = own_ref if reference_us is None else float(reference_us)
+    return Timings(med * scale, spread, own_ref)
+
+
+def reference_kernel(lib: KernelLibrary, m: int, n: int, k: int) -> int:
+    """The position in ``lib`` of the reference schedule for m x n x k: the kernel's
+    heuristic choice (valid for every shape, and among the faster schedules)."""
+    return heuristic_choice(m, n, k, ConfigArrays(lib.configs))
 
 
 def time_torch(
