@@ -191,6 +191,8 @@ def _provenance(info: TaskInfo) -> list[str]:
             f"a simulator): MAPE {fmt(nf.get('mape'))}, median APE {fmt(nf.get('median_ape'))}, "
             f"Kendall tau {fmt(nf.get('kendall_tau'))} over {nf.get('n_blocks', '?')} blocks"
         )
+    elif isinstance(p.get("noise_floor"), str):  # a task that states its repeat in words
+        out.append(f"ground-truth noise floor (a same-CPU repeat measurement): {p['noise_floor']}")
     elif p.get("dataset_cpu"):  # measured ground truth without a same-CPU repeat yet
         out.append(
             "ground-truth noise floor: not measured for this dataset (it needs a repeat "

@@ -33,7 +33,10 @@ from envs.gemm.space import all_configs, config_key
 from harness.errors import UserError
 
 DATA_DIR = Path(__file__).with_name("data")
-DEFAULT_TABLE = "gemm_znver4"
+# The default: the table whose re-measure agrees best (timed against a reference
+# schedule: 71% of re-timed pairs within 5%, against 22-26% for the Zen 4 and Zen 3
+# tables; envs/gemm/README.md), chosen on that figure, not on any task's results.
+DEFAULT_TABLE = "gemm_znver5"
 SPLITS = ("train", "val", "test")
 
 
@@ -42,7 +45,7 @@ class GemmTable:
     """Shapes x configurations timings of one CPU.
 
     Attributes:
-        name: the table's stem, e.g. ``gemm_znver4``.
+        name: the table's stem, e.g. ``gemm_znver5``.
         shapes: the shapes, in table order.
         splits: per shape, ``train`` / ``val`` / ``test``.
         configs: the configurations in id order (``envs.gemm.space.all_configs``).
@@ -97,7 +100,7 @@ class GemmTable:
 
 
 def table_path(name: str) -> Path:
-    """``name`` as a shipped table stem (``gemm_znver4``) or a path to a ``.csv.gz``."""
+    """``name`` as a shipped table stem (``gemm_znver5``) or a path to a ``.csv.gz``."""
     p = Path(name)
     if p.suffix == ".gz" or p.suffix == ".csv" or "/" in name:
         return p

@@ -39,7 +39,7 @@ import numpy as np
 
 from envs.gemm.model import ConfigArrays, heuristic_choice, model_space, predict_us
 from envs.gemm.space import PARAM_NAMES, config_key, gemm_space, violation
-from envs.gemm.table import DEFAULT_TABLE, GemmTable, load_table
+from envs.gemm.table import DEFAULT_TABLE, SPLITS, GemmTable, load_table
 from harness.errors import UserError
 from harness.params import ParamSpace
 from harness.task import DETERMINISTIC, INPUTS, NOISY, PREDICTOR, TARGETS, Metric, Task
@@ -108,8 +108,9 @@ def _provenance(table: GemmTable, rows: dict[str, np.ndarray], live: bool) -> di
     if meta.get("remeasure"):
         r = meta["remeasure"]
         out["noise_floor"] = (
-            f"re-timed {r['pairs']} pairs later: {r['within_5pct']:.0%} within 5%, "
-            f"median |diff| {r['median_abs_rel_diff']:.1%}"
+            f"{r['pairs']} random pairs re-timed after the collection: "
+            f"{r['within_5pct']:.0%} within 5%, median |diff| {r['median_abs_rel_diff']:.1%}, "
+            f"Kendall tau within a shape {r.get('kendall_tau_within_shape', float('nan')):.2f}"
         )
     if live:
         out["notes"] = ["live: timings are measured on this CPU during the trial, not looked up"]
@@ -225,7 +226,8 @@ class GemmSearchTask(Task):
         return {"gemm_table": self.table.name, "compiler": str(self.table.meta.get("compiler", ""))}
 
     def provenance(self) -> dict[str, Any]:
-        return _provenance(self.table, {"search": self.rows}, self.live)
+        # the train, val and test splits of this task are the same shapes
+        return _provenance(self.table, dict.fromkeys(SPLITS, self.rows), self.live)
 
 
 class EveryItemFits:
