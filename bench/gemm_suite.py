@@ -80,8 +80,13 @@ def main(run_dir: str) -> None:
         n_test = prov["split_sizes"].get("test", prov["split_sizes"].get("search"))
         per_shape = prov["configs_per_shape"]
         exhaustive = n_test * per_shape
-        table = prov["dataset"]
-        print(f"== {task_label} ({task}) on {table}: {n_test} test shapes x {per_shape} schedules;")
+        # the table as the suite named it (a shipped stem or a path), else the default
+        options = json.loads(tdf["task_options"].iloc[0] or "{}")
+        table = options.get("table", prov["dataset"])
+        print(
+            f"== {task_label} ({task}) on {prov['dataset']}: {n_test} test shapes x "
+            f"{per_shape} schedules;"
+        )
         print(f"   exhaustive search (max-autotune) = {exhaustive} timings")
         budget_col = "budget_labels" if task == "gemm-select" else "budget_samples"
         reference = autotune_row(table, n_test, per_shape) if task == "gemm-select" else ""
