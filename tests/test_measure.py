@@ -456,6 +456,12 @@ def test_selfcheck_compare_and_warnings() -> None:
     warn = selfcheck.contention_warnings(rows, (0.70, 0.73), (0.70, 0.75), 40, 100)
     assert len(warn) == 4 and all("contended" in w for w in warn)
     assert "varied by 4.0%" in warn[0] and "0.7000 -> 0.7300" in warn[1]
+    assert "40 re-runs over 100 runs" in warn[3]
+    # re-runs can outnumber runs (one run re-run several times): stated as counts
+    assert (
+        "227 re-runs over 170 runs"
+        in selfcheck.contention_warnings(rows, (0.7, 0.7), (0.7, 0.7), 227, 170)[-1]
+    )
     quiet = [selfcheck.compare(canary, "znver4", BlockResult(ADD_CHAIN, 100.2, 0.003, 5, "ok"))]
     assert selfcheck.contention_warnings(quiet, (0.70, 0.701), (0.70, 0.705), 3, 100) == []
 

@@ -238,7 +238,8 @@ def contention_warnings(
         out.append(f"per-run calibrations ranged {lo:.4f}-{hi:.4f} TSC ticks per cycle (> 2%)")
     if runs and retries > 0.1 * runs:
         out.append(
-            f"{retries} of {runs} runs were re-run because another hardware thread shared the core"
+            # a run can be re-run several times, so the re-runs can outnumber the runs
+            f"{retries} re-runs over {runs} runs because another hardware thread shared the core"
         )
     return [f"the machine looks contended: {w}" for w in out]
 
