@@ -26,13 +26,7 @@ from envs.gemm.build import KernelLibrary, compiler_version
 from envs.gemm.shapes import Shape, split_shapes
 from envs.gemm.space import all_configs, config_key
 from envs.gemm.table import load_table
-from envs.gemm.timing import (
-    TimingSettings,
-    reference_kernel,
-    table_clock,
-    time_configs,
-    time_torch,
-)
+from envs.gemm.timing import TimingSettings, table_clock, time_configs, time_torch
 from envs.groundtruth.measure.cpu import cpu_identity, mismatch
 from harness.errors import UserError
 from harness.store import write_atomic
@@ -215,9 +209,7 @@ def collect(
             }
             if timing.reference:  # what later re-timings of this shape scale by
                 record["reference_us"] = round(timed.reference_us, 4)
-                record["reference_config"] = settings.configs[
-                    reference_kernel(lib, shape.m, shape.n, shape.k)
-                ]
+                record["reference_config"] = settings.configs[timed.reference_id]
             write_atomic(parts / f"{shape.name}.json", json.dumps(record).encode())
     return assemble(stem, parts)
 

@@ -18,12 +18,7 @@ import numpy as np
 from envs.gemm.build import KernelLibrary
 from envs.gemm.collect import Progress, add_to_sidecar, stem_of
 from envs.gemm.table import load_table
-from envs.gemm.timing import (
-    TimingSettings,
-    retiming_settings,
-    shape_reference_us,
-    time_configs,
-)
+from envs.gemm.timing import TimingSettings, retime, retiming_settings
 from envs.groundtruth.measure.cpu import cpu_identity, mismatch
 from harness.errors import UserError
 from harness.store import write_atomic
@@ -51,17 +46,7 @@ def refine(out: Path, top: int, timing: TimingSettings, quiet: bool = False) -> 
     first_best, refined_best, changed = [], [], 0
     for row, shape in enumerate(table.shapes):
         ids = np.argsort(table.times_us[row], kind="stable")[:top]
-        med, spread, _ = time_configs(
-            lib,
-            shape.m,
-            shape.n,
-            shape.k,
-            ids,
-            timing,
-            seed=row,
-            on_done=progress,
-            reference_us=shape_reference_us(table.meta, row),
-        )
+        med, spread, _, _ = retime(lib, table, row, ids, timing, seed=row, on_done=progress)
         first = table.times_us[row, ids]
         for cid, a, b, s in zip(ids, first, med, spread, strict=True):
             lines.append(f"{shape.name},{table.meta['configs'][cid]},{a:.5g},{b:.5g},{s:.3g}")

@@ -19,12 +19,7 @@ from scipy.stats import kendalltau
 from envs.gemm.build import KernelLibrary
 from envs.gemm.collect import Progress, add_to_sidecar, stem_of
 from envs.gemm.table import load_table
-from envs.gemm.timing import (
-    TimingSettings,
-    retiming_settings,
-    shape_reference_us,
-    time_configs,
-)
+from envs.gemm.timing import TimingSettings, retime, retiming_settings
 from envs.groundtruth.measure.cpu import cpu_identity, mismatch
 from harness.errors import UserError
 from harness.store import write_atomic
@@ -67,17 +62,8 @@ def remeasure(out: Path, n: int, timing: TimingSettings, seed: int = 0, quiet: b
     second = np.empty(n)
     for s in np.unique(pick[:, 0]):
         sel = np.flatnonzero(pick[:, 0] == s)
-        shape = table.shapes[int(s)]
-        second[sel] = time_configs(
-            lib,
-            shape.m,
-            shape.n,
-            shape.k,
-            pick[sel, 1],
-            timing,
-            seed=seed,
-            on_done=progress,
-            reference_us=shape_reference_us(table.meta, int(s)),
+        second[sel] = retime(
+            lib, table, int(s), pick[sel, 1], timing, seed=seed, on_done=progress
         ).median_us
     first = table.times_us[pick[:, 0], pick[:, 1]]
     lines = ["shape,config,first_us,second_us"]

@@ -75,22 +75,13 @@ class _Timer:
 
     def __call__(self, row: int, ids: np.ndarray) -> np.ndarray:
         from envs.gemm.build import KernelLibrary
-        from envs.gemm.timing import TimingSettings, shape_reference_us, time_configs
+        from envs.gemm.timing import TimingSettings, retime
 
         if self._lib is None:
             self._lib = KernelLibrary(self.table.configs)
-        s = self.table.shapes[row]
         # the table's own method (clock, repeats, reference), so live times compare
         timing = TimingSettings.from_json(self.table.meta.get("timing", {}))
-        return time_configs(
-            self._lib,
-            s.m,
-            s.n,
-            s.k,
-            np.asarray(ids),
-            timing,
-            reference_us=shape_reference_us(self.table.meta, row),
-        ).median_us
+        return retime(self._lib, self.table, row, np.asarray(ids), timing).median_us
 
 
 def _provenance(table: GemmTable, rows: dict[str, np.ndarray], live: bool) -> dict[str, Any]:

@@ -28,13 +28,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from envs.gemm.build import GemmBuffers, KernelLibrary
 from envs.gemm.model import ConfigArrays, heuristic_choice
 from harness.errors import UserError
+
+if TYPE_CHECKING:
+    from envs.gemm.table import GemmTable
 
 CLOCKS = ("monotonic", "thread-cpu")
 
@@ -77,13 +80,14 @@ class TimingSettings:
 
 class Timings(NamedTuple):
     """What :func:`time_configs` returns for ``ids``: median_us float64 [len(ids)],
-    spread float64 [len(ids)] (each configuration's own samples), and reference_us: the
-    reference schedule's median over this call's timings of it (NaN without a
-    reference)."""
+    spread float64 [len(ids)] (each configuration's own samples), reference_us: the
+    reference schedule's median over this call's timings of it, and reference_id: its
+    position in the library (NaN and -1 without a reference)."""
 
     median_us: np.ndarray
     spread: np.ndarray
     reference_us: float
+    reference_id: int
 
 
 def table_clock(meta: dict) -> str:
@@ -164,7 +168,7 @@ def time_configs(
             med[pos], spread[pos] = one(int(ids[pos]))
             if on_done is not None:
                 on_done(1)
-        return Timings(med, spread, float("nan"))
+        return Timings(med, spread, float("nan"), -1)
     ref = reference_kernel(lib, m, n, k)
     before, _ = one(ref)
     refs = [before]
@@ -178,7 +182,35 @@ def time_configs(
             on_done(1)
     own_ref = float(np.median(refs))
     scale = own_ref if reference_us is None else float(reference_us)
-    return Timings(med * scale, spread, own_ref)
+    return Timings(med * scale, spread, own_ref, ref)
+
+
+def retime(
+    lib: KernelLibrary,
+    table: GemmTable,
+    row: int,
+    ids: np.ndarray,
+    settings: TimingSettings,
+    seed: int = 0,
+    on_done: Callable[[int], None] | None = None,
+) -> Timings:
+    """Time again kernels ``ids`` on shape ``row`` of a collected ``table`` (refinement,
+    re-measure, live timing): with a reference, times are scaled by the reference time
+    the table stored for that shape, so they compare with the table's whatever the
+    machine's speed now. ``settings`` should come from :func:`retiming_settings` or the
+    table's own (the same clock and method)."""
+    s = table.shapes[row]
+    return time_configs(
+        lib,
+        s.m,
+        s.n,
+        s.k,
+        ids,
+        settings,
+        seed=seed,
+        on_done=on_done,
+        reference_us=shape_reference_us(table.meta, row),
+    )
 
 
 def reference_kernel(lib: KernelLibrary, m: int, n: int, k: int) -> int:
