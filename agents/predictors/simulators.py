@@ -78,21 +78,7 @@ class McaPredictor:
 
 
 def _mca_simulator(llvm: int, jobs: int) -> Any:
-    """An :class:`envs.mca.simulator.McaSimulator`. Workaround: at 128490f its ``decode``
-    passes ``version=`` to :func:`envs.x86.disasm.disassemble`, which takes no such
-    argument (TypeError: the mca task fails too); until that is fixed, decode with the
-    LLVM 14 llvm-mc that ``disassemble`` runs (same text for the shipped blocks)."""
+    """An :class:`envs.mca.simulator.McaSimulator` for ``llvm`` (14 or 22)."""
     from envs.mca.simulator import McaSimulator
-    from envs.x86.disasm import disassemble
 
-    class _Mca(McaSimulator):
-        def decode(self, blocks_hex: Sequence[str]) -> list[str]:
-            try:
-                return super().decode(blocks_hex)
-            except TypeError:
-                new = list(dict.fromkeys(h for h in blocks_hex if h not in self._asm))
-                for h, insts in zip(new, disassemble(new), strict=True):
-                    self._asm[h] = "\n".join(i.text for i in insts) if insts else None
-                return [h for h in blocks_hex if self._asm[h] is None]
-
-    return _Mca(iterations=100, jobs=jobs, llvm=llvm)
+    return McaSimulator(iterations=100, jobs=jobs, llvm=llvm)
