@@ -8,8 +8,10 @@ Issue 15 asks for test MAPE <= 15% on held-out programs (split by-source: test =
 in which the agent tunes the table **on the test programs themselves**: train = val =
 test = the by-source test blocks, and the parameter space covers every opcode they
 contain. No result of this run is a valid held-out figure; its test MAPE is what the
-agent reaches when nothing has to generalize, so a held-out target below it cannot be
-met by that agent on this table model, whatever the budget and the split.
+agent reaches when nothing has to generalize. Where that stays above a held-out target,
+the target is limited by how well the agent fits this table model to these programs,
+not by generalization to new ones (evidence for one agent, not a bound for every
+optimizer).
 ``--held-out`` runs the same trial on the suites' by-source split instead (trained on
 the other programs), for the generalization gap beside it.
 
@@ -31,9 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import envs.blocksim.task as blocksim_task  # noqa: E402
 from harness.dataset import Split  # noqa: E402
+from harness.store import write_atomic  # noqa: E402
 from harness.trial import TrialSpec, build_task, run_trial  # noqa: E402
 
 OPTIONS = {"dataset": "bhive_znver3", "cpu": "znver3", "split": "by-source", "jobs": 1}
+
+
+_make_split = blocksim_task.make_split  # the real one, before main() replaces it
 
 
 def _oracle_split(data, split: str) -> Split:  # noqa: ANN001 - make_split's signature
@@ -47,9 +53,6 @@ def _oracle_split(data, split: str) -> Split:  # noqa: ANN001 - make_split's sig
     )
 
 
-_make_split = blocksim_task.make_split
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", type=int, default=200_000, help="simulator samples")
@@ -61,6 +64,8 @@ def main() -> int:
     )
     ap.add_argument("--json", default=None, help="write the trial record here")
     args = ap.parse_args()
+    if args.budget < 1 or args.eval_items < 1:
+        ap.error("--budget and --eval-items must be >= 1")
     if not args.held_out:
         blocksim_task.make_split = _oracle_split  # this process's blocksim tasks only
     how = "trained on the other programs" if args.held_out else "tuned on the test programs"
@@ -101,7 +106,7 @@ def main() -> int:
         flush=True,
     )
     if args.json:
-        Path(args.json).write_text(json.dumps(rec, indent=1, default=str))
+        write_atomic(Path(args.json), json.dumps(rec, indent=1, default=str))
     return 0
 
 
