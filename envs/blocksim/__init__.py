@@ -10,9 +10,9 @@ regenerates them from LLVM's scheduling models.
 znver5 is what LLVM 22 models for ``-mcpu=znver5``: the Zen 4 scheduling model (X86.td
 pairs znver5 with Znver4Model), so its table equals znver4's but for the name, and
 neither it nor llvm-mca knows Zen 5's wider core. Measured on a Zen 5 (family 26 model
-2, `tunebench measure --self-check`, 2026-12-02): 8 independent 64-bit ADDs 1.52 cycles
-per iteration, 8 independent 512-bit FMAs 4.28; both models say 2.03 and 8.05 (4 ALUs, one
-512-bit FMA per cycle).
+2, `tunebench measure --self-check`, 2026-12-02, a contended VM: indicative): 8
+independent 64-bit ADDs 1.52 cycles per iteration, 8 independent 512-bit FMAs 4.28; both
+models say 2.03 and 8.05 (4 ALUs, one 512-bit FMA per cycle).
 """
 
 from envs.blocksim.simulator import BlockSim
