@@ -51,7 +51,7 @@ class McaSimulator:
         jobs: llvm-mca processes run at once (default: CPU count).
         blocks_per_process: regions per llvm-mca process.
         llvm: LLVM major version of the llvm-mca (and llvm-mc) used: 14, or 22 (which
-            has znver4 and znver5 models).
+            takes -mcpu=znver4 and znver5; its znver5 is the Zen 4 scheduling model).
     """
 
     name = "llvm-mca"
