@@ -75,8 +75,7 @@ def main() -> int:
     every = np.arange(n_test, dtype=np.int64)
     base = task.score(task.evaluate(default, "test", every), "test", every)
     print(
-        f"{'held-out' if args.held_out else 'oracle'} split: {n_test} test blocks "
-        f"({'by source' if args.held_out else '= train = val'}), "
+        f"split {task.split.rule}: {n_test} test blocks, "
         f"{len(task.param_space)} parameters; default test MAPE "
         f"{base['mape']:.4f} tau {base.get('kendall_tau', float('nan')):.3f}",
         flush=True,
