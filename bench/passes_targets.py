@@ -81,6 +81,11 @@ def main() -> None:
         help="stage 2 without the portfolio of stage-1 sequences and the pass screen",
     )
     ap.add_argument(
+        "--portfolio-file",
+        type=Path,
+        help="portfolio.json of bench/passes_portfolio.py: stage 2 tries it (no stage 1)",
+    )
+    ap.add_argument(
         "--general-agents",
         nargs="+",
         default=list(GENERAL_AGENTS),
@@ -128,29 +133,37 @@ agent = "pass-bc+ppo"
 options = {{ expert = "oz", bc_fraction = 0.05 }}
 """
     )
-    run1 = _run(general, args.workers)
-    _show(run1)
-    trials = load_trials(run1)
-    # The best stage-1 sequence by validation loss (a searcher's, else -Oz's).
-    seq = trials[trials["task_label"] == "passes-seq"].sort_values("val_loss").iloc[0]
-    start = json.loads(seq["config"])["passes"]
-    print(
-        f"stage 2 starts every module from {start} ({seq['trial_id']}, val {seq['val_loss']:.4f})"
-    )
-    prefer = sorted(
-        set(start) | {"-Oz", "gvn-sink", "gvn-hoist", "newgvn", "mergefunc", "iroutliner"}
-    )
-    pm_options = f"searcher_options = {{ prefer = {json.dumps(prefer)} }}"
-    if args.portfolio:
+    if args.portfolio_file is not None:
+        # A portfolio learned on the training packages (bench/passes_portfolio.py)
+        # replaces stage 1: every module starts from -Oz and tries it first.
+        learned = json.loads(args.portfolio_file.read_text())["portfolio"]
+        print(f"stage 2 tries {len(learned)} learned sequences from {args.portfolio_file}")
+        start = ["-Oz"]
+        portfolio = [list(seq) for seq in learned]
+        hint = {a for cand in portfolio for a in cand}  # inserts favour the learned passes
+    else:
+        run1 = _run(general, args.workers)
+        _show(run1)
+        trials = load_trials(run1)
+        # The best stage-1 sequence by validation loss (a searcher's, else -Oz's).
+        seq = trials[trials["task_label"] == "passes-seq"].sort_values("val_loss").iloc[0]
+        start = json.loads(seq["config"])["passes"]
+        print(
+            f"stage 2 starts every module from {start} ({seq['trial_id']}, "
+            f"val {seq['val_loss']:.4f})"
+        )
         # Every module also tries the other stage-1 sequences (best val first; -Oz is
         # the default agent's), then the screen's passes appended to the best of them.
-        portfolio: list[list[str]] = []
+        portfolio = []
         for _, r in trials[trials["task_label"] == "passes-seq"].sort_values("val_loss").iterrows():
             cand = json.loads(r["config"])["passes"]
             if cand != start and cand not in portfolio:
                 portfolio.append(cand)
-        screen = list(SCREEN)
-        pm_options += f", portfolio = {json.dumps(portfolio)}, screen = {json.dumps(screen)}"
+        hint = set(start)
+    prefer = sorted(hint | {"-Oz", "gvn-sink", "gvn-hoist", "newgvn", "mergefunc", "iroutliner"})
+    pm_options = f"searcher_options = {{ prefer = {json.dumps(prefer)} }}"
+    if args.portfolio:
+        pm_options += f", portfolio = {json.dumps(portfolio)}, screen = {json.dumps(list(SCREEN))}"
     per = out / "passes_permodule.toml"
     per.write_text(
         f"""# written by bench/passes_targets.py

@@ -352,3 +352,42 @@ def test_per_module_screen_rounds_build_on_each_other() -> None:
     tight = ModuleObjective(Real(), ParamSpace([p]), {"passes/m": ("c",)}, "passes/m", 0, 3)
     assert agent._prescreen(tight, p, ("c",)) == ("c",)  # the allowance ends the screen
     assert tight.samples_used == 3
+
+
+def test_greedy_portfolio_covers_modules_in_order_of_value() -> None:
+    """Two specialists beat one generalist: the greedy pick takes the sequence that
+    lowers the geomean most first, then the one covering what is left, and stops when
+    nothing helps (ratios above -Oz's 1.0 never count)."""
+    import numpy as np
+
+    from agents.passes.portfolio import best_of, greedy_portfolio
+
+    ratios = np.array(
+        [
+            [0.90, 1.20, 1.00, 1.00],  # good on module 0 only
+            [0.95, 0.95, 0.95, 0.95],  # a little on every module
+            [1.00, 0.80, 1.00, 1.00],  # good on module 1 only
+            [1.10, 1.10, 1.10, 1.10],  # worse than -Oz everywhere
+        ]
+    )
+    picks = greedy_portfolio(ratios, k=4)
+    assert picks[0] == 2  # 0.80 on one module: the largest single gain
+    assert 3 not in picks  # never helps
+    assert set(picks) == {0, 1, 2}
+    assert np.allclose(best_of(ratios, picks), [0.90, 0.80, 0.95, 0.95])
+    assert np.allclose(best_of(ratios, []), 1.0)
+    assert greedy_portfolio(ratios, k=1) == [2]
+
+
+def test_per_module_setting_can_search_training_modules(task) -> None:  # type: ignore[no-untyped-def]
+    from envs.passes.task import make_passes_task
+    from harness.errors import UserError
+
+    train = make_passes_task(**dict(SMALL, setting="per-module", per_module_split="train"))
+    test = make_passes_task(**dict(SMALL, setting="per-module"))
+    names = {p.name for p in train.param_space}
+    assert names == {f"passes/{m.name}" for m in task.splits["train"]}  # the training modules
+    assert not names & {p.name for p in test.param_space}  # never a test module
+    assert "train packages' modules" in train.note
+    with pytest.raises(UserError, match="per_module_split"):
+        make_passes_task(**dict(SMALL, setting="per-module", per_module_split="all"))

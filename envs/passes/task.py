@@ -369,8 +369,14 @@ def make_passes_task(
     n_test: int = 8,
     n_val: int = 4,
     jobs: int = 1,
+    per_module_split: str = "test",
 ) -> PassOrderingTask:
     """Pass ordering on LLVM 22 vs -Oz (see the module docstring).
+
+    ``per_module_split``: whose modules the per-module setting searches: ``"test"``
+    (the leaderboard setting) or ``"train"`` / ``"val"`` (search the training packages'
+    modules, e.g. to learn a portfolio of sequences from them: bench/passes_portfolio.py;
+    such a run's "test" figures are of those modules, never of the test packages).
 
     Corpus options: ``corpus = "llvmcorpus"`` (the real-world corpus, split by
     package; ``packages`` restricts it; ``max_per_package`` / ``max_test_per_package``
@@ -380,6 +386,8 @@ def make_passes_task(
     sized for minutes is not dominated by a few amalgamations) or
     ``"csmith"`` (csmith seeds 1..n_csmith, ``n_test`` / ``n_val`` held out).
     """
+    if per_module_split not in SPLITS:
+        raise UserError(f"per_module_split must be one of {SPLITS}, not {per_module_split!r}")
     pool = ServerPool()
     if corpus == "csmith":
         splits = csmith_modules(range(1, int(n_csmith) + 1), n_test, n_val, pool, jobs=jobs)
@@ -402,9 +410,11 @@ def make_passes_task(
         )
     if max_instructions is not None:
         notes.append(f"modules of at most {max_instructions} instructions")
+    if setting == "per-module" and per_module_split != "test":
+        notes.append(f"per-module search over the {per_module_split} packages' modules")
     note = "subset: " + "; ".join(notes) if notes else ""
     if setting == "per-module":
-        splits = {s: list(splits["test"]) for s in SPLITS}
+        splits = {s: list(splits[per_module_split]) for s in SPLITS}
     return PassOrderingTask(splits, setting, policy, oz_action, max_len, hidden, jobs, note)
 
 

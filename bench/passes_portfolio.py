@@ -1,0 +1,189 @@
+"""Learn a portfolio of pass sequences from the training packages (issue 21's
+per-module setting starts every test module from it; agents/passes/portfolio.py).
+
+1. Candidates: the per-module agent (seq-hillclimb) searches each sampled training
+   module's own sequence (``--search-budget`` compilations per module, ``--seeds``
+   searches), as one ``tunebench run`` suite (resumable, ``--workers`` trials at once).
+   Every distinct sequence that beat -Oz on its module is a candidate.
+2. Matrix: every candidate is compiled on every module of a (larger) sample of the
+   training packages (``--matrix-per-package``): instructions / -Oz per (candidate,
+   module). Rows are appended to ``matrix.jsonl`` as they finish (a rerun resumes).
+3. Selection: :func:`greedy_portfolio` picks ``--k`` sequences on the training matrix;
+   the same k are then compiled on the validation packages' modules, and the
+   portfolio's figure there (geomean of -Oz / best of -Oz and the k) is printed beside
+   the first sequence's alone. Nothing here compiles a test package's module.
+
+Writes ``OUT/portfolio.json`` (atomically): the sequences in order, the figures and the
+settings. Use it with ``bench/passes_targets.py --portfolio-file OUT/portfolio.json``.
+
+    .venv/bin/python bench/passes_portfolio.py [--k 10] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agents.passes.portfolio import best_of, greedy_portfolio
+from envs.passes.task import make_passes_task, oz_ratios
+from harness.store import load_trials, write_atomic
+
+OUT = Path("runs/passes_portfolio")
+# Passes the candidate searches favour when inserting (as bench/passes_targets.py's).
+PREFER = ("-Oz", "gvn-sink", "gvn-hoist", "newgvn", "mergefunc", "iroutliner")
+
+
+def _inline(options: dict) -> str:
+    """A TOML inline table of simple values (JSON's strings, numbers and lists are TOML)."""
+
+    def value(v: object) -> str:
+        return _inline(v) if isinstance(v, dict) else json.dumps(v)
+
+    return "{ " + ", ".join(f"{k} = {value(v)}" for k, v in options.items()) + " }"
+
+
+def _candidates(args: argparse.Namespace, task_options: dict) -> list[tuple[str, ...]]:
+    """Stage 1: distinct sequences that beat -Oz on their own training module."""
+    probe = make_passes_task(**task_options)
+    n = probe.n_items("test")
+    suite = args.out / "candidates.toml"
+    agent_options = {"searcher": "seq-hillclimb", "searcher_options": {"prefer": list(PREFER)}}
+    write_atomic(
+        suite,
+        f"""# written by bench/passes_portfolio.py
+name = "passes_candidates"
+seeds = {list(range(args.seeds))}
+budgets = [{n * args.search_budget}]
+
+[tasks.passes-train-modules]
+task = "passes"
+options = {_inline(task_options)}
+agents = ["pm-hillclimb"]
+
+[agents.pm-hillclimb]
+agent = "per-module"
+options = {_inline(agent_options)}
+""",
+    )
+    run_dir = args.out / "candidates"
+    cmd = [sys.executable, "-m", "harness.cli", "run", str(suite), "--out", str(run_dir)]
+    print(f"stage 1: per-module search on {n} training modules, {args.search_budget} each")
+    subprocess.run([*cmd, "--workers", str(args.workers)], check=True)
+    found: dict[tuple[str, ...], None] = {}
+    for _, r in load_trials(run_dir).iterrows():
+        for seq in json.loads(r["config"]).values():
+            if tuple(seq) != ("-Oz",):
+                found.setdefault(tuple(seq), None)
+    return list(found)
+
+
+def _rows(task, seqs: list[tuple[str, ...]], split: str, path: Path | None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Ratios [len(seqs), n modules of split], resuming from ``path`` (JSON lines)."""
+    items = np.arange(task.n_items(split))
+    oz = task.targets(split, items)
+    done: dict[tuple[str, ...], list[float]] = {}
+    if path is not None and path.exists():
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            done[tuple(row["seq"])] = row["ratios"]
+    out, t0 = [], time.time()
+    for i, seq in enumerate(seqs):
+        if seq not in done:
+            costs = task.evaluate({"passes": seq}, split, items)
+            done[seq] = oz_ratios(costs, oz).tolist()
+            if path is not None:
+                with path.open("a") as f:  # one whole line per row: a cut run resumes
+                    f.write(json.dumps({"seq": list(seq), "ratios": done[seq]}) + "\n")
+            print(
+                f"  {split} row {i + 1}/{len(seqs)} | {time.time() - t0:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+        out.append(done[seq])
+    return np.array(out, dtype=np.float64)
+
+
+def _reduction(ratios: np.ndarray) -> float:
+    """Geomean of -Oz / instructions (> 1 = better than -Oz)."""
+    return float(np.exp(-np.mean(np.log(ratios))))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--k", type=int, default=10, help="sequences in the portfolio")
+    ap.add_argument("--per-package", type=int, default=8, help="candidate modules per package")
+    ap.add_argument("--matrix-per-package", type=int, default=16, help="matrix modules per package")
+    ap.add_argument("--search-budget", type=int, default=40, help="compilations per module")
+    ap.add_argument("--max-instructions", type=int, default=20000, help="module size cap")
+    ap.add_argument("--max-len", type=int, default=16)
+    ap.add_argument("--seeds", type=int, default=2, help="candidate searches per module")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--packages", nargs="+", help="corpus packages (default: all)")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    if args.k < 1 or args.search_budget < 1 or args.seeds < 1:
+        sys.exit("error: --k, --search-budget and --seeds must be >= 1")
+    args.out.mkdir(parents=True, exist_ok=True)
+    common: dict = {"max_len": args.max_len, "max_instructions": args.max_instructions}
+    if args.packages:
+        common["packages"] = args.packages
+    cands = _candidates(
+        args,
+        dict(
+            common,
+            setting="per-module",
+            per_module_split="train",
+            max_per_package=args.per_package,
+        ),
+    )
+    print(f"stage 1: {len(cands)} candidate sequences")
+    task = make_passes_task(
+        setting="generalize",
+        max_per_package=args.matrix_per_package,
+        jobs=args.workers,
+        **common,
+    )
+    n_train, n_val = task.n_items("train"), task.n_items("val")
+    print(f"stage 2: {len(cands)} candidates x {n_train} training modules")
+    train = _rows(task, cands, "train", args.out / "matrix.jsonl")
+    picks = greedy_portfolio(train, args.k)
+    chosen = [cands[i] for i in picks]
+    print(f"stage 3: {len(chosen)} chosen; validating on {n_val} validation modules")
+    val = _rows(task, chosen, "val", args.out / "val.jsonl")
+    figures = {
+        "train_portfolio": _reduction(best_of(train, picks)),
+        "train_first_alone": _reduction(best_of(train, picks[:1])),
+        "val_portfolio": _reduction(best_of(val, list(range(len(chosen))))),
+        "val_first_alone": _reduction(best_of(val, [0])),
+        "val_by_size": [
+            _reduction(best_of(val, list(range(j)))) for j in range(1, len(chosen) + 1)
+        ],
+    }
+    for name, value in figures.items():
+        print(f"{name:20s} {value}")
+    write_atomic(
+        args.out / "portfolio.json",
+        json.dumps(
+            {
+                "portfolio": [list(s) for s in chosen],
+                "figures": figures,
+                "candidates": len(cands),
+                "train_modules": n_train,
+                "val_modules": n_val,
+                "settings": {k: str(v) for k, v in vars(args).items()},
+                "command": " ".join(sys.argv),
+            },
+            indent=1,
+        ),
+    )
+    print(f"wrote {args.out / 'portfolio.json'}")
+
+
+if __name__ == "__main__":
+    main()
