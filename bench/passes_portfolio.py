@@ -22,6 +22,7 @@ settings. Use it with ``bench/passes_targets.py --portfolio-file OUT/portfolio.j
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -84,14 +85,21 @@ options = {_inline(agent_options)}
 
 
 def _rows(task, seqs: list[tuple[str, ...]], split: str, path: Path | None) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """Ratios [len(seqs), n modules of split], resuming from ``path`` (JSON lines)."""
+    """Ratios [len(seqs), n modules of split], resuming from ``path`` (JSON lines; a
+    row counts only if it was made on the same modules)."""
     items = np.arange(task.n_items(split))
     oz = task.targets(split, items)
+    names = [task.module(split, i).name for i in items]
+    modules = hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
     done: dict[tuple[str, ...], list[float]] = {}
     if path is not None and path.exists():
         for line in path.read_text().splitlines():
-            row = json.loads(line)
-            done[tuple(row["seq"])] = row["ratios"]
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a line cut by a kill: computed again
+                continue
+            if row.get("modules") == modules:
+                done[tuple(row["seq"])] = row["ratios"]
     out, t0 = [], time.time()
     for i, seq in enumerate(seqs):
         if seq not in done:
@@ -99,7 +107,8 @@ def _rows(task, seqs: list[tuple[str, ...]], split: str, path: Path | None) -> n
             done[seq] = oz_ratios(costs, oz).tolist()
             if path is not None:
                 with path.open("a") as f:  # one whole line per row: a cut run resumes
-                    f.write(json.dumps({"seq": list(seq), "ratios": done[seq]}) + "\n")
+                    row = {"seq": list(seq), "modules": modules, "ratios": done[seq]}
+                    f.write(json.dumps(row) + "\n")
             print(
                 f"  {split} row {i + 1}/{len(seqs)} | {time.time() - t0:.0f} s",
                 file=sys.stderr,

@@ -391,3 +391,17 @@ def test_per_module_setting_can_search_training_modules(task) -> None:  # type: 
     assert "train packages' modules" in train.note
     with pytest.raises(UserError, match="per_module_split"):
         make_passes_task(**dict(SMALL, setting="per-module", per_module_split="all"))
+
+
+def test_parallel_evaluations_reuse_their_pass_servers() -> None:
+    """jobs = 2: repeated evaluations run on the same two servers (a fresh thread pool
+    per call once started two new servers per call and never closed them)."""
+    import numpy as np
+
+    from envs.passes.task import make_passes_task
+
+    task = make_passes_task(**dict(SMALL, jobs=2))
+    items = np.arange(task.n_items("train"))
+    for seq in (("-Oz",), ("mem2reg",), ("sroa", "simplifycfg")):
+        assert np.all(np.isfinite(task.evaluate({"passes": seq}, "train", items)))
+    assert len(task.pool._all) <= 2

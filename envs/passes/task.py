@@ -119,6 +119,7 @@ class PassOrderingTask(Task):
         self.max_len = int(max_len)
         self.jobs = max(1, int(jobs))
         self.pool = ServerPool()
+        self._executor: ThreadPoolExecutor | None = None
         self.note = note
         default = (OZ_ACTION,) if oz_action else ()
         self.net: PolicyNet | None = None
@@ -289,8 +290,11 @@ class PassOrderingTask(Task):
         self, fn: Callable[[int], tuple[float, float]], items: np.ndarray
     ) -> list[tuple[float, float]]:
         if self.jobs > 1 and len(items) > 1:
-            with ThreadPoolExecutor(max_workers=self.jobs) as ex:
-                return list(ex.map(fn, items.tolist()))
+            # One executor for the task's life: the pool keeps a pass server per thread,
+            # so fresh threads per call would start (and leak) fresh servers each time.
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=self.jobs)
+            return list(self._executor.map(fn, items.tolist()))
         return [fn(int(i)) for i in items]
 
     # ---- scoring ------------------------------------------------------------------------
