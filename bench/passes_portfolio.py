@@ -11,7 +11,10 @@ per-module setting starts every test module from it; agents/passes/portfolio.py)
 3. Selection: :func:`greedy_portfolio` picks ``--k`` sequences on the training matrix;
    the same k are then compiled on the validation packages' modules, and the
    portfolio's figure there (geomean of -Oz / best of -Oz and the k) is printed beside
-   the first sequence's alone. Nothing here compiles a test package's module.
+   the first sequence's (with and without falling back to -Oz). Nothing here compiles
+   a test package's module, unless ``--test-first`` asks for the generalization
+   figure: the first sequence (the best single one on the training modules) applied
+   to every test module without search.
 
 Writes ``OUT/portfolio.json`` (atomically): the sequences in order, the figures and the
 settings. Use it with ``bench/passes_targets.py --portfolio-file OUT/portfolio.json``.
@@ -135,6 +138,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--packages", nargs="+", help="corpus packages (default: all)")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument(
+        "--test-first",
+        action="store_true",
+        help="also apply the first sequence to every test module (no search) and print it",
+    )
     args = ap.parse_args()
     if args.k < 1 or args.search_budget < 1 or args.seeds < 1:
         sys.exit("error: --k, --search-budget and --seeds must be >= 1")
@@ -169,11 +177,25 @@ def main() -> None:
         "train_portfolio": _reduction(best_of(train, picks)),
         "train_first_alone": _reduction(best_of(train, picks[:1])),
         "val_portfolio": _reduction(best_of(val, list(range(len(chosen))))),
-        "val_first_alone": _reduction(best_of(val, [0])),
+        "val_first_or_oz": _reduction(best_of(val, [0])),
+        "val_first_alone": _reduction(val[0]),  # no fallback: the generalization setting
         "val_by_size": [
             _reduction(best_of(val, list(range(j)))) for j in range(1, len(chosen) + 1)
         ],
     }
+    if args.test_first:
+        # The generalization setting (issue 21's second target): the first sequence,
+        # chosen on training modules only, applied to every test module, no search.
+        full = make_passes_task(
+            setting="generalize",
+            max_len=args.max_len,
+            jobs=args.workers,
+            **({"packages": args.packages} if args.packages else {}),
+        )
+        items = np.arange(full.n_items("test"))
+        costs = full.evaluate({"passes": chosen[0]}, "test", items)
+        figures["test_first_alone"] = _reduction(oz_ratios(costs, full.targets("test", items)))
+        figures["test_modules"] = len(items)
     for name, value in figures.items():
         print(f"{name:20s} {value}")
     write_atomic(

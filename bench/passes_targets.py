@@ -9,6 +9,9 @@
    modules in all; each module first tries stage 1's other sequences (a portfolio) and
    ``SCREEN``'s passes appended to the best of them (``--no-portfolio``: not).
    Target: >= 1.05x with <= 10^4 compilations.
+   ``--portfolio-file``: stage 1 is replaced by a portfolio learned on the training
+   packages (bench/passes_portfolio.py): every module tries -Oz and its sequences,
+   then the screen, then the search.
 
 Writes the suites to ``runs/passes_targets/``, runs them with ``tunebench run`` (resumable)
 and prints each trial's test figures; ``bench/passes_validate.py`` then re-checks every
