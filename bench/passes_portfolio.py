@@ -40,7 +40,8 @@ from envs.passes.task import make_passes_task, oz_ratios
 from harness.store import load_trials, write_atomic
 
 OUT = Path("runs/passes_portfolio")
-# Passes the candidate searches favour when inserting (as bench/passes_targets.py's).
+# Passes the candidate searches favour when inserting: bench/passes_targets.py's SCREEN,
+# in the order the reported run drew from (the order maps the seeded draws to passes).
 PREFER = ("-Oz", "gvn-sink", "gvn-hoist", "newgvn", "mergefunc", "iroutliner")
 
 

@@ -163,7 +163,7 @@ options = {{ expert = "oz", bc_fraction = 0.05 }}
             if cand != start and cand not in portfolio:
                 portfolio.append(cand)
         hint = set(start)
-    prefer = sorted(hint | {"-Oz", "gvn-sink", "gvn-hoist", "newgvn", "mergefunc", "iroutliner"})
+    prefer = sorted(hint | set(SCREEN))
     pm_options = f"searcher_options = {{ prefer = {json.dumps(prefer)} }}"
     if args.portfolio:
         pm_options += f", portfolio = {json.dumps(portfolio)}, screen = {json.dumps(list(SCREEN))}"
