@@ -26,6 +26,7 @@ AGENTS: dict[str, str] = {
     "greedy": "agents.passes.greedy:GreedySearch",
     "seq-hillclimb": "agents.passes.hillclimb:SequenceHillClimb",
     "per-module": "agents.passes.per_module:PerModuleSearch",
+    "seq-shortlist": "agents.passes.shortlist:SequenceShortlist",
     "pass-ppo": "agents.passes.ppo:PassPPOAgent",
     "pass-bc": "agents.passes.bc:PassBCAgent",
     "pass-bc+ppo": "agents.passes.bc_ppo:PassBCPPOAgent",

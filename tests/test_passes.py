@@ -31,6 +31,8 @@ pytestmark = pytest.mark.skipif(_MISSING is not None, reason=f"LLVM 22 unavailab
 
 SMALL = {"corpus": "csmith", "n_csmith": 12, "n_test": 2, "n_val": 2, "max_len": 4}
 
+SHORTLIST_QUICK = {"candidate_modules": 2, "search_budget": 3, "searches": 1, "shortlist": 2}
+
 TINY_C = """
 int sum(int *a, int n) {
   int s = 0;
@@ -188,6 +190,7 @@ SPECS = [
     ("optuna-tpe", {}, SMALL, 12),
     ("opentuner", {}, SMALL, 12),
     ("seq-hillclimb", {}, SMALL, 12),
+    ("seq-shortlist", dict(SHORTLIST_QUICK, max_module_instructions=10**9), SMALL, 20),
     ("per-module", {"searcher": "seq-hillclimb"}, dict(SMALL, setting="per-module"), 9),
     ("pass-bc", {"demo_modules": 2, "bc_epochs": 5}, dict(SMALL, policy="mlp", hidden=8), 6),
     ("pass-ppo", {"n_steps": 16, "batch_size": 8}, dict(SMALL, policy="mlp", hidden=8), 7),
@@ -405,3 +408,64 @@ def test_parallel_evaluations_reuse_their_pass_servers() -> None:
     for seq in (("-Oz",), ("mem2reg",), ("sroa", "simplifycfg")):
         assert np.all(np.isfinite(task.evaluate({"passes": seq}, "train", items)))
     assert len(task.pool._all) <= 2
+
+
+class _FakeObjective:
+    """A budgeted objective over sequences of 'a'/'b'/'c' (no LLVM): per-module train
+    loss 1 - 0.1 * (count of the module's favourite pass), train-sample loss the mean,
+    validation loss from ``val_loss``; -Oz-like default ('x',) has loss 1."""
+
+    capabilities = frozenset()
+
+    def __init__(self, budget: int, val_loss: dict) -> None:
+        self.samples_left, self.used, self.val_loss = budget, 0, val_loss
+        self.proposed: list = []
+
+    def targets(self, split: str = "train", items=None):  # type: ignore[no-untyped-def]
+        return np.full(6 if split == "train" else 2, 100.0)
+
+    def loss(self, config, split="train", items=None):  # type: ignore[no-untyped-def]
+        from harness.budget import BudgetExhausted
+
+        items = np.atleast_1d(np.asarray(items))
+        if len(items) > self.samples_left:
+            raise BudgetExhausted("fake budget")
+        self.samples_left -= len(items)
+        self.used += len(items)
+        seq = tuple(config["passes"])
+        if split == "val":
+            return self.val_loss.get(seq, 1.0)
+        fav = ["a", "b", "c"]
+        return float(np.mean([1 - 0.1 * seq.count(fav[int(i) % 3]) for i in items]))
+
+    def propose(self, config, train_loss=None) -> None:  # type: ignore[no-untyped-def]
+        self.proposed.append(tuple(config["passes"]))
+
+
+def _shortlist_run(val_loss: dict, budget: int = 400):  # type: ignore[no-untyped-def]
+    from agents.passes.shortlist import SequenceShortlist
+    from harness.agent import TrialContext
+    from harness.params import ParamSpace, SequenceParam
+
+    space = ParamSpace([SequenceParam("passes", ("x", "a", "b", "c"), 1, 3, ("x",))])
+    obj = _FakeObjective(budget, val_loss)
+    agent = SequenceShortlist(
+        candidate_modules=3, search_budget=10, searches=1, shortlist=2, stage1_share=0.2
+    )
+    ctx = TrialContext(obj, space, 0, np.zeros(1, np.int64), np.random.default_rng(0))  # type: ignore[arg-type]
+    return agent, obj, agent.run(ctx)
+
+
+def test_shortlist_chooses_on_validation_and_keeps_its_budget() -> None:
+    # Every candidate is worse than -Oz on validation: the answer is -Oz.
+    agent, obj, config = _shortlist_run({})
+    assert obj.used <= 400
+    assert len(agent.ranked) >= 2
+    assert obj.proposed[0] == agent.ranked[0]  # the training sample's best, proposed
+    assert tuple(config["passes"]) == ("x",)
+    # The second best on train, better on validation, is chosen (same seed: same run).
+    second = agent.ranked[1]
+    agent, obj, config = _shortlist_run({second: 0.5, agent.ranked[0]: 0.7})
+    assert tuple(config["passes"]) == second
+    assert agent.diagnostics()["pick_rank_on_train"] == 2
+    assert agent.diagnostics()["pick_val_loss"] == 0.5
