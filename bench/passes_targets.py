@@ -11,7 +11,9 @@
    Target: >= 1.05x with <= 10^4 compilations.
    ``--portfolio-file``: stage 1 is replaced by a portfolio learned on the training
    packages (bench/passes_portfolio.py): every module tries -Oz and its sequences,
-   then the screen, then the search.
+   then the screen, then the search. With it, ``--together`` puts stage 1's
+   generalization task (e.g. ``--general-agents default seq-shortlist``) into the same
+   suite, so one ``tunebench run`` keeps the workers busy.
 
 Writes the suites to ``runs/passes_targets/``, runs them with ``tunebench run`` (resumable)
 and prints each trial's test figures; ``bench/passes_validate.py`` then re-checks every
@@ -34,16 +36,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+from envs.passes.actions import actions
 from harness.store import load_trials
 
 OUT = Path("runs/passes_targets")
-GENERAL_AGENTS = ("default", "greedy-oz", "seq-hillclimb", "bc-oz+ppo")
+GENERAL_AGENTS = ("default", "greedy-oz", "seq-hillclimb", "seq-shortlist", "bc-oz+ppo")
 # Passes stage 2 tries appending to each module's best start (single-pass screen).
 SCREEN = ("iroutliner", "-Oz", "mergefunc", "gvn-sink", "newgvn", "gvn-hoist")
+# seq-shortlist's options for the whole corpus (agents/passes/shortlist.py): 100 small
+# training modules searched with 40 compilations each (inserts favour SCREEN's passes);
+# the 20 best on a training sample compiled on the validation modules.
+SHORTLIST_SECTION = f"""
+[agents.seq-shortlist]
+options = {{ candidate_modules = 100, search_budget = 40, searches = 1, shortlist = 20, \
+searcher_options = {{ prefer = {json.dumps(sorted(SCREEN))} }} }}
+"""
 
 
-def _run(suite: Path, workers: int) -> Path:
+def _run(suite: Path, workers: int, dry_run: bool = False) -> Path:
     run_dir = suite.parent / suite.stem
+    if dry_run:
+        print(f"--- {suite} (not run)\n{suite.read_text()}")
+        raise SystemExit(0)
     cmd = [sys.executable, "-m", "harness.cli", "run", str(suite), "--out", str(run_dir)]
     subprocess.run([*cmd, "--workers", str(workers)], check=True)
     return run_dir
@@ -88,6 +102,13 @@ def main() -> None:
         type=Path,
         help="portfolio.json of bench/passes_portfolio.py: stage 2 tries it (no stage 1)",
     )
+    ap.add_argument("--dry-run", action="store_true", help="write and print the suite, run nothing")
+    ap.add_argument(
+        "--together",
+        action="store_true",
+        help="with --portfolio-file: the generalization task runs in the per-module suite "
+        "(one tunebench run, so the workers stay busy)",
+    )
     ap.add_argument(
         "--general-agents",
         nargs="+",
@@ -104,7 +125,11 @@ def main() -> None:
         value = getattr(args, key)
         if value is not None:
             extra += f", {key} = {json.dumps(value)}"
-    seq_agents = [a for a in ("default", "greedy-oz", "seq-hillclimb") if a in args.general_agents]
+    seq_agents = [
+        a
+        for a in ("default", "greedy-oz", "seq-hillclimb", "seq-shortlist")
+        if a in args.general_agents
+    ]
     seq_agents = ["default"] + [a for a in seq_agents if a != "default"]
     policy_section = ""
     if "bc-oz+ppo" in args.general_agents:
@@ -114,19 +139,22 @@ task = "passes"
 options = {{ setting = "generalize", policy = "mlp", max_len = {args.max_len}{extra} }}
 agents = ["default", "bc-oz+ppo"]
 """
+    general_tasks = f"""
+[tasks.passes-seq]
+task = "passes"
+options = {{ setting = "generalize", max_len = {args.max_len}{extra} }}
+budgets = [{args.general_budget}]
+eval_items = {args.eval_items}
+agents = {json.dumps(seq_agents)}
+{policy_section}"""
+    if args.together and args.portfolio_file is None:
+        sys.exit("error: --together needs --portfolio-file (stage 2 then needs no stage 1)")
     general = out / "passes_general.toml"
     general.write_text(
         f"""# written by bench/passes_targets.py
 name = "passes_general"
 seeds = {seeds}
-budgets = [{args.general_budget}]
-eval_items = {args.eval_items}
-
-[tasks.passes-seq]
-task = "passes"
-options = {{ setting = "generalize", max_len = {args.max_len}{extra} }}
-agents = {json.dumps(seq_agents)}
-{policy_section}
+{general_tasks}
 [agents.greedy-oz]
 agent = "greedy"
 options = {{ start = "default" }}
@@ -134,18 +162,25 @@ options = {{ start = "default" }}
 [agents."bc-oz+ppo"]
 agent = "pass-bc+ppo"
 options = {{ expert = "oz", bc_fraction = 0.05 }}
-"""
+{SHORTLIST_SECTION}"""
     )
     if args.portfolio_file is not None:
         # A portfolio learned on the training packages (bench/passes_portfolio.py)
         # replaces stage 1: every module starts from -Oz and tries it first.
         learned = json.loads(args.portfolio_file.read_text())["portfolio"]
+        unknown = sorted({a for seq in learned for a in seq} - set(actions()))
+        if unknown:  # learned before these actions left the set: learn it again
+            sys.exit(
+                f"error: {args.portfolio_file} uses actions no longer in the action set "
+                f"({', '.join(unknown)}; see envs/passes/actions.py SCREENED_OUT): "
+                "run bench/passes_portfolio.py again"
+            )
         print(f"stage 2 tries {len(learned)} learned sequences from {args.portfolio_file}")
         start = ["-Oz"]
         portfolio = [list(seq) for seq in learned]
         hint = {a for cand in portfolio for a in cand}  # inserts favour the learned passes
     else:
-        run1 = _run(general, args.workers)
+        run1 = _run(general, args.workers, args.dry_run)
         _show(run1)
         trials = load_trials(run1)
         # The best stage-1 sequence by validation loss (a searcher's, else -Oz's).
@@ -178,13 +213,13 @@ budgets = [{args.per_module_budget}]
 task = "passes"
 options = {{ setting = "per-module", max_len = {args.max_len}{extra} }}
 agents = ["default", "pm-hillclimb"]
-
+{general_tasks if args.together else ""}
 [agents.pm-hillclimb]
 agent = "per-module"
 options = {{ searcher = "seq-hillclimb", start = {json.dumps(start)}, {pm_options} }}
-"""
+{SHORTLIST_SECTION if args.together else ""}"""
     )
-    run2 = _run(per, args.workers)
+    run2 = _run(per, args.workers, args.dry_run)
     _show(run2)
 
 
