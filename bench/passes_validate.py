@@ -8,6 +8,7 @@ and every distinct chosen sequence applied to csmith programs, whose
 output must print the same checksum as at -O0 (envs/passes/validate.py).
 
     .venv/bin/python bench/passes_validate.py runs/passes [--csmith 8] [--max-modules 0]
+        [--task-label passes-per-module]
 """
 
 from __future__ import annotations
@@ -50,9 +51,14 @@ def main() -> None:
     ap.add_argument("run_dir")
     ap.add_argument("--csmith", type=int, default=8, help="csmith programs (seeds 1..N)")
     ap.add_argument("--max-modules", type=int, default=0, help="test modules per trial (0: all)")
+    ap.add_argument("--task-label", help="only the trials of this suite task (default: all)")
     args = ap.parse_args()
     trials = load_trials(args.run_dir)
     trials = trials[(trials["task"] == "passes") & (trials["status"] == "ok")]
+    if args.task_label:
+        trials = trials[trials["task_label"] == args.task_label]
+        if trials.empty:
+            raise SystemExit(f"error: no finished passes trial of task {args.task_label!r}")
     server = PassServer()
     programs = csmith_modules(range(1, args.csmith + 1), 0, 0, ServerPool())["train"]
     checked: dict[tuple, bool] = {}
