@@ -1,8 +1,9 @@
 """The issue-21 targets on the whole corpus, as two suites run one after the other.
 
 1. ``passes_general`` (generalization): sequence searchers (greedy from -Oz,
-   seq-hillclimb) and BC+PPO tune one policy on the training packages; the harness
-   applies it to every test module without search. Target: >= 1.02x vs -Oz.
+   seq-hillclimb; seq-shortlist when named in ``--general-agents``) and BC+PPO tune one
+   policy on the training packages; the harness applies it to every test module
+   without search. Target: >= 1.02x vs -Oz.
 2. ``passes_permodule`` (CompilerGym's leaderboard setting): the per-module agent
    searches each test module's sequence, starting from stage 1's best sequence (what
    the training packages taught), within ``--per-module-budget`` compilations of test
@@ -43,10 +44,19 @@ OUT = Path("runs/passes_targets")
 GENERAL_AGENTS = ("default", "greedy-oz", "seq-hillclimb", "seq-shortlist", "bc-oz+ppo")
 # Passes stage 2 tries appending to each module's best start (single-pass screen).
 SCREEN = ("iroutliner", "-Oz", "mergefunc", "gvn-sink", "newgvn", "gvn-hoist")
-# seq-shortlist's options for the whole corpus (agents/passes/shortlist.py): 100 small
-# training modules searched with 40 compilations each (inserts favour SCREEN's passes);
-# the 20 best on a training sample compiled on the validation modules.
-SHORTLIST_SECTION = f"""
+# The generalization agents' suite sections. seq-shortlist's options are for the whole
+# corpus (agents/passes/shortlist.py): 100 small training modules searched with 40
+# compilations each (inserts favour SCREEN's passes); the 20 best on a training sample
+# compiled on the validation modules.
+GENERAL_AGENT_SECTIONS = f"""
+[agents.greedy-oz]
+agent = "greedy"
+options = {{ start = "default" }}
+
+[agents."bc-oz+ppo"]
+agent = "pass-bc+ppo"
+options = {{ expert = "oz", bc_fraction = 0.05 }}
+
 [agents.seq-shortlist]
 options = {{ candidate_modules = 100, search_budget = 40, searches = 1, shortlist = 20, \
 searcher_options = {{ prefer = {json.dumps(sorted(SCREEN))} }} }}
@@ -112,7 +122,7 @@ def main() -> None:
     ap.add_argument(
         "--general-agents",
         nargs="+",
-        default=list(GENERAL_AGENTS),
+        default=[a for a in GENERAL_AGENTS if a != "seq-shortlist"],
         choices=GENERAL_AGENTS,
         help="stage-1 agents (default is always run)",
     )
@@ -137,6 +147,8 @@ def main() -> None:
 [tasks.passes-policy]
 task = "passes"
 options = {{ setting = "generalize", policy = "mlp", max_len = {args.max_len}{extra} }}
+budgets = [{args.general_budget}]
+eval_items = {args.eval_items}
 agents = ["default", "bc-oz+ppo"]
 """
     general_tasks = f"""
@@ -154,15 +166,7 @@ agents = {json.dumps(seq_agents)}
         f"""# written by bench/passes_targets.py
 name = "passes_general"
 seeds = {seeds}
-{general_tasks}
-[agents.greedy-oz]
-agent = "greedy"
-options = {{ start = "default" }}
-
-[agents."bc-oz+ppo"]
-agent = "pass-bc+ppo"
-options = {{ expert = "oz", bc_fraction = 0.05 }}
-{SHORTLIST_SECTION}"""
+{general_tasks}{GENERAL_AGENT_SECTIONS}"""
     )
     if args.portfolio_file is not None:
         # A portfolio learned on the training packages (bench/passes_portfolio.py)
@@ -217,7 +221,7 @@ agents = ["default", "pm-hillclimb"]
 [agents.pm-hillclimb]
 agent = "per-module"
 options = {{ searcher = "seq-hillclimb", start = {json.dumps(start)}, {pm_options} }}
-{SHORTLIST_SECTION if args.together else ""}"""
+{GENERAL_AGENT_SECTIONS if args.together else ""}"""
     )
     run2 = _run(per, args.workers, args.dry_run)
     _show(run2)
