@@ -178,8 +178,11 @@ def _provenance(info: TaskInfo) -> list[str]:
     p = info.provenance
     out = []
     if p.get("dataset"):
-        cpu = f", measured on {p['dataset_cpu']}" if p.get("dataset_cpu") else ""
-        out.append(f"dataset: {p['dataset']} ({p.get('dataset_items', '?')} items{cpu})")
+        parts = [f"{p['dataset_items']} items"] if p.get("dataset_items") is not None else []
+        if p.get("dataset_cpu"):
+            parts.append(f"measured on {p['dataset_cpu']}")
+        detail = f" ({', '.join(parts)})" if parts else ""  # a task may state neither
+        out.append(f"dataset: {p['dataset']}{detail}")
     if p.get("split"):
         sizes = p.get("split_sizes", {})
         size = "/".join(str(sizes.get(s, "?")) for s in ("train", "val", "test"))

@@ -115,6 +115,15 @@ def test_server_matches_opt_and_llc_on_csmith(task) -> None:  # type: ignore[no-
         assert r.text_bytes == m.oz_text_bytes > 0
 
 
+def test_provenance_counts_distinct_modules(task) -> None:  # type: ignore[no-untyped-def]
+    from envs.passes.task import make_passes_task
+
+    prov = task.provenance()
+    assert prov["dataset_items"] == sum(prov["split_sizes"].values())  # disjoint splits
+    per = make_passes_task(**dict(SMALL, setting="per-module")).provenance()
+    assert per["dataset_items"] == per["split_sizes"]["test"]  # the same modules thrice
+
+
 def test_default_is_oz_and_failures_are_penalised(task) -> None:  # type: ignore[no-untyped-def]
     from envs.passes.task import FAILED_RATIO, oz_ratios
 

@@ -106,3 +106,17 @@ def test_markdown_and_html_come_from_the_same_document(tmp_path) -> None:
     assert page.count("<table>") == len(re.findall(r"^\| agent \|", md, re.M)) + 2
     summary = (tmp_path / "rep" / "summary.csv").read_text()
     assert "vs_default_call" in summary and "better" in summary
+
+
+def test_provenance_line_states_only_what_the_task_says() -> None:
+    from harness.analysis import TaskInfo
+    from harness.report import _provenance
+
+    def line(prov: dict) -> str:
+        info = TaskInfo(label="t", task="t", headline="x", direction="min", provenance=prov)
+        return _provenance(info)[0]
+
+    assert line({"dataset": "d"}) == "dataset: d"
+    assert line({"dataset": "d", "dataset_items": 5}) == "dataset: d (5 items)"
+    both = {"dataset": "d", "dataset_items": 5, "dataset_cpu": "znver4"}
+    assert line(both) == "dataset: d (5 items, measured on znver4)"

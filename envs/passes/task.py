@@ -345,6 +345,8 @@ class PassOrderingTask(Task):
             if self.setting == "generalize"
             else "per-module: test modules only",
             "split_sizes": {s: len(self.splits[s]) for s in SPLITS},
+            # distinct modules (the per-module setting's three splits are the same ones)
+            "dataset_items": len({m.name for s in SPLITS for m in self.splits[s]}),
             "packages": pk,
             "setting": self.setting,
             "policy": self.policy,
