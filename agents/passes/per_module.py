@@ -113,6 +113,31 @@ class ModuleObjective:
         self.log.incumbent = dict(config)
 
 
+def run_on_module(
+    ctx: TrialContext,
+    view: ModuleObjective,
+    space: ParamSpace,
+    searcher: str,
+    options: dict[str, Any],
+    rng: np.random.Generator,
+) -> None:
+    """Run a fresh ``searcher`` (a registered agent) on one module's ``view`` until it
+    returns or the module's allowance is spent; its results are in ``view.best``."""
+    sub = TrialContext(
+        objective=view,  # type: ignore[arg-type]
+        param_space=space,
+        seed=ctx.seed,
+        eval_items=np.zeros(1, dtype=np.int64),
+        rng=rng,
+        device=ctx.device,
+        threads=ctx.threads,
+    )
+    try:
+        registry.agent_class(searcher)(**options).run(sub)
+    except BudgetExhausted:
+        pass
+
+
 class PerModuleSearch(Agent):
     """Options: ``searcher`` (a registered agent name), ``searcher_options`` (its
     options), ``start`` (each module's first sequence; default: the space's default),
@@ -191,20 +216,8 @@ class PerModuleSearch(Agent):
             start = self._prescreen(view, p, start)
         space = ParamSpace([SequenceParam("passes", p.choices, p.min_len, p.max_len, start)])
         view._space = space
-        sub = TrialContext(
-            objective=view,  # type: ignore[arg-type]
-            param_space=space,
-            seed=ctx.seed,
-            eval_items=np.zeros(1, dtype=np.int64),
-            rng=np.random.default_rng(stable_int("per-module", ctx.seed, p.name, rnd)),
-            device=ctx.device,
-            threads=ctx.threads,
-        )
-        agent = registry.agent_class(self.searcher)(**self.searcher_options)
-        try:
-            agent.run(sub)
-        except BudgetExhausted:
-            pass
+        rng = np.random.default_rng(stable_int("per-module", ctx.seed, p.name, rnd))
+        run_on_module(ctx, view, space, self.searcher, self.searcher_options, rng)
         return view
 
     def run(self, ctx: TrialContext) -> Config:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.passes.per_module import ModuleObjective
+from agents.passes.per_module import ModuleObjective, run_on_module
 from harness import registry
 from harness.agent import Agent, TrialContext
 from harness.budget import BudgetExhausted
@@ -102,19 +102,8 @@ class SequenceShortlist(Agent):
                 if ctx.objective.samples_left < per_search:
                     return list(found)
                 view = ModuleObjective(ctx.objective, space, {}, p.name, int(item), per_search)
-                sub = TrialContext(
-                    objective=view,  # type: ignore[arg-type]
-                    param_space=space,
-                    seed=ctx.seed,
-                    eval_items=np.zeros(1, dtype=np.int64),
-                    rng=np.random.default_rng(stable_int("seq-shortlist", ctx.seed, int(item), s)),
-                    device=ctx.device,
-                    threads=ctx.threads,
-                )
-                try:
-                    registry.agent_class(self.searcher)(**self.searcher_options).run(sub)
-                except BudgetExhausted:
-                    pass
+                rng = np.random.default_rng(stable_int("seq-shortlist", ctx.seed, int(item), s))
+                run_on_module(ctx, view, space, self.searcher, self.searcher_options, rng)
                 if view.best is not None and view.best[0] < view.first_loss:
                     found.setdefault(tuple(view.best[1]), None)
         return list(found)
