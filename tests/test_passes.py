@@ -104,6 +104,33 @@ def test_known_sequences_on_a_tiny_module(tiny: Path) -> None:
     server.free("s")
 
 
+def test_each_element_runs_in_its_own_process_with_a_fixed_layout(tiny: Path) -> None:
+    """An element's output is a function of its input bitcode: each runs in its own
+    process (a cached prefix in none), the server's history does not change a
+    request's module, and (where the kernel allows it) the layout is fixed."""
+    from envs.passes.actions import element
+    from envs.passes.server import PassServer
+
+    seq = [element(a) for a in ("mem2reg", "gvn-sink", "newgvn", "iroutliner")]
+    fresh = PassServer()
+    first = fresh.run(tiny, seq, digest=True)
+    assert fresh.stats()[2] == len(seq)
+    again = fresh.run(tiny, seq, digest=True)  # every prefix cached: no process
+    assert fresh.stats()[2] == len(seq) and again.digest == first.digest
+    fresh.close()
+    busy = PassServer()  # another history first, without the cache's help
+    for other in (["-Oz"], ["sroa<modify-cfg>", "gvn-sink"], ["iroutliner", "mergefunc"]):
+        busy.run(tiny, [element(a) for a in other])
+    later = busy.run(tiny, [*seq[:2], element("newgvn"), element("iroutliner")], digest=True)
+    assert later.digest == first.digest
+    assert later.instructions == _stock_count(tiny, ",".join(seq))
+    if subprocess.run(["setarch", "-R", "true"], capture_output=True).returncode == 0:
+        assert busy._proc is not None
+        persona = int(Path(f"/proc/{busy._proc.pid}/personality").read_text(), 16)
+        assert persona & 0x0040000, "the server should run without layout randomisation"
+    busy.close()
+
+
 def test_server_matches_opt_and_llc_on_csmith(task) -> None:  # type: ignore[no-untyped-def]
     from envs.passes.actions import element
     from envs.passes.server import PassServer

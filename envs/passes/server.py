@@ -6,15 +6,26 @@ then applies pass sequences to bitcode files (or to modules it keeps in memory, 
 step-by-step episodes), answering instruction counts, Autophase features and ``.text``
 bytes. It is compiled from source on first use with ``clang++-22`` against the
 installed ``llvm-22-dev`` (~20 s), cached under ``$TUNEBENCH_CACHE/passes/bin``
-(default ``~/.cache/tunebench``) by a hash of the source and the LLVM version.
+(default ``~/.cache/tunebench``) by a hash of the source, the link flags and the LLVM
+version.
 
-A sequence's elements run one after another, each as its own pipeline, the module
-passing through bitcode between them: exactly the chain ``opt-22 -passes=E1 | opt-22
--passes=E2 | ...`` that validation re-runs, so counts equal the stock tools' (and
-``.text`` bytes equal ``llc-22 -O2 -relocation-model=pic`` on that output). The
-bitcode after each prefix is cached (LRU, 256 MB per server): a request that shares
-its first k elements with an earlier one on the same file runs only the rest, which
-is what search agents editing the ends of sequences ask for.
+A sequence's elements run one after another, each as its own pipeline in its own
+process (forked from a zygote the server starts before reading any module), the
+module passing through bitcode between them: exactly the chain ``opt-22 -passes=E1 |
+opt-22 -passes=E2 | ...`` that validation re-runs, so counts equal the stock tools'
+(and ``.text`` bytes equal ``llc-22 -O2 -relocation-model=pic`` on that output). Why
+a process per element: some LLVM 22 passes (gvn-sink, newgvn, iroutliner) decide by
+heap addresses, so in one long-lived process the same element on the same input
+could give another module depending on what ran before (on 45 (module, sequence)
+pairs of issue 21's runs the in-process server's count differed from opt-22's; with
+a process per element 44 agree, and the 45th differs because opt-22 itself gives two
+counts across runs). The server also turns address-space randomisation off for
+itself, so every element's process starts from the same addresses and the same
+request gets the same answer in every run (``same suite and seed, same numbers``).
+The price: ~3-5 ms per element for the fork and its page faults. The bitcode after
+each prefix is cached (LRU, 256 MB per server): a request that shares its first k
+elements with an earlier one on the same file runs only the rest, which is what
+search agents editing the ends of sequences ask for.
 """
 
 from __future__ import annotations
@@ -39,6 +50,9 @@ from envs.llvmcorpus.store import find_tools
 from harness.errors import UserError
 
 SOURCE = Path(__file__).resolve().parent / "native" / "pass_server.cpp"
+# Every symbol bound at start-up: the per-element processes forked from the server's
+# zygote then inherit the bindings instead of each resolving libLLVM's symbols again.
+LINK_FLAGS = ("-Wl,-z,now",)
 # A request running longer than this is a failed compilation (the server restarts).
 TIMEOUT_S = 120.0
 
@@ -93,7 +107,9 @@ def server_binary() -> Path:
     """The compiled server (built once per source and LLVM version; UserError if it
     cannot be built)."""
     version = find_tools().version
-    key = hashlib.sha256(SOURCE.read_bytes() + version.encode()).hexdigest()[:12]
+    key = hashlib.sha256(
+        SOURCE.read_bytes() + version.encode() + " ".join(LINK_FLAGS).encode()
+    ).hexdigest()[:12]
     binary = cache_dir() / "bin" / f"pass_server-{key}"
     if binary.is_file():
         return binary
@@ -112,7 +128,7 @@ def server_binary() -> Path:
         ).stdout.split()
         fd, tmp = tempfile.mkstemp(dir=binary.parent, prefix=".pass_server-")
         os.close(fd)
-        cmd = [cxx, "-O2", *cxxflags, str(SOURCE), *ldflags, "-lLLVM-22", "-o", tmp]
+        cmd = [cxx, "-O2", *cxxflags, str(SOURCE), *ldflags, "-lLLVM-22", *LINK_FLAGS, "-o", tmp]
         run = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if run.returncode != 0:
             os.unlink(tmp)
@@ -258,6 +274,15 @@ class PassServer:
         """Drop session ``sid`` (no error if the process restarted meanwhile)."""
         if self._proc is not None and self._proc.poll() is None:
             self._ask(["FREE", sid])
+
+    def stats(self) -> tuple[int, int, int]:
+        """(prefix-cache hits, misses, element processes started) of the current
+        process (counted from its start)."""
+        line, _ = self._ask(["STATS"])
+        parts = line.split("\t")
+        if parts[0] != "OK" or len(parts) != 4:
+            raise RuntimeError(f"pass server STATS: {line}")
+        return int(parts[1]), int(parts[2]), int(parts[3])
 
 
 class ServerPool:

@@ -6,6 +6,13 @@ pipeline per element), then ``opt-22 -passes=verify,print<func-properties>`` ver
 the result and counts its instructions, which must equal the pass server's count; for
 a csmith program the result is built (llc-22, clang-22) and run, and must print the
 same checksum as the program built at -O0.
+
+opt-22 itself is not always a function of its input: some passes (gvn-sink on pcre2's
+pcre2_compile.c) order by hashes of heap addresses, which address-space randomisation
+changes from run to run (two counts, 9,031 and 9,107, over four runs of one chain).
+The server runs with a fixed layout and so gives one of them every time. So when the
+counts differ, the stock chain is run up to :data:`STOCK_RUNS` times in all; the
+server's count is accepted if opt-22 gives it in one of them (``stock_varies``).
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from envs.passes.modules import PassModule
 from envs.passes.server import PassServer
 
 TIMEOUT_S = 300.0
+# Runs of the stock chain when its count differs from the server's (see above).
+STOCK_RUNS = 5
 _COUNT = re.compile(r"^TotalInstructionCount: (\d+)$", re.M)
 
 
@@ -33,10 +42,13 @@ class Validation:
 
     Attributes:
         verified: the stock opt-22 ran every element and the result verifies.
-        stock_instructions / server_instructions: the counts (-1: not available).
+        stock_instructions / server_instructions: the counts (-1: not available); the
+            stock count of the first run of the chain.
         output: ``same`` / ``differs`` (csmith programs: the checksum), ``no-run``
             (it does not build or finish), or ``n/a`` (corpus modules have no main).
         error: the first failure, one line.
+        stock_varies: the stock chain gave more than one count over its runs (and
+            one of them is the server's).
     """
 
     module: str
@@ -46,13 +58,15 @@ class Validation:
     server_instructions: int
     output: str
     error: str = ""
+    stock_varies: bool = False
 
     @property
     def ok(self) -> bool:
-        """Verified, counts agree, and (csmith) the same output."""
+        """Verified, counts agree (or opt-22 gives the server's in one of its runs),
+        and (csmith) the same output."""
         return (
             self.verified
-            and self.stock_instructions == self.server_instructions
+            and (self.stock_instructions == self.server_instructions or self.stock_varies)
             and self.output in ("same", "n/a")
         )
 
@@ -110,6 +124,15 @@ def validate(module: PassModule, sequence: Sequence[str], server: PassServer) ->
         if err:
             return Validation(module.name, seq, False, -1, server_count, "no-run", err)
         verified, count, err = stock_count(out)
+        varies = False
+        if verified and count != server_count and server_count >= 0:
+            for _ in range(STOCK_RUNS - 1):
+                again = Path(tmp) / "again.bc"
+                if stock_opt(module.bitcode, seq, again):
+                    break
+                if stock_count(again)[1] == server_count:
+                    varies = True
+                    break
         output = "n/a"
         if module.source is not None:
             expected = reference_output(module.source)
@@ -119,4 +142,4 @@ def validate(module: PassModule, sequence: Sequence[str], server: PassServer) ->
                 if got is None or expected is None
                 else ("same" if got == expected else "differs")
             )
-        return Validation(module.name, seq, verified, count, server_count, output, err)
+        return Validation(module.name, seq, verified, count, server_count, output, err, varies)

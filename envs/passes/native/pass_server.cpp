@@ -2,18 +2,23 @@
 //
 // One process loads libLLVM once and then serves requests on stdin, one per line,
 // answering one line each on stdout (fields separated by tabs; paths hold no tabs).
-// Starting opt-22 costs ~20-60 ms (loading libLLVM); a request here costs only the
-// parse of the bitcode and the passes.
+// Starting opt-22 costs ~25-30 ms (loading libLLVM, here); an element here costs a
+// fork() of a small process that has it loaded (~3-5 ms), the parse of the bitcode
+// and the passes.
 //
 // A *sequence* is a list of pipeline elements (each a text `opt -passes=` accepts);
-// the elements are applied one after another, each as its own pipeline run with
-// fresh analysis managers, and the module goes through bitcode (use-list order kept)
-// after each one: exactly `opt -passes=E1 | opt -passes=E2 | ...`, the chain the
-// validation re-runs with the stock tools, and what CompilerGym's one pass per step
-// does. A sequence applied at once and step by step therefore give the same module,
-// and the bitcode after each prefix can be cached: a request whose first k elements
-// were seen before (search agents edit the ends of sequences) starts from the cached
-// state and runs only the rest (LRU, --cache-mb, default 256 MB).
+// the elements are applied one after another, each as its own pipeline run in its
+// own process (forked from a zygote that never ran one, see runIsolated), and the
+// module goes through bitcode (use-list order kept) after each one: exactly
+// `opt -passes=E1 | opt -passes=E2 | ...`, the chain the validation re-runs with the
+// stock tools, and what CompilerGym's one pass per step does. An element's output is
+// a function of its input bitcode alone (not of what the server ran before, and not
+// of address-space randomisation, which the server turns off for itself), so a
+// sequence applied at once and step by step give the same module, the same request
+// gives the same answer in every run, and the bitcode after each prefix can be
+// cached: a request whose first k elements were seen before (search agents edit the
+// ends of sequences) starts from the cached state and runs only the rest (LRU,
+// --cache-mb, default 256 MB).
 //
 // Requests (FLAGS: comma-separated, any of verify, features, text, trace, hash, out=PATH;
 // "-" for none):
@@ -22,7 +27,7 @@
 //   STEP <sid> <flags> <element>...       apply elements to session <sid>, answer
 //   FREE <sid>                            drop session <sid>
 //   PING                                  answer "OK"
-//   STATS                                 answer "OK <cache hits> <cache misses>"
+//   STATS                                 answer "OK <cache hits> <cache misses> <element processes>"
 // Answer: OK <instructions> <functions> <text_bytes|-1> <features|-> <trace|-> [<hash>]
 //      or ERR <element index|-1> <one-line message>
 // instructions / functions: over defined functions (as print<func-properties>
@@ -54,12 +59,21 @@
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Triple.h"
 
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <list>
 #include <map>
 #include <unordered_map>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -303,7 +317,203 @@ long textBytes(const Module &M) {
 struct Session {
   std::unique_ptr<LLVMContext> ctx;
   std::unique_ptr<Module> mod;
+  std::string bc;  // the bitcode ``mod`` was parsed from (the next element's input)
 };
+
+// ---- Each element in a fresh process ---------------------------------------------
+// Some LLVM 22 passes (gvn-sink, newgvn, iroutliner among them) choose by the heap
+// addresses of IR objects, so in a process that has run other modules before, the
+// same element on the same bitcode can give another module than opt-22 gives (seen:
+// 1,260 vs 1,266 instructions after gvn-sink on bash/redir.c, 1 fresh server in 6).
+// So no element runs in this (long-lived) process: a "zygote" forked right after
+// start-up, which never allocates again, forks one child per element; the child
+// parses the input bitcode, runs the element and writes the output bitcode back, as
+// one opt-22 process would, from the same start state every time. fork() of the
+// small zygote costs far less than starting opt-22 (libLLVM stays mapped).
+struct Zygote {
+  pid_t pid = -1;
+  int ctl = -1, status = -1, job = -1, result = -1;  // this process's pipe ends
+  long processes = 0;                                // element processes started
+};
+Zygote gZygote;
+
+bool writeAll(int fd, const void *data, size_t n) {
+  const char *p = static_cast<const char *>(data);
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+bool readAll(int fd, void *data, size_t n) {
+  char *p = static_cast<char *>(data);
+  while (n > 0) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+bool writeString(int fd, const std::string &s) {
+  uint64_t n = s.size();
+  return writeAll(fd, &n, sizeof n) && writeAll(fd, s.data(), s.size());
+}
+
+bool readString(int fd, std::string &s) {
+  uint64_t n;
+  if (!readAll(fd, &n, sizeof n)) return false;
+  s.resize(n);
+  return readAll(fd, s.data(), n);
+}
+
+std::unique_ptr<TargetMachine> makeTM(const Module &M, bool forCodegen);
+std::string runElement(Module &M, const std::string &text, TargetMachine *TM);
+std::string toBitcode(const Module &M);
+void counts(const Module &M, long &insts, long &funcs);
+
+// In the child: read (element, bitcode), answer (0, instructions, output bitcode) or
+// (1, -1, error).
+[[noreturn]] void childJob(int job, int result) {
+  std::string text, bc, answer;
+  char code = 1;
+  int64_t instructions = -1;
+  if (!readString(job, text) || !readString(job, bc)) _exit(3);
+  {
+    LLVMContext ctx;
+    auto mod = parseBitcodeFile(MemoryBufferRef(StringRef(bc.data(), bc.size()), "in"), ctx);
+    if (!mod) {
+      answer = "bad bitcode: " + toString(mod.takeError());
+    } else {
+      std::unique_ptr<TargetMachine> TM = makeTM(**mod, false);
+      answer = runElement(**mod, text, TM.get());
+      if (answer.empty()) {
+        long insts, funcs;
+        counts(**mod, insts, funcs);
+        instructions = insts;
+        answer = toBitcode(**mod);
+        code = 0;
+      }
+    }
+    bool sent = writeAll(result, &code, 1) &&
+                writeAll(result, &instructions, sizeof instructions) &&
+                writeString(result, answer);
+    // No destructors (the module's take as long as a small pass), no atexit handlers:
+    // the process is discarded.
+    _exit(sent ? 0 : 4);
+  }
+}
+
+// Fork the zygote (call once, before any module is read).
+void startZygote() {
+  int ctl[2], status[2], job[2], result[2];
+  if (pipe(ctl) || pipe(status) || pipe(job) || pipe(result)) {
+    perror("pass_server: pipe");
+    std::exit(1);
+  }
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("pass_server: fork");
+    std::exit(1);
+  }
+  if (pid == 0) {  // the zygote
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(0);
+    close(ctl[1]);
+    close(status[0]);
+    close(job[1]);
+    close(result[0]);
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    char b;
+    while (readAll(ctl[0], &b, 1)) {
+      pid_t zyg = getpid();
+      pid_t child = fork();
+      if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != zyg) _exit(0);
+        childJob(job[0], result[1]);
+      }
+      int st = child < 0 ? -1 : 0;
+      if (child > 0)
+        while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
+        }
+      if (!writeAll(status[1], &st, sizeof st)) break;
+    }
+    _exit(0);
+  }
+  close(ctl[0]);
+  close(status[1]);
+  close(job[0]);
+  close(result[1]);
+  gZygote = {pid, ctl[1], status[0], job[1], result[0]};
+}
+
+// Runs pipeline element ``text`` on bitcode ``in`` in a fresh child; '' and ``out``
+// (the output bitcode) and ``instructions`` set, or the error (the element's, or how
+// the child ended).
+std::string runIsolated(const std::string &text, const std::string &in, std::string &out,
+                        long &instructions) {
+  constexpr size_t kHead = 1 + 8 + 8;  // code, instructions, payload length
+  char b = 1;
+  ++gZygote.processes;
+  if (!writeAll(gZygote.ctl, &b, 1) || !writeString(gZygote.job, text) ||
+      !writeString(gZygote.job, in))
+    return "pass server: the zygote is gone";
+  // Read the child's answer while watching for its end (a crash writes nothing).
+  std::string got;
+  int st = 0;
+  bool ended = false;
+  pollfd fds[2] = {{gZygote.result, POLLIN, 0}, {gZygote.status, POLLIN, 0}};
+  char buf[1 << 16];
+  while (true) {
+    bool complete = false;
+    if (got.size() >= kHead) {
+      uint64_t n;
+      std::memcpy(&n, got.data() + 9, sizeof n);
+      complete = got.size() >= kHead + n;
+    }
+    if (complete && ended) break;
+    if (ended && !complete) {
+      // the child has ended: what it wrote is all in the pipe now
+      pollfd r = {gZygote.result, POLLIN, 0};
+      if (poll(&r, 1, 0) <= 0) break;
+    }
+    if (poll(fds, ended ? 1 : 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return "pass server: poll failed";
+    }
+    if (fds[0].revents & POLLIN) {
+      ssize_t r = read(gZygote.result, buf, sizeof buf);
+      if (r > 0) got.append(buf, static_cast<size_t>(r));
+    }
+    if (!ended && (fds[1].revents & (POLLIN | POLLHUP))) {
+      if (!readAll(gZygote.status, &st, sizeof st)) return "pass server: the zygote is gone";
+      ended = true;
+    }
+  }
+  uint64_t n = 0;
+  if (got.size() >= kHead) std::memcpy(&n, got.data() + 9, sizeof n);
+  if (got.size() < kHead || got.size() != kHead + n) {
+    if (WIFSIGNALED(st)) return "the element's process died of signal " + std::to_string(WTERMSIG(st));
+    return "the element's process ended without an answer (status " + std::to_string(st) + ")";
+  }
+  std::string payload = got.substr(kHead);
+  if (got[0] != 0) return payload.empty() ? std::string("element failed") : payload;
+  int64_t count;
+  std::memcpy(&count, got.data() + 1, sizeof count);
+  instructions = static_cast<long>(count);
+  out = std::move(payload);
+  return "";
+}
 
 // Bitcode of a module, use-list order kept (what opt writes).
 std::string toBitcode(const Module &M) {
@@ -314,11 +524,12 @@ std::string toBitcode(const Module &M) {
   return out;
 }
 
-// Replaces the session's module by the module the bitcode ``bc`` holds.
-std::string fromBitcode(const std::string &bc, Session &s) {
-  s.mod.reset();
+// The session's module (parsed from its bitcode when it is not yet): '' or the error.
+std::string parsed(Session &s) {
+  if (s.mod) return "";
   s.ctx = std::make_unique<LLVMContext>();
-  auto mod = parseBitcodeFile(MemoryBufferRef(StringRef(bc.data(), bc.size()), "state"), *s.ctx);
+  auto mod =
+      parseBitcodeFile(MemoryBufferRef(StringRef(s.bc.data(), s.bc.size()), "state"), *s.ctx);
   if (!mod) return "bad bitcode state: " + toString(mod.takeError());
   s.mod = std::move(*mod);
   return "";
@@ -365,41 +576,37 @@ PrefixCache *gCache = nullptr;
 std::string load(const std::string &path, Session &s) {
   auto buf = MemoryBuffer::getFile(path);
   if (!buf) return "cannot read " + path + ": " + buf.getError().message();
-  s.ctx = std::make_unique<LLVMContext>();
-  auto mod = parseBitcodeFile((*buf)->getMemBufferRef(), *s.ctx);
-  if (!mod) return "bad bitcode " + path + ": " + toString(mod.takeError());
-  s.mod = std::move(*mod);
-  return "";
+  s.mod.reset();
+  s.bc = (*buf)->getBuffer().str();
+  std::string err = parsed(s);
+  return err.empty() ? "" : "bad bitcode " + path + ": " + err;
 }
 
 // Applies elements and writes the answer line.
 // ``key``: the cache key of the session's current state (empty: do not cache).
 void applyAndAnswer(Session &s, const Flags &fl, const std::vector<std::string> &elements,
                     std::string key = "", size_t from = 0) {
-  std::unique_ptr<TargetMachine> TM = makeTM(*s.mod, false);
   std::vector<long> trace;
   for (size_t i = from; i < elements.size(); ++i) {
-    std::string err = runElement(*s.mod, elements[i], TM.get());
-    if (!err.empty()) {
-      std::cout << "ERR\t" << i << "\t" << oneLine(err) << "\n" << std::flush;
-      return;
-    }
-    // Through bitcode, as between two opt processes.
-    std::string bc = toBitcode(*s.mod);
-    err = fromBitcode(bc, s);
+    // In a fresh process (the zygote's child), through bitcode, as one opt process.
+    std::string bc;
+    long insts = -1;
+    std::string err = runIsolated(elements[i], s.bc, bc, insts);
     if (!err.empty()) {
       std::cout << "ERR\t" << i << "\t" << oneLine(err) << "\n" << std::flush;
       return;
     }
     if (!key.empty() && gCache) {
       key += "\x1f" + elements[i];
-      gCache->put(key, std::move(bc));
+      gCache->put(key, bc);
     }
-    if (fl.trace) {
-      long insts, funcs;
-      counts(*s.mod, insts, funcs);
-      trace.push_back(insts);
-    }
+    s.mod.reset();  // parsed again from the new bitcode only when needed
+    s.bc = std::move(bc);
+    if (fl.trace) trace.push_back(insts);
+  }
+  if (std::string err = parsed(s); !err.empty()) {
+    std::cout << "ERR\t-1\t" << oneLine(err) << "\n" << std::flush;
+    return;
   }
   if (fl.verify) {
     std::string msg;
@@ -458,6 +665,18 @@ std::vector<std::string> splitTabs(const std::string &line) {
 }  // namespace
 
 int main(int argc, char **argv) {
+  // Without address-space randomisation: some passes (gvn-sink, seen on pcre2's
+  // pcre2_compile.c) order by hashes of heap addresses, so opt-22 itself gives two
+  // different modules from one input across runs; with a fixed layout every element's
+  // process starts from the same addresses and its result is a function of its input.
+  // (Where the kernel refuses, e.g. under a container's seccomp profile, the server
+  // runs with randomisation, as opt-22 does.)
+  int persona = personality(0xffffffff);
+  if (persona != -1 && !(persona & ADDR_NO_RANDOMIZE) && !getenv("PASS_SERVER_FIXED_LAYOUT")) {
+    setenv("PASS_SERVER_FIXED_LAYOUT", "1", 1);  // tried once: no exec loop
+    if (personality(static_cast<unsigned long>(persona) | ADDR_NO_RANDOMIZE) != -1)
+      execv("/proc/self/exe", argv);
+  }
   size_t cacheMb = 256;
   for (int i = 1; i + 1 < argc; ++i)
     if (std::string(argv[i]) == "--cache-mb") cacheMb = std::stoul(argv[i + 1]);
@@ -467,6 +686,8 @@ int main(int argc, char **argv) {
   InitializeAllTargetMCs();
   InitializeAllAsmPrinters();
   InitializeAllAsmParsers();
+  signal(SIGPIPE, SIG_IGN);  // a gone zygote is an error answer, not this process's end
+  startZygote();
   std::ios::sync_with_stdio(false);
   std::map<std::string, Session> sessions;
   std::string line;
@@ -476,7 +697,8 @@ int main(int argc, char **argv) {
     if (cmd == "PING") {
       std::cout << "OK\n" << std::flush;
     } else if (cmd == "STATS") {
-      std::cout << "OK\t" << cache.hits << "\t" << cache.misses << "\n" << std::flush;
+      std::cout << "OK\t" << cache.hits << "\t" << cache.misses << "\t" << gZygote.processes
+                << "\n" << std::flush;
     } else if (cmd == "RUN" && f.size() >= 3) {
       Session s;
       std::vector<std::string> elements(f.begin() + 3, f.end());
@@ -494,11 +716,10 @@ int main(int argc, char **argv) {
         for (const std::string &e : elements) keys.push_back(keys.back() + "\x1f" + e);
         for (size_t k = elements.size(); k > 0; --k) {
           if (const std::string *bc = gCache->get(keys[k])) {
-            std::string err = fromBitcode(*bc, s);
-            if (err.empty()) {
-              from = k;
-              key = keys[k];
-            }
+            s.mod.reset();
+            s.bc = *bc;
+            from = k;
+            key = keys[k];
             break;
           }
         }
