@@ -7,6 +7,8 @@ Debian corpus, so the tests need no download.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -128,6 +130,14 @@ def test_each_element_runs_in_its_own_process_with_a_fixed_layout(tiny: Path) ->
         assert busy._proc is not None
         persona = int(Path(f"/proc/{busy._proc.pid}/personality").read_text(), 16)
         assert persona & 0x0040000, "the server should run without layout randomisation"
+    # Without its zygote the server ends; the client answers a crash and starts anew.
+    assert busy._proc is not None
+    pid = busy._proc.pid
+    zygote = int(Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0])
+    os.kill(zygote, signal.SIGKILL)
+    lost = busy.run(tiny, [element("dce")])
+    assert not lost.ok and "crash" in lost.error and busy.restarts == 1
+    assert busy.run(tiny, [element("dce")]).ok
     busy.close()
 
 

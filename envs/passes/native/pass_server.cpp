@@ -457,6 +457,13 @@ void startZygote() {
   gZygote = {pid, ctl[1], status[0], job[1], result[0]};
 }
 
+// Without its zygote the server cannot run an element: it ends, and the client starts
+// a new one (as after a crash) instead of every later request failing.
+[[noreturn]] void zygoteGone(const char *why) {
+  std::cerr << "pass_server: " << why << "\n" << std::flush;
+  _exit(2);
+}
+
 // Runs pipeline element ``text`` on bitcode ``in`` in a fresh child; '' and ``out``
 // (the output bitcode) and ``instructions`` set, or the error (the element's, or how
 // the child ended).
@@ -467,7 +474,7 @@ std::string runIsolated(const std::string &text, const std::string &in, std::str
   ++gZygote.processes;
   if (!writeAll(gZygote.ctl, &b, 1) || !writeString(gZygote.job, text) ||
       !writeString(gZygote.job, in))
-    return "pass server: the zygote is gone";
+    zygoteGone("the zygote is gone");
   // Read the child's answer while watching for its end (a crash writes nothing).
   std::string got;
   int st = 0;
@@ -489,14 +496,14 @@ std::string runIsolated(const std::string &text, const std::string &in, std::str
     }
     if (poll(fds, ended ? 1 : 2, -1) < 0) {
       if (errno == EINTR) continue;
-      return "pass server: poll failed";
+      zygoteGone("poll failed");
     }
     if (fds[0].revents & POLLIN) {
       ssize_t r = read(gZygote.result, buf, sizeof buf);
       if (r > 0) got.append(buf, static_cast<size_t>(r));
     }
     if (!ended && (fds[1].revents & (POLLIN | POLLHUP))) {
-      if (!readAll(gZygote.status, &st, sizeof st)) return "pass server: the zygote is gone";
+      if (!readAll(gZygote.status, &st, sizeof st)) zygoteGone("the zygote is gone");
       ended = true;
     }
   }
