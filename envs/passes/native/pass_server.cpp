@@ -693,7 +693,7 @@ int main(int argc, char **argv) {
   InitializeAllTargetMCs();
   InitializeAllAsmPrinters();
   InitializeAllAsmParsers();
-  signal(SIGPIPE, SIG_IGN);  // a gone zygote is an error answer, not this process's end
+  signal(SIGPIPE, SIG_IGN);  // writing to a gone zygote fails (EPIPE, then zygoteGone)
   startZygote();
   std::ios::sync_with_stdio(false);
   std::map<std::string, Session> sessions;
