@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -123,10 +124,11 @@ def test_each_element_runs_in_its_own_process_with_a_fixed_layout(tiny: Path) ->
     busy = PassServer()  # another history first, without the cache's help
     for other in (["-Oz"], ["sroa<modify-cfg>", "gvn-sink"], ["iroutliner", "mergefunc"]):
         busy.run(tiny, [element(a) for a in other])
-    later = busy.run(tiny, [*seq[:2], element("newgvn"), element("iroutliner")], digest=True)
+    later = busy.run(tiny, seq, digest=True)  # (no prefix of seq was run: no cache hit)
     assert later.digest == first.digest
     assert later.instructions == _stock_count(tiny, ",".join(seq))
-    if subprocess.run(["setarch", "-R", "true"], capture_output=True).returncode == 0:
+    setarch = shutil.which("setarch")
+    if setarch and subprocess.run([setarch, "-R", "true"], capture_output=True).returncode == 0:
         assert busy._proc is not None
         persona = int(Path(f"/proc/{busy._proc.pid}/personality").read_text(), 16)
         assert persona & 0x0040000, "the server should run without layout randomisation"
