@@ -73,15 +73,21 @@ def _measure_uncontended(h: Helper, hex_block: str, attempts: int = 4) -> runner
     A contended result (another hardware thread kept sharing the core through every retry)
     carries no value by design, and a run whose core clock moved by more than 1% is marked
     noisy ("calibration moved"); CI's shared 2-core virtual machines produce both now and
-    then (one CI run saw the TSC-per-cycle ratio wander 0.81-0.84 within one block). Any
-    other status, and every value, is still checked by the caller.
+    then (one CI run saw the TSC-per-cycle ratio wander 0.81-0.84 within one block). A
+    spread over the limit counts as the machine's too when the helper itself saw another
+    hardware thread on the core during the runs (contention retries: 2026-12-03, imul
+    300.2 cycles per 100 with one run out, spread 0.16 after 6 retries). Any other
+    status, and every value, is still checked by the caller.
     """
     seen: list[str] = []
     for _ in range(attempts):
         res = h.measure(hex_block)
-        if not (res.status == "noisy" and res.detail in _MACHINE_CONDITIONS):
+        machine = res.detail in _MACHINE_CONDITIONS or (
+            res.detail == "spread" and res.contention_retries > 0
+        )
+        if not (res.status == "noisy" and machine):
             return res
-        seen.append(res.detail)
+        seen.append(f"{res.detail} ({res.contention_retries} contention retries)")
     pytest.skip(f"machine spoiled {attempts} measurements of {hex_block}: {seen}")
 
 
