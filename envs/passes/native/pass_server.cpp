@@ -331,34 +331,31 @@ struct Session {
 // one opt-22 process would, from the same start state every time. fork() of the
 // small zygote costs far less than starting opt-22 (libLLVM stays mapped).
 struct Zygote {
-  pid_t pid = -1;
   int ctl = -1, status = -1, job = -1, result = -1;  // this process's pipe ends
   long processes = 0;                                // element processes started
 };
 Zygote gZygote;
 
-bool writeAll(int fd, const void *data, size_t n) {
-  const char *p = static_cast<const char *>(data);
+// All n bytes through ``io`` (read or write), resumed after short transfers and
+// signals; false at end of file or on an error.
+template <typename Byte, typename Io>
+bool allBytes(Io io, int fd, Byte *p, size_t n) {
   while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<size_t>(w);
+    ssize_t k = io(fd, p, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    p += k;
+    n -= static_cast<size_t>(k);
   }
   return true;
 }
 
+bool writeAll(int fd, const void *data, size_t n) {
+  return allBytes(write, fd, static_cast<const char *>(data), n);
+}
+
 bool readAll(int fd, void *data, size_t n) {
-  char *p = static_cast<char *>(data);
-  while (n > 0) {
-    ssize_t r = read(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
+  return allBytes(read, fd, static_cast<char *>(data), n);
 }
 
 bool writeString(int fd, const std::string &s) {
@@ -454,7 +451,7 @@ void startZygote() {
   close(status[1]);
   close(job[0]);
   close(result[1]);
-  gZygote = {pid, ctl[1], status[0], job[1], result[0]};
+  gZygote = {ctl[1], status[0], job[1], result[0]};
 }
 
 // Without its zygote the server cannot run an element: it ends, and the client starts
@@ -513,12 +510,13 @@ std::string runIsolated(const std::string &text, const std::string &in, std::str
     if (WIFSIGNALED(st)) return "the element's process died of signal " + std::to_string(WTERMSIG(st));
     return "the element's process ended without an answer (status " + std::to_string(st) + ")";
   }
-  std::string payload = got.substr(kHead);
-  if (got[0] != 0) return payload.empty() ? std::string("element failed") : payload;
+  const bool failed = got[0] != 0;
   int64_t count;
   std::memcpy(&count, got.data() + 1, sizeof count);
+  got.erase(0, kHead);  // the payload, without copying the bitcode again
+  if (failed) return got.empty() ? std::string("element failed") : got;
   instructions = static_cast<long>(count);
-  out = std::move(payload);
+  out = std::move(got);
   return "";
 }
 
@@ -537,7 +535,7 @@ std::string parsed(Session &s) {
   s.ctx = std::make_unique<LLVMContext>();
   auto mod =
       parseBitcodeFile(MemoryBufferRef(StringRef(s.bc.data(), s.bc.size()), "state"), *s.ctx);
-  if (!mod) return "bad bitcode state: " + toString(mod.takeError());
+  if (!mod) return "bad bitcode: " + toString(mod.takeError());
   s.mod = std::move(*mod);
   return "";
 }
@@ -580,13 +578,16 @@ class PrefixCache {
 
 PrefixCache *gCache = nullptr;
 
-std::string load(const std::string &path, Session &s) {
+// Reads the bitcode file into the session; ``parse``: parse it now too (else the first
+// element's process parses it, or the answer does: a RUN with elements would parse it
+// here for nothing).
+std::string load(const std::string &path, Session &s, bool parse) {
   auto buf = MemoryBuffer::getFile(path);
   if (!buf) return "cannot read " + path + ": " + buf.getError().message();
   s.mod.reset();
   s.bc = (*buf)->getBuffer().str();
-  std::string err = parsed(s);
-  return err.empty() ? "" : "bad bitcode " + path + ": " + err;
+  std::string err = parse ? parsed(s) : "";
+  return err.empty() ? "" : err + " (" + path + ")";
 }
 
 // Applies elements and writes the answer line.
@@ -733,7 +734,7 @@ int main(int argc, char **argv) {
         ++(from ? gCache->hits : gCache->misses);
       }
       if (from == 0) {
-        std::string err = load(f[1], s);
+        std::string err = load(f[1], s, /*parse=*/false);
         if (!err.empty()) {
           std::cout << "ERR\t-1\t" << oneLine(err) << "\n" << std::flush;
           continue;
@@ -742,7 +743,7 @@ int main(int argc, char **argv) {
       applyAndAnswer(s, fl, elements, key, from);
     } else if (cmd == "LOAD" && f.size() == 4) {
       Session s;
-      std::string err = load(f[2], s);
+      std::string err = load(f[2], s, /*parse=*/true);
       if (!err.empty()) {
         std::cout << "ERR\t-1\t" << oneLine(err) << "\n" << std::flush;
         continue;
