@@ -117,15 +117,23 @@ def test_faults_get_a_status_and_the_run_goes_on(tmp_path: Path) -> None:
     assert [r["hex"] for r in rows] == blocks
     status = {r["hex"]: r["status"] for r in rows}
     assert status[UD2] == status[FAR_LOAD] == status[INT3] == "fault"
-    # clobbers rsp and all callee-saved registers: still measured in every run
-    assert status[WRECK] in ("ok", "noisy") and rows[3]["runs"] == "3"
+    # clobbers rsp and all callee-saved registers: still measured, not a fault
+    assert status[WRECK] in ("ok", "noisy")
+    meta = json.loads((tmp_path / "m.json").read_text())
+    details = meta["sessions"][-1]["not_ok_details"]
+    if rows[3]["runs"] != "3":
+        # a run that stayed contended ends the block early by design (CI, 2026-12-03: WRECK
+        # noisy after 1 of 3 runs); the session must say so, and WRECK must still give a
+        # value in every run once the machine lets it
+        assert meta["sessions"][-1]["noisy_details"].get("contended", 0) >= 1, rows[3]
+        with Helper(MeasureConfig(runs=3, samples=8)) as h:
+            again = _measure_uncontended(h, WRECK)
+        assert again.status in ("ok", "noisy") and again.runs == 3, again
     # measured after the faults ("noisy" only when CI's machine was contended)
     assert status[ADD_CHAIN] in ("ok", "noisy")
     assert s.measured == 5 and s.counts["fault"] == 3
     fault_row = rows[0]
     assert fault_row["cycles_per_100"] == "" and fault_row["runs"] == "0"
-    meta = json.loads((tmp_path / "m.json").read_text())
-    details = meta["sessions"][-1]["not_ok_details"]
     assert details.get("fault SIGILL") == 1 and details.get("fault SIGTRAP") == 1
 
 

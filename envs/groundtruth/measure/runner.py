@@ -568,6 +568,9 @@ def _measure_locked(
 
     counts: Counter[str] = Counter()
     details: Counter[str] = Counter()
+    # why blocks were noisy (spread, contended, calibration moved): a machine's state a
+    # user wants to see before re-measuring
+    noisy_details: Counter[str] = Counter()
     tpcs: list[float] = []
     retries = 0
     prog = _Progress(len(todo), progress)
@@ -584,7 +587,9 @@ def _measure_locked(
                 writer.writerow(res.row())
                 f.flush()
                 counts[res.status] += 1
-                if res.status not in ("ok", "noisy"):
+                if res.status == "noisy":
+                    noisy_details[res.detail] += 1
+                elif res.status != "ok":
                     details[f"{res.status} {res.detail}".split(" 0x")[0].strip()] += 1
                 tpcs.extend(res.tsc_per_cycle)
                 retries += res.contention_retries
@@ -608,6 +613,7 @@ def _measure_locked(
                 "blocks_measured": summary.measured,
                 "counts": dict(counts),
                 "not_ok_details": dict(details),
+                "noisy_details": dict(noisy_details),
                 "contention_retries": retries,
                 "wall_s": round(summary.wall_s, 3),
                 "s_per_block": round(summary.wall_s / max(summary.measured, 1), 4),
