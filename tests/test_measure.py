@@ -132,6 +132,9 @@ def test_faults_get_a_status_and_the_run_goes_on(tmp_path: Path) -> None:
     # measured after the faults ("noisy" only when CI's machine was contended)
     assert status[ADD_CHAIN] in ("ok", "noisy")
     assert s.measured == 5 and s.counts["fault"] == 3
+    # every noisy block says why, in the summary and in the session's record
+    assert sum(s.noisy_details.values()) == s.counts.get("noisy", 0)
+    assert meta["sessions"][-1]["noisy_details"] == s.noisy_details
     fault_row = rows[0]
     assert fault_row["cycles_per_100"] == "" and fault_row["runs"] == "0"
     assert details.get("fault SIGILL") == 1 and details.get("fault SIGTRAP") == 1

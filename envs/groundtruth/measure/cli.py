@@ -123,6 +123,9 @@ def main(args: argparse.Namespace) -> int:
     )
     if not args.quiet:
         counts = " ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
+        if summary.noisy_details:
+            why = ", ".join(f"{k} {v}" for k, v in sorted(summary.noisy_details.items()))
+            counts += f"; noisy because: {why}"
         print(
             f"measured {summary.measured} blocks ({counts or 'none'}), skipped {summary.skipped} "
             f"already in {args.out}, {summary.wall_s / max(summary.measured, 1):.3f} s/block",

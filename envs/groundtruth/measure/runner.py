@@ -436,6 +436,8 @@ class Summary:
         measured: blocks measured in this call.
         skipped: blocks already in the output (resume).
         counts: status -> number of blocks measured in this call.
+        noisy_details: why the noisy ones were (spread, contended, calibration moved)
+            -> number of blocks.
         wall_s: seconds spent measuring.
         calibration_start / calibration_end: TSC ticks per core cycle.
         calibration_moved: the two differ by more than the tolerance.
@@ -444,6 +446,7 @@ class Summary:
     measured: int = 0
     skipped: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    noisy_details: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     calibration_start: float = math.nan
     calibration_end: float = math.nan
@@ -600,6 +603,7 @@ def _measure_locked(
     finally:
         summary.wall_s = time.monotonic() - t0
         summary.counts = dict(counts)
+        summary.noisy_details = dict(noisy_details)
         prog.update(summary.measured, counts, final=True)
         tpc1, _ = calibrate()
         summary.calibration_end = tpc1
