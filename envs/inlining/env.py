@@ -17,14 +17,13 @@ gymnasium use), ``BudgetedSource`` runs each episode as one sample of a harness
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
 
+from envs.callback_episode import CallbackEpisode
 from envs.inlining.host import DEFAULT_INDEX, Decider
 from envs.inlining.policy import ALL_FEATURES, normalise
 from harness.budget import BudgetedObjective
@@ -119,19 +118,17 @@ class InliningEnv(gym.Env[np.ndarray, np.int64]):
         dim = len(self.features) + int(include_default)
         self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (dim,), np.float32)
         self.action_space = gym.spaces.Discrete(2)
-        self._events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self._actions: queue.Queue[int] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._raw: np.ndarray | None = None  # raw features of the pending call site
+        # pending: raw features float64 [N_FEATURES] of the call site awaiting a decision
+        self._episode: CallbackEpisode[np.ndarray] = CallbackEpisode("inlining-episode")
         self._module = -1
         self._steps = 0
 
     def pending_features(self) -> np.ndarray:
         """Raw features float64 [N_FEATURES] of the call site awaiting a decision (the
         -Oz heuristic's decision among them, at ``DEFAULT_INDEX``)."""
-        if self._raw is None:
+        if self._episode.pending is None:
             raise RuntimeError("no call site is pending (reset() first)")
-        return self._raw
+        return self._episode.pending
 
     def observe(self, raw: np.ndarray) -> np.ndarray:
         """Observation float32 [dim] of raw features float64 [N_FEATURES]."""
@@ -160,18 +157,13 @@ class InliningEnv(gym.Env[np.ndarray, np.int64]):
         raise RuntimeError("no module with an inlining decision to make")
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if self._thread is None or self._raw is None:
+        if self._episode.pending is None:
             raise RuntimeError("step() before reset() or after the episode ended")
-        self._actions.put(int(action))
         self._steps += 1
-        kind, payload = self._events.get()
+        kind, payload = self._episode.send(int(action))
         if kind == "obs":
             return self.observe(payload), 0.0, False, False, {}
-        if kind == "error":
-            self._thread = None
-            raise payload
         size, heuristic = payload, self.source.heuristic_size(self._module)
-        self._thread = self._raw = None
         if not np.isfinite(size):
             size = 2.0 * heuristic  # a failed compilation counts as twice the heuristic
         reward = 1.0 - (size + 0.01) / (heuristic + 0.01)
@@ -190,43 +182,14 @@ class InliningEnv(gym.Env[np.ndarray, np.int64]):
     # -- the compilation thread --------------------------------------------------
 
     def _start(self, module: int) -> tuple[str, Any]:
-        self._events, self._actions = queue.Queue(), queue.Queue()
         self._module, self._steps = module, 0
-        events, actions = self._events, self._actions
-
-        def decide(raw: np.ndarray) -> bool:
-            self._raw = raw
-            events.put(("obs", raw))
-            return bool(actions.get())
-
-        def work() -> None:
-            try:
-                events.put(("done", self.source.compile(module, decide)))
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                events.put(("error", exc))
-
-        self._thread = threading.Thread(target=work, daemon=True, name="inlining-episode")
-        self._thread.start()
-        kind, payload = events.get()
-        if kind == "error":
-            self._thread = None
-            raise payload
-        if kind == "done":
-            self._thread = None
-        return kind, payload
+        return self._episode.start(
+            lambda decide: self.source.compile(module, lambda raw: bool(decide(raw)))
+        )
 
     def _abandon(self) -> None:
         """Finish a running compilation by answering the heuristic's decisions."""
-        if self._thread is None:
-            return
-        while True:
-            raw = self._raw
-            self._actions.put(int(raw is not None and raw[DEFAULT_INDEX] != 0))
-            kind, _ = self._events.get()
-            if kind != "obs":
-                break
-        self._thread.join()
-        self._thread = self._raw = None
+        self._episode.abandon(lambda raw: int(raw[DEFAULT_INDEX] != 0))
 
 
 def register_envs() -> list[str]:

@@ -24,14 +24,13 @@ charged one compilation per episode, like every other agent).
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
 
+from envs.callback_episode import CallbackEpisode
 from envs.passes.policy import PassState, obs_dim, observation
 from envs.passes.task import FAILED_RATIO
 
@@ -120,19 +119,17 @@ class PassOrderingEnv(gym.Env[np.ndarray, np.int64]):
         dim = obs_dim(self.n_actions)
         self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (dim,), np.float32)
         self.action_space = gym.spaces.Discrete(self.n_actions + 1)
-        self._events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self._actions: queue.Queue[int] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._state: PassState | None = None
+        # pending: the module's state awaiting the next action
+        self._episode: CallbackEpisode[PassState] = CallbackEpisode("passes-episode")
         self._module = -1
         self._sequence: list[int] = []
 
     @property
     def state(self) -> PassState:
         """The module's state awaiting the next action (reset() first)."""
-        if self._state is None:
+        if self._episode.pending is None:
             raise RuntimeError("no episode running (reset() first)")
-        return self._state
+        return self._episode.pending
 
     def observe(self, state: PassState) -> np.ndarray:
         return np.clip(observation(state), -OBS_BOUND, OBS_BOUND)
@@ -154,27 +151,20 @@ class PassOrderingEnv(gym.Env[np.ndarray, np.int64]):
         return self.observe(payload), {"module": module}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if self._thread is None or self._state is None:
+        if self._episode.pending is None:
             raise RuntimeError("step() before reset() or after the episode ended")
         a = int(action)
         if not 0 <= a <= self.n_actions:
             raise ValueError(f"action {a} outside Discrete({self.n_actions + 1})")
-        before = self._state.instructions
+        before = self._episode.pending.instructions
         oz = self.source.oz_instructions(self._module)
         if a != self.stop_action:
             self._sequence.append(a)
-        self._actions.put(a)
-        kind, payload = self._events.get()
+        kind, payload = self._episode.send(a)
         if kind == "obs":
-            self._state = payload
             reward = (before - payload.instructions) / oz
             return self.observe(payload), float(reward), False, False, {}
-        if kind == "error":
-            self._thread = self._state = None
-            raise payload
         final = float(payload) if np.isfinite(payload) else FAILED_RATIO * oz
-        self._thread = None
-        self._state = None
         info = {
             "module": self._module,
             "instructions": final,
@@ -191,43 +181,12 @@ class PassOrderingEnv(gym.Env[np.ndarray, np.int64]):
 
     # ---- the compilation thread ---------------------------------------------------------
     def _start(self, module: int) -> tuple[str, Any]:
-        self._events, self._actions = queue.Queue(), queue.Queue()
         self._module, self._sequence = module, []
-        events, actions = self._events, self._actions
-
-        def decide(state: PassState) -> int:
-            events.put(("obs", state))
-            return int(actions.get())
-
-        def work() -> None:
-            try:
-                events.put(("done", self.source.compile(module, decide)))
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                events.put(("error", exc))
-
-        self._thread = threading.Thread(target=work, daemon=True, name="passes-episode")
-        self._thread.start()
-        kind, payload = events.get()
-        if kind == "error":
-            self._thread = None
-            raise payload
-        if kind == "done":
-            self._thread = None
-        else:
-            self._state = payload
-        return kind, payload
+        return self._episode.start(lambda decide: self.source.compile(module, decide))
 
     def _abandon(self) -> None:
         """End a running episode by answering STOP (its compilation was paid for)."""
-        if self._thread is None:
-            return
-        while True:
-            self._actions.put(self.stop_action)
-            kind, _ = self._events.get()
-            if kind != "obs":
-                break
-        self._thread.join()
-        self._thread = self._state = None
+        self._episode.abandon(lambda _state: self.stop_action)
 
 
 def register_envs() -> list[str]:

@@ -30,6 +30,7 @@ search agents editing the ends of sequences ask for.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -177,9 +178,15 @@ class PassServer:
     def close(self) -> None:
         """End the process (a later request starts a new one)."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
+        if proc is None:
+            return
+        if proc.poll() is None:
             proc.kill()
             proc.wait()
+        for pipe in (proc.stdin, proc.stdout):  # ours to close, dead process or not
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
 
     def __del__(self) -> None:  # noqa: D105 - best effort
         try:
