@@ -119,13 +119,13 @@ def test_faults_get_a_status_and_the_run_goes_on(tmp_path: Path) -> None:
     assert status[UD2] == status[FAR_LOAD] == status[INT3] == "fault"
     # clobbers rsp and all callee-saved registers: still measured, not a fault
     assert status[WRECK] in ("ok", "noisy")
-    meta = json.loads((tmp_path / "m.json").read_text())
-    details = meta["sessions"][-1]["not_ok_details"]
+    session = json.loads((tmp_path / "m.json").read_text())["sessions"][-1]
+    details = session["not_ok_details"]
     if rows[3]["runs"] != "3":
         # a run that stayed contended ends the block early by design (CI, 2026-12-03: WRECK
         # noisy after 1 of 3 runs); the session must say so, and WRECK must still give a
         # value in every run once the machine lets it
-        assert meta["sessions"][-1]["noisy_details"].get("contended", 0) >= 1, rows[3]
+        assert session["noisy_details"].get("contended", 0) >= 1, rows[3]
         with Helper(MeasureConfig(runs=3, samples=8)) as h:
             again = _measure_uncontended(h, WRECK)
         assert again.status in ("ok", "noisy") and again.runs == 3, again
@@ -134,7 +134,7 @@ def test_faults_get_a_status_and_the_run_goes_on(tmp_path: Path) -> None:
     assert s.measured == 5 and s.counts["fault"] == 3
     # every noisy block says why, in the summary and in the session's record
     assert sum(s.noisy_details.values()) == s.counts.get("noisy", 0)
-    assert meta["sessions"][-1]["noisy_details"] == s.noisy_details
+    assert session["noisy_details"] == s.noisy_details
     fault_row = rows[0]
     assert fault_row["cycles_per_100"] == "" and fault_row["runs"] == "0"
     assert details.get("fault SIGILL") == 1 and details.get("fault SIGTRAP") == 1

@@ -617,7 +617,7 @@ def _measure_locked(
                 "blocks_measured": summary.measured,
                 "counts": dict(counts),
                 "not_ok_details": dict(details),
-                "noisy_details": dict(noisy_details),
+                "noisy_details": summary.noisy_details,
                 "contention_retries": retries,
                 "wall_s": round(summary.wall_s, 3),
                 "s_per_block": round(summary.wall_s / max(summary.measured, 1), 4),
