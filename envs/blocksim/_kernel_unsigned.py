@@ -75,6 +75,24 @@ def _operands(it: int, i: int, row: int, n: int, base: int, issue: np.ndarray, i
     return (t, -1)
 
 @nb.njit(cache=True, nogil=True, error_model='numpy')
+def _max_read_delay(n: int, base: int, inst_row: np.ndarray, lat: np.ndarray, ra: np.ndarray, rd_ptr: np.ndarray, rd_pos: np.ndarray, rd_lofs: np.ndarray, rd_kind: np.ndarray, store_forward: int) -> int:
+    most = 0
+    for i in range(base, base + n):
+        row = inst_row[np.uint64(i)]
+        for r in range(rd_ptr[np.uint64(i)], rd_ptr[np.uint64(i + 1)]):
+            lp = lat[np.uint64(inst_row[np.uint64(base + rd_pos[np.uint64(r)])])] + rd_lofs[np.uint64(r)]
+            kind = rd_kind[np.uint64(r)]
+            if kind == 1:
+                lp -= ra[np.uint64(row)]
+            elif kind == 2:
+                if lat[np.uint64(row)] > 1:
+                    lp -= lat[np.uint64(row)] - 1
+            elif kind == 3:
+                lp += store_forward - lat[np.uint64(row)]
+            most = lp if lp > most else most
+    return most
+
+@nb.njit(cache=True, nogil=True, error_model='numpy')
 def _purge_stale(cal: np.ndarray, e_k: np.ndarray, e_next: np.ndarray, free: int, rq_ver: np.ndarray) -> int:
     for slot in range(cal.shape[0]):
         prev = -1
@@ -103,7 +121,7 @@ _SIG_RING = 16
 _MAX_FULL = 8
 
 @nb.njit(cache=True, nogil=True, error_model='numpy')
-def _state_vector(out: np.ndarray, c: int, a: int, n: int, ret: int, nd: int, rob_used: int, carry: int, issue: np.ndarray, done: np.ndarray, rdy: np.ndarray, loc: np.ndarray, locv: np.ndarray, rq_head: np.ndarray, rq_t: np.ndarray, rr: np.ndarray, busy: np.ndarray) -> int:
+def _state_vector(out: np.ndarray, c: int, a: int, n: int, ret: int, nd: int, rob_used: int, carry: int, issue: np.ndarray, done: np.ndarray, rdy: np.ndarray, loc: np.ndarray, locv: np.ndarray, rq_head: np.ndarray, rq_t: np.ndarray, rr: np.ndarray, busy: np.ndarray, lmax: int) -> int:
     out[0] = nd - a
     out[1] = ret - a
     out[2] = rob_used
@@ -124,8 +142,10 @@ def _state_vector(out: np.ndarray, c: int, a: int, n: int, ret: int, nd: int, ro
     for k in range(lo, nd):
         if issue[np.uint64(k)] >= 0:
             out[np.uint64(w)] = -1
-            out[np.uint64(w + 1)] = issue[np.uint64(k)] - c
-            out[np.uint64(w + 2)] = done[np.uint64(k)] - c
+            iv = issue[np.uint64(k)] - c
+            out[np.uint64(w + 1)] = iv if iv > -lmax - 1 else -lmax - 1
+            dv = done[np.uint64(k)] - c
+            out[np.uint64(w + 2)] = dv if dv > -1 else -1
         else:
             place = loc[np.uint64(k)]
             out[np.uint64(w)] = place
@@ -325,6 +345,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
     for p in range(n):
         if users[np.uint64(base + p)] > umax:
             umax = users[np.uint64(base + p)]
+    lmax = _max_read_delay(n, base, inst_row, lat, ra, rd_ptr, rd_pos, rd_lofs, rd_kind, store_forward)
     iter_ret = ws[o:o + iterations]
     o += iterations
     iter_ret[:] = 0
@@ -483,7 +504,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                         break
                 if same:
                     new = 1 - cand
-                    ln = _state_vector(full[np.uint64(new)], c, a, n, ret, nd, rob_used, carry, issue, done, rdy, loc, locv, rq_head, rq_t, rr, busy)
+                    ln = _state_vector(full[np.uint64(new)], c, a, n, ret, nd, rob_used, carry, issue, done, rdy, loc, locv, rq_head, rq_t, rr, busy, lmax)
                     n_full += 1
                     if ln == cand_len and _same_state(full[np.uint64(cand)], full[np.uint64(new)], ln):
                         period = j - cand_it
@@ -528,7 +549,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                         cand = 0
                         cand_it = j
                         cand_c = c
-                        cand_len = _state_vector(full[0], c, a, n, ret, nd, rob_used, carry, issue, done, rdy, loc, locv, rq_head, rq_t, rr, busy)
+                        cand_len = _state_vector(full[0], c, a, n, ret, nd, rob_used, carry, issue, done, rdy, loc, locv, rq_head, rq_t, rr, busy, lmax)
                         cand_sig[:] = now
                         n_full += 1
                         break
