@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -94,8 +95,23 @@ def worst(rows: list, k: int) -> list:
     return sorted(rows, key=err, reverse=True)[:k]
 
 
+def _cpu_times() -> tuple[int, int]:
+    """(steal, total) jiffies of all CPUs from /proc/stat; (0, 0) where there is none."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0, 0
+    values = [int(x) for x in fields]
+    return (values[7] if len(values) > 7 else 0), sum(values[:8])
+
+
 def speed(sim: BlockSim, hexes: list[str]) -> dict[str, float]:
-    """blocksim and llvm-mca blocks/s on ``hexes`` (decodable ones), same run."""
+    """blocksim and llvm-mca blocks/s on ``hexes`` (decodable ones), same run, and the
+    share of CPU time the hypervisor gave to other guests meanwhile (steal). The two
+    slow down unequally on a contended host (llvm-mca more), so the ratio rises when
+    the host is busy; steal shows only part of that (2026-12-03, Zen 5: llvm-mca at 692
+    blocks/s with 4% steal against 1,267 quiet), so compare the blocks/s too."""
+    steal0, total0 = _cpu_times()
     table = sim.default_table()
     t0 = time.perf_counter()
     compiled = sim.compiled(hexes)
@@ -115,6 +131,7 @@ def speed(sim: BlockSim, hexes: list[str]) -> dict[str, float]:
             mca_total_cycles(texts, sim.cpu, iterations=sim.iterations)
             mca_s.append(time.perf_counter() - t0)
     t_sim, t_mca = float(np.median(sim_s)), float(np.median(mca_s))
+    steal1, total1 = _cpu_times()
     skipped = sim.last_skipped_iterations
     return {
         "blocks": len(hexes),
@@ -124,6 +141,8 @@ def speed(sim: BlockSim, hexes: list[str]) -> dict[str, float]:
         "decode_compile_blocks_per_s": len(hexes) / t_prep,
         "jump_blocks": float(np.mean(skipped > 0)),
         "jump_iterations": float(skipped.sum() / (len(hexes) * sim.iterations)),
+        "host_steal_fraction": (steal1 - steal0) / max(total1 - total0, 1),
+        "load_average_1min": os.getloadavg()[0],
     }
 
 
@@ -205,7 +224,8 @@ def main() -> int:
                 f"llvm-mca {s['llvm_mca_blocks_per_s']:,.0f} blocks/s | speedup "
                 f"{s['speedup']:.1f}x | decode+compile {s['decode_compile_blocks_per_s']:,.0f} "
                 f"blocks/s | jump in {s['jump_blocks']:.0%} of blocks, "
-                f"{s['jump_iterations']:.0%} of iterations",
+                f"{s['jump_iterations']:.0%} of iterations | host steal "
+                f"{s['host_steal_fraction']:.0%}, load {s['load_average_1min']:.2f}",
                 flush=True,
             )
         if "bhive" in args.samples and args.profile:
