@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,26 +61,34 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _first_line(obj: object) -> str:
+def _summary(obj: object) -> str:
+    """The first paragraph of ``obj``'s docstring on one line, without reST markup."""
     doc = (getattr(obj, "__doc__", None) or "").strip()
-    return doc.splitlines()[0] if doc else ""
+    return " ".join(doc.split("\n\n")[0].split()).replace("``", "")
+
+
+def _list_line(name: str, desc: str) -> str:
+    """``name`` and ``desc`` wrapped to 100 columns, continuation lines under ``desc``."""
+    return textwrap.fill(
+        desc, width=100, initial_indent=f"  {name:<16} ", subsequent_indent=" " * 19
+    )
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
     print("tasks:")
     for name in registry.task_names():
         try:
-            desc = _first_line(registry.task_factory(name))
+            desc = _summary(registry.task_factory(name))
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not hide the others
             desc = f"(cannot load: {exc})"
-        print(f"  {name:<16} {desc}")
+        print(_list_line(name, desc))
     print("agents:")
     for name in registry.agent_names():
         try:
             desc = registry.agent_class(name).description
         except Exception as exc:  # noqa: BLE001
             desc = f"(cannot load: {exc})"
-        print(f"  {name:<16} {desc}")
+        print(_list_line(name, desc))
     return 0
 
 

@@ -111,6 +111,9 @@ def test_bad_input_loses_nothing_already_written(tmp_path) -> None:
 def test_list_and_report(tmp_path) -> None:
     out = cli("list")
     assert out.returncode == 0 and "optuna-cmaes" in out.stdout and "mca" in out.stdout
+    # one readable line per task: no reST markup, no reference to a docstring
+    assert "``" not in out.stdout and "docstring" not in out.stdout
+    assert all(len(line) <= 120 for line in out.stdout.splitlines())
     good = suite(
         tmp_path,
         'name = "g"\nseeds = [0, 1]\nbudgets = [60]\neval_items = 20\n'

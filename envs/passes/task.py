@@ -377,7 +377,7 @@ def make_passes_task(
     jobs: int = 1,
     per_module_split: str = "test",
 ) -> PassOrderingTask:
-    """Pass ordering on LLVM 22 vs -Oz (see the module docstring).
+    """Pass ordering on LLVM 22: pass sequences or policies vs -Oz (IR instruction count).
 
     ``per_module_split``: whose modules the per-module setting searches: ``"test"``
     (the leaderboard setting) or ``"train"`` / ``"val"`` (search the training packages'

@@ -81,7 +81,7 @@ def make_xuarch_task(
     max_items: int | None = None,
     jobs: int = 1,
 ) -> XUarchTask:
-    """Cross-microarchitecture prediction: ``source`` labels free, ``target`` budgeted.
+    """Cross-microarchitecture prediction: the source CPU's labels free, the target's budgeted.
 
     Args:
         source: the source CPU's measured dataset (name or CSV path).
