@@ -51,19 +51,6 @@ def _cal_push(cal: np.ndarray, e_r: np.ndarray, e_k: np.ndarray, e_next: np.ndar
     return (free, ts)
 
 @nb.njit(cache=True, nogil=True, inline='always', error_model='numpy')
-def _read_delay(r: int, row: int, base: int, inst_row: np.ndarray, lat: np.ndarray, ra: np.ndarray, rd_pos: np.ndarray, rd_lofs: np.ndarray, rd_kind: np.ndarray, store_forward: int) -> int:
-    lp = lat[np.uint64(inst_row[np.uint64(base + rd_pos[np.uint64(r)])])] + rd_lofs[np.uint64(r)]
-    kind = rd_kind[np.uint64(r)]
-    if kind == 1:
-        lp -= ra[np.uint64(row)]
-    elif kind == 2:
-        if lat[np.uint64(row)] > 1:
-            lp -= lat[np.uint64(row)] - 1
-    elif kind == 3:
-        lp += store_forward - lat[np.uint64(row)]
-    return lp if lp > 0 else 0
-
-@nb.njit(cache=True, nogil=True, inline='always', error_model='numpy')
 def _operands(it: int, i: int, row: int, n: int, base: int, issue: np.ndarray, inst_row: np.ndarray, lat: np.ndarray, ra: np.ndarray, rd_ptr: np.ndarray, rd_pos: np.ndarray, rd_dist: np.ndarray, rd_lofs: np.ndarray, rd_kind: np.ndarray, store_forward: int) -> tuple[np.uint64(int), np.uint64(int)]:
     t = 0
     for r in range(rd_ptr[np.uint64(i)], rd_ptr[np.uint64(i + 1)]):
@@ -73,7 +60,16 @@ def _operands(it: int, i: int, row: int, n: int, base: int, issue: np.ndarray, i
         p = pit * n + rd_pos[np.uint64(r)]
         if issue[np.uint64(p)] < 0:
             return (0, p)
-        lp = _read_delay(r, row, base, inst_row, lat, ra, rd_pos, rd_lofs, rd_kind, store_forward)
+        lp = lat[np.uint64(inst_row[np.uint64(base + rd_pos[np.uint64(r)])])] + rd_lofs[np.uint64(r)]
+        kind = rd_kind[np.uint64(r)]
+        if kind == 1:
+            lp -= ra[np.uint64(row)]
+        elif kind == 2:
+            if lat[np.uint64(row)] > 1:
+                lp -= lat[np.uint64(row)] - 1
+        elif kind == 3:
+            lp += store_forward - lat[np.uint64(row)]
+        lp = lp if lp > 0 else 0
         tp = issue[np.uint64(p)] + lp
         t = tp if tp > t else t
     return (t, -1)
@@ -84,7 +80,15 @@ def _max_read_delay(n: int, base: int, inst_row: np.ndarray, lat: np.ndarray, ra
     for i in range(base, base + n):
         row = inst_row[np.uint64(i)]
         for r in range(rd_ptr[np.uint64(i)], rd_ptr[np.uint64(i + 1)]):
-            lp = _read_delay(r, row, base, inst_row, lat, ra, rd_pos, rd_lofs, rd_kind, store_forward)
+            lp = lat[np.uint64(inst_row[np.uint64(base + rd_pos[np.uint64(r)])])] + rd_lofs[np.uint64(r)]
+            kind = rd_kind[np.uint64(r)]
+            if kind == 1:
+                lp -= ra[np.uint64(row)]
+            elif kind == 2:
+                if lat[np.uint64(row)] > 1:
+                    lp -= lat[np.uint64(row)] - 1
+            elif kind == 3:
+                lp += store_forward - lat[np.uint64(row)]
             most = lp if lp > most else most
     return most
 

@@ -182,33 +182,6 @@ def _cal_push(
 
 
 @nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _read_delay(
-    r: int,
-    row: int,
-    base: int,
-    inst_row: np.ndarray,
-    lat: np.ndarray,
-    ra: np.ndarray,
-    rd_pos: np.ndarray,
-    rd_lofs: np.ndarray,
-    rd_kind: np.ndarray,
-    store_forward: int,
-) -> int:
-    """Cycles read ``r`` of an instruction (table row ``row``) waits after its
-    producer's issue, >= 0 (see :func:`_operands`). Inlined at numba IR level."""
-    lp = lat[inst_row[base + rd_pos[r]]] + rd_lofs[r]
-    kind = rd_kind[r]
-    if kind == 1:
-        lp -= ra[row]
-    elif kind == 2:
-        if lat[row] > 1:
-            lp -= lat[row] - 1
-    elif kind == 3:
-        lp += store_forward - lat[row]
-    return lp if lp > 0 else 0
-
-
-@nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _operands(
     it: int,
     i: int,
@@ -245,7 +218,16 @@ def _operands(
         p = pit * n + rd_pos[r]
         if issue[p] < 0:
             return 0, p
-        lp = _read_delay(r, row, base, inst_row, lat, ra, rd_pos, rd_lofs, rd_kind, store_forward)
+        lp = lat[inst_row[base + rd_pos[r]]] + rd_lofs[r]
+        kind = rd_kind[r]
+        if kind == 1:
+            lp -= ra[row]
+        elif kind == 2:
+            if lat[row] > 1:
+                lp -= lat[row] - 1
+        elif kind == 3:
+            lp += store_forward - lat[row]
+        lp = lp if lp > 0 else 0
         tp = issue[p] + lp
         t = tp if tp > t else t
     return t, -1
@@ -264,15 +246,21 @@ def _max_read_delay(
     rd_kind: np.ndarray,
     store_forward: int,
 ) -> int:
-    """The most cycles any read of the block adds to its producer's issue cycle
-    (:func:`_read_delay` over every read of every instruction), at least 0."""
+    """The most cycles any read of the block adds to its producer's issue cycle (the
+    ``lp`` of :func:`_operands`, over every read of every instruction), at least 0."""
     most = 0
     for i in range(base, base + n):
         row = inst_row[i]
         for r in range(rd_ptr[i], rd_ptr[i + 1]):
-            lp = _read_delay(
-                r, row, base, inst_row, lat, ra, rd_pos, rd_lofs, rd_kind, store_forward
-            )
+            lp = lat[inst_row[base + rd_pos[r]]] + rd_lofs[r]
+            kind = rd_kind[r]
+            if kind == 1:
+                lp -= ra[row]
+            elif kind == 2:
+                if lat[row] > 1:
+                    lp -= lat[row] - 1
+            elif kind == 3:
+                lp += store_forward - lat[row]
             most = lp if lp > most else most
     return most
 
