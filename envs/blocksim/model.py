@@ -247,7 +247,11 @@ def _max_read_delay(
     store_forward: int,
 ) -> int:
     """The most cycles any read of the block adds to its producer's issue cycle (the
-    ``lp`` of :func:`_operands`, over every read of every instruction), at least 0."""
+    ``lp`` of :func:`_operands`, over every read of every instruction), at least 0.
+
+    The lines computing ``lp`` repeat _operands' on purpose: one helper inlined into both
+    (``inline="always"``, nested in the inlined _operands) made the kernel 2.2x slower
+    (in-process A/B on 2,000 BHive blocks, znver3 and znver5, 2026-12-03)."""
     most = 0
     for i in range(base, base + n):
         row = inst_row[i]
