@@ -111,7 +111,7 @@ def test_bad_input_loses_nothing_already_written(tmp_path) -> None:
 def test_list_and_report(tmp_path) -> None:
     out = cli("list")
     assert out.returncode == 0 and "optuna-cmaes" in out.stdout and "mca" in out.stdout
-    # one readable line per task: no reST markup, no reference to a docstring
+    # readable entries: no reST markup, no reference to a docstring, wrapped lines
     assert "``" not in out.stdout and "docstring" not in out.stdout
     assert all(len(line) <= 120 for line in out.stdout.splitlines())
     good = suite(
