@@ -1,9 +1,13 @@
-"""Stock llvm-mca 14 against measured block throughput: MAPE and Kendall tau.
+"""Stock llvm-mca (14, or 22 for newer CPU models) against measured block throughput:
+MAPE and Kendall tau.
 
 Usage::
 
     .venv/bin/python bench/mca_vs_measured.py envs/groundtruth/data/bhive_znver3.csv.gz \\
-        [--mcpu znver3 znver2 haswell] [--limit N] [--jobs 1]
+        [--mcpu znver3 znver2 haswell 22:sapphirerapids] [--limit N] [--jobs 1]
+
+An ``-mcpu`` name prefixed ``22:`` runs LLVM 22's llvm-mca (models LLVM 14 lacks:
+znver4, sapphirerapids, graniterapids...); disassembly is always LLVM 14's llvm-mc.
 
 For each ``-mcpu`` prints the number of blocks llvm-mca could model, MAPE, median
 absolute percentage error and Kendall tau against the ok blocks of the file.
@@ -38,13 +42,13 @@ _REGION_RE = re.compile(r"\[\d+\] Code Region - (b\d+)")
 _CYCLES_RE = re.compile(r"Total Cycles:\s+(\d+)")
 
 
-def tool(name: str) -> str:
-    """``name-14`` if present, else ``name``."""
-    for cand in (f"{name}-14", name):
+def tool(name: str, version: int = 14) -> str:
+    """``name-<version>`` if present, else ``name`` (for LLVM 14 only)."""
+    for cand in (f"{name}-{version}", name) if version == 14 else (f"{name}-{version}",):
         path = shutil.which(cand)
         if path:
             return path
-    raise SystemExit(f"{name} not found (install Debian's llvm-14)")
+    raise SystemExit(f"{name}-{version} not found (install Debian's llvm-{version})")
 
 
 def disassemble(blocks: list[str]) -> list[list[str] | None]:
@@ -121,8 +125,14 @@ def _mca_batch(asm: list[list[str]], mcpu: str) -> list[float] | None:
         parts.append(f"# LLVM-MCA-BEGIN b{i}")
         parts.extend(insts)
         parts.append(f"# LLVM-MCA-END b{i}")
+    version, _, name = mcpu.rpartition(":")
     proc = subprocess.run(
-        [tool("llvm-mca"), "-mtriple=x86_64", f"-mcpu={mcpu}", "-iterations=100"],
+        [
+            tool("llvm-mca", int(version or 14)),
+            "-mtriple=x86_64",
+            f"-mcpu={name}",
+            "-iterations=100",
+        ],
         input="\n".join(parts) + "\n",
         capture_output=True,
         text=True,
@@ -156,6 +166,9 @@ def main() -> int:
     ap.add_argument("--limit", type=int, help="first N ok blocks only")
     ap.add_argument("--jobs", type=int, default=1, help="llvm-mca processes at once")
     args = ap.parse_args()
+    for mcpu in args.mcpu:
+        if mcpu.rpartition(":")[0] not in ("", "14", "22"):
+            raise SystemExit(f"--mcpu {mcpu}: the LLVM version prefix must be 14: or 22:")
     ds = load_block_dataset(args.data)
     blocks = list(ds.inputs[: args.limit])
     meas = ds.targets[: len(blocks)]
@@ -166,7 +179,7 @@ def main() -> int:
         f"{args.data}: {len(blocks)} ok blocks, {len(keep)} decode "
         f"(llvm-mc {time.monotonic() - t0:.1f} s)"
     )
-    print(f"{'mcpu':10s} {'n':>6s} {'MAPE':>7s} {'MdAPE':>7s} {'tau':>6s} {'wall_s':>7s}")
+    print(f"{'mcpu':18s} {'n':>6s} {'MAPE':>7s} {'MdAPE':>7s} {'tau':>6s} {'wall_s':>7s}")
 
     def one(mcpu: str) -> tuple[str, np.ndarray, float]:
         t = time.monotonic()
@@ -181,7 +194,7 @@ def main() -> int:
         ape = np.abs(pred[ok] - y[ok]) / y[ok]
         tau = kendalltau(pred[ok], y[ok]).statistic
         print(
-            f"{mcpu:10s} {int(ok.sum()):6d} {100 * ape.mean():6.1f}% {100 * np.median(ape):6.1f}% "
+            f"{mcpu:18s} {int(ok.sum()):6d} {100 * ape.mean():6.1f}% {100 * np.median(ape):6.1f}% "
             f"{tau:6.3f} {wall:7.1f}"
         )
     return 0
