@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from envs.groundtruth import datasets
 from envs.groundtruth.blockdata import load_block_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,3 +194,14 @@ def test_shipped_znver3_and_znver4_load() -> None:
     assert "noise_floor" not in z3.meta and z3.meta["noise_floor_unavailable"]
     repeat = load_block_dataset(SHIPPED4.with_name("bhive_znver4_repeat.csv.gz"))
     assert len(repeat) >= 2000 and repeat.meta["uarch"] == "znver4"
+
+
+def test_shipped_intel_dataset_loads_with_its_cpu_and_the_percentile_gate() -> None:
+    intel = load_block_dataset(SHIPPED4.with_name("bhive_intel-6-167.csv.gz"))
+    z4 = load_block_dataset(SHIPPED4)
+    assert intel.name == "bhive_intel-6-167" and intel.meta["uarch"] == "intel-6-167"
+    assert intel.meta["cpu"]["vendor"] == "GenuineIntel" and intel.meta["cpu"]["model"] == 167
+    assert len(intel) >= 14000 and np.all(np.isfinite(intel.targets) & (intel.targets > 0))
+    assert len(set(intel.inputs) & set(z4.inputs)) >= 14000  # the same sample of blocks
+    assert "10th percentile" in intel.meta["method"]  # the gate it was measured with
+    assert datasets.load_measured("bhive_intel-6-167").name == "bhive_intel-6-167"

@@ -65,12 +65,12 @@ METHOD = (
     "(1 cycle per add) of the run (at the start after spinning until the clock is steady,"
     " after every 8th sample, at the end). A run with fewer than 4 clean samples "
     "(samples/4 if samples < 16), or whose typical fast canary is > 3% slower than the "
-    "session's lowest (and than 1 cycle per line), is contended and re-run after a pause "
-    "(2 ms doubling to 128 ms, at most 20 times); a run whose clock moved by > 1% between"
-    " its halves is re-run (at most 3 times). cycles_per_100 is the median over `runs` "
-    "independent processes; spread = (max - min) / median; status noisy if spread > "
-    "noisy_spread, a run's clock still moved by more than 1%, or a run stayed contended "
-    "after every retry."
+    "session's reference (the 25th percentile over its last 63 clean runs, at least 1 "
+    "cycle per line), is contended and re-run after a pause (2 ms doubling to 128 ms, at "
+    "most 20 times); a run whose clock moved by > 1% between its halves is re-run (at "
+    "most 3 times). cycles_per_100 is the median over `runs` independent processes; "
+    "spread = (max - min) / median; status noisy if spread > noisy_spread, a run's clock "
+    "still moved by more than 1%, or a run stayed contended after every retry."
 )
 
 

@@ -51,8 +51,8 @@
  *     after every 8th sample and at the end of the run;
  *   - the run is contended (re-run later) if fewer than MIN_CERTIFIED samples (SAMPLES/4
  *     when SAMPLES < 16) are clean, or if its typical fast canary is > 3% slower than
- *     the session's (the lowest 10th percentile of any run so far, at least 1 cycle per
- *     line; the core was shared for the whole run).
+ *     the session's (the 25th percentile over its last 63 clean runs, at least 1 cycle
+ *     per line; the core was shared for the whole run).
  * The semantics are BHive's: core cycles per 100 iterations of the block, min over
  * samples, (t200 - t100); the gate only decides which samples may count.
  * The host stack pointer and callee-saved registers are saved in a control page and
@@ -124,7 +124,29 @@ static int g_max_pages;
 static int g_memfd = -1;
 static uint64_t g_code_lo, g_code_hi;
 static double g_tsc_hz;
-static double g_canary_ref = 1e300; /* lowest typical fast canary of the session, cycles per line */
+static double g_canary_ref = 1e300; /* the session's clean canary, cycles per line (below) */
+/* The session's reference is the 25th percentile of the typical fast canaries of its
+ * last REF_RUNS clean runs (and of the start reference): a run that is contended all
+ * through cannot raise it, and one odd run cannot lower it.  (A running minimum did: one
+ * run whose canaries ran 6% fast, e.g. calibrated while its clock was slowed, made every
+ * later run of an Intel session look contended; seen 2026-12-04 after 7,300 blocks.) */
+#define REF_RUNS 63
+static double g_ref_ring[REF_RUNS];
+static int g_ref_count;
+
+static void add_reference(double canary) {
+    g_ref_ring[g_ref_count % REF_RUNS] = canary;
+    g_ref_count++;
+    int n = g_ref_count < REF_RUNS ? g_ref_count : REF_RUNS;
+    double tmp[REF_RUNS];
+    for (int i = 0; i < n; i++) {
+        double x = g_ref_ring[i];
+        int j = i;
+        for (; j > 0 && tmp[j - 1] > x; j--) tmp[j] = tmp[j - 1];
+        tmp[j] = x;
+    }
+    g_canary_ref = tmp[n / 4];
+}
 
 /* ---- raw syscalls: usable even if the block wrecked libc state (TLS, errno) ---- */
 static inline long raw_syscall6(long n, long a, long b, long c, long d, long e, long f) {
@@ -227,8 +249,7 @@ static uint64_t low_quantile(const uint64_t *v, int n) {
 /* The canary's speed on this core when nothing else shares it, in cycles per line: the
  * 10th percentile of 400 canaries over the fastest of 400 chain calibrations (~40 ms).
  * Both find the clean moments even when another hardware thread comes and goes (it
- * shares the core a minority of the time); later runs lower it if their own 10th
- * percentile is lower. */
+ * shares the core a minority of the time); clean runs then take over (add_reference). */
 static double canary_reference(void) {
     static uint64_t cs[400];
     uint64_t amin = UINT64_MAX;
@@ -456,7 +477,7 @@ static void child_run(block_fn f100, block_fn f200, int samples, double target_u
     if (got == 0) fail("no-clean-sample");
     double canary = (double)cmin / (double)(CANARY_TRIPS * CANARY_LINES) / tpc;
     /* Contended: too few clean samples, or even the typical fast canary was slow (the
-     * whole run shared the core) compared with the lowest of the session so far, or
+     * whole run shared the core) compared with the session's reference, or
      * 1 cycle per line if that is higher: the canary's lines are 4 dependent chains, 1
      * cycle per line on any core with >= 4 integer ALUs, and a contended chain
      * calibration can make the session's fastest look like 0.97. */
@@ -552,7 +573,7 @@ static int one_run(long n, int i, block_fn f100, block_fn f200, int samples, dou
         return 1;
     }
     if (r->status == 1 && WIFEXITED(st)) {
-        if (r->canary > 0 && r->canary < g_canary_ref) g_canary_ref = r->canary;
+        if (r->canary > 0 && !r->contended) add_reference(r->canary);
         double d = r->tpc_end > r->tpc_start ? r->tpc_end / r->tpc_start : r->tpc_start / r->tpc_end;
         if (d > 1.01 && retries_left > 0)
             return one_run(n, i, f100, f200, samples, target_us, timeout_ms, retries_left - 1,
@@ -609,7 +630,7 @@ static int cmd_measure(int runs, int samples, double target_us, int timeout_ms, 
     sigaddset(&chld, SIGCHLD);
     sigprocmask(SIG_BLOCK, &chld, NULL);
     g_tsc_hz = measure_tsc_hz();
-    g_canary_ref = canary_reference();
+    add_reference(canary_reference());
 
     char *line = NULL;
     size_t cap = 0;
