@@ -47,9 +47,12 @@ _STACK_ENGINE = re.compile(
 STACK_ENGINE_LLVM = 22
 
 
-def stack_engine_drops_rsp(opcode: str, version: int) -> bool:
-    """Whether llvm-mca of LLVM ``version`` drops ``opcode``'s RSP write."""
-    return version >= STACK_ENGINE_LLVM and _STACK_ENGINE.match(opcode) is not None
+def stack_engine_drops_rsp(opcode: str, version: int, stack_engine: bool = False) -> bool:
+    """Whether ``opcode``'s RSP write is dropped: by llvm-mca of LLVM ``version``, or for
+    any version when ``stack_engine`` (blocksim's opt-in stack engine for LLVM 14 tables,
+    which chain every PUSH / POP through RSP where real cores rename it away)."""
+    drops = stack_engine or version >= STACK_ENGINE_LLVM
+    return drops and _STACK_ENGINE.match(opcode) is not None
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,9 @@ def variant_suffix(kind: str, ops: tuple[tuple[str, str], ...], n_defs: int, mem
     return ""
 
 
-def analyze(inst: Instruction, desc: LLVMDesc) -> InstInfo:
-    """Registers read/written by ``inst`` and its table key (see :class:`InstInfo`)."""
+def analyze(inst: Instruction, desc: LLVMDesc, stack_engine: bool = False) -> InstInfo:
+    """Registers read/written by ``inst`` and its table key (see :class:`InstInfo`);
+    ``stack_engine``: drop PUSH / POP's RSP write whatever the LLVM version."""
     ops = inst.operands
     text_ops = inst.text.split(None, 1)[1] if " " in inst.text else ""
     mem = mem_span(ops) if "(" in text_ops or not text_ops.startswith(("$", "%")) else -1
@@ -122,7 +126,7 @@ def analyze(inst: Instruction, desc: LLVMDesc) -> InstInfo:
         kind, reg = ops[i]
         if kind == "Reg" and reg:
             writes.append((reg, i, od.clears[i] if i < len(od.clears) else False))
-    no_rsp = stack_engine_drops_rsp(inst.opcode, desc.version)
+    no_rsp = stack_engine_drops_rsp(inst.opcode, desc.version, stack_engine)
     for j, reg in enumerate(od.defs):
         slot = od.n_defs + j
         if no_rsp and reg in ("RSP", "ESP"):

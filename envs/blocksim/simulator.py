@@ -158,15 +158,17 @@ def compile_block(
     table: Table,
     deps: dict[str, KeyDeps] | None = None,
     memory: bool = False,
+    stack_engine: bool = False,
 ) -> CompiledBlock:
     """Resolve each register read to its producer (same or previous iteration), with
     ``table``'s structural data (write latencies, ReadAdvance uses, idioms, moves);
     with ``memory`` (the extended model), also each load's provably identical earlier
     store (:mod:`envs.blocksim.memdeps`) and SETcc after a zero idiom
-    (:mod:`envs.blocksim.zeroset`)."""
+    (:mod:`envs.blocksim.zeroset`); with ``stack_engine``, PUSH / POP write no RSP (as in
+    LLVM 22's llvm-mca) whatever the table's LLVM version."""
     desc = load_desc(table.llvm_version)
     deps = key_deps(table) if deps is None else deps
-    infos = [analyze(i, desc) for i in insts]
+    infos = [analyze(i, desc, stack_engine) for i in insts]
     no_partial: set[int] = set()
     if memory:  # SETcc into a register a zero idiom cleared (envs/blocksim/zeroset.py)
         zi = [zeroset.is_zero_idiom(table, i.key) for i in infos]
@@ -274,6 +276,12 @@ class BlockSim:
             into a register a zero idiom cleared has its own ``#zx`` key and no merge
             (:mod:`envs.blocksim.zeroset`); its default table has those rows and lists
             ``store_forward`` among its parameters.
+        stack_engine: opt-in, for the LLVM 14 tables (LLVM 22's already do it): PUSH and
+            POP write no RSP, so a run of them is not a dependency chain. LLVM 14's
+            models chain them through RSP (POP's load latency each), which real cores
+            avoid with a stack engine: blocks with PUSH / POP (11% of the BHive sample)
+            carry 40% of the default znver3 table's error on bhive_znver3 and 59% of
+            the skylake table's on bhive_intel-6-167 (bench/blocksim_stack_engine.py).
     """
 
     name = "blocksim"
@@ -286,6 +294,7 @@ class BlockSim:
         extrapolate: bool = False,
         steady_jump: bool = True,
         extended: bool = False,
+        stack_engine: bool = False,
     ) -> None:
         if iterations < 1:
             raise ValueError("iterations must be >= 1")
@@ -295,6 +304,7 @@ class BlockSim:
         self.extrapolate = bool(extrapolate)
         self.steady_jump = bool(steady_jump)
         self.extended = bool(extended)
+        self.stack_engine = bool(stack_engine)
         self._default = load_default_table(cpu)
         if self.extended:
             self._default = replace(
@@ -407,6 +417,7 @@ class BlockSim:
             "blocksim": "4",
             "table_cpu": self._default.cpu,
             "table_llvm": str(self._default.meta.get("llvm_version", "unknown")),
+            **({"stack_engine": "on"} if self.stack_engine else {}),
             "llvm_mc": next((ln.strip() for ln in mca.splitlines() if "version" in ln), "?"),
             "numba": importlib.metadata.version("numba"),
             "numpy": np.__version__,
@@ -429,7 +440,9 @@ class BlockSim:
                 self._compiled[h] = (
                     None
                     if insts is None
-                    else compile_block(insts, self._default, self._deps, self.extended)
+                    else compile_block(
+                        insts, self._default, self._deps, self.extended, self.stack_engine
+                    )
                 )
             out.append(self._compiled[h])
         return out

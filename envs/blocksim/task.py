@@ -98,6 +98,7 @@ def make_blocksim_task(
     iterations: int = 100,
     split: str = "hash",
     table: str | None = None,
+    stack_engine: bool = False,
 ) -> BlockSimTask:
     """blocksim: its full per-opcode table (plus globals) vs measured cycles per 100 iterations.
 
@@ -110,11 +111,13 @@ def make_blocksim_task(
         split: ``hash`` (by block) or ``by-source`` (whole applications held out).
         table: a table file written by ``tunebench export`` to start from (its values
             are the default configuration) instead of the CPU's default table.
+        stack_engine: blocksim's opt-in stack engine (PUSH / POP write no RSP, as
+            LLVM 22's llvm-mca has it; see :class:`envs.blocksim.simulator.BlockSim`).
     """
     from envs.blocksim.export import load_table_file
 
     data = load_measured(dataset, max_items)
-    sim = BlockSim(cpu, iterations=iterations, jobs=jobs)
+    sim = BlockSim(cpu, iterations=iterations, jobs=jobs, stack_engine=stack_engine)
     compiled = sim.compiled(data.inputs)
     bad = [h for h, b in zip(data.inputs, compiled, strict=True) if b is None]
     if bad:
@@ -132,7 +135,8 @@ def make_blocksim_task(
     return BlockSimTask(
         name="blocksim",
         description=(
-            f"blocksim {cpu} {'table ' + Path(table).name if table else 'table'} vs "
+            f"blocksim {cpu} {'table ' + Path(table).name if table else 'table'}"
+            f"{' + stack engine' if stack_engine else ''} vs "
             f"{data.name} ({len(data)} blocks): "
             f"{len(keys)} opcodes in train, {len(space)} parameters"
         )
