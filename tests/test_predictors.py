@@ -157,6 +157,23 @@ def test_predictor_agents_take_the_tasks_cpu_unless_told() -> None:
     assert test_mape("blocksim-stock", {"cpu": "znver3"}) != pytest.approx(default)
 
 
+def test_predictors_resimulate_with_the_tasks_stack_engine() -> None:
+    engine = {**TASK_OPTIONS, "stack_engine": True}
+    assert build_task("blocksim", engine).facts()["stack_engine"] == "on"
+    assert "stack_engine" not in build_task("blocksim", TASK_OPTIONS).facts()
+
+    def test_mape(agent: str, task_options: dict[str, Any]) -> float:
+        record = _trial(agent, {}, task_options=task_options, seed=0)
+        assert record["status"] == "ok", record["error"]
+        return record["test_mape"]
+
+    # The stock predictor re-simulates at test time: with the task's stack engine it
+    # scores as the default agent (the task's own simulator), not as the plain table.
+    default = test_mape("default", engine)
+    assert test_mape("blocksim-stock", engine) == pytest.approx(default, rel=1e-12)
+    assert test_mape("default", TASK_OPTIONS) != pytest.approx(default)
+
+
 def test_stock_mca_picks_llvm_22_for_a_cpu_only_it_models() -> None:
     agent = registry.agent_class("mca-stock")()
     ctx = _context(0, 0)

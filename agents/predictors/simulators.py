@@ -22,6 +22,12 @@ def task_cpu(own: str, facts: Mapping[str, str]) -> str:
     return own or facts.get("cpu") or DEFAULT_CPU
 
 
+def task_stack_engine(facts: Mapping[str, str]) -> bool:
+    """Whether the task's blocksim runs with its opt-in stack engine (the task's fact
+    ``stack_engine``): a predictor that re-simulates at test time must do the same."""
+    return facts.get("stack_engine") == "on"
+
+
 class BlockSimPredictor:
     """blocksim with ``cpu``'s default table, with the named parameters set.
 
@@ -29,14 +35,20 @@ class BlockSimPredictor:
         cpu: the blocksim CPU (its default table and structural rules).
         names, values: table parameters (``lat:ADD32rr`` ...) and their values; none:
             the stock table.
+        stack_engine: blocksim's opt-in stack engine (as the task's simulator has it).
     """
 
     def __init__(
-        self, cpu: str = "znver3", names: Sequence[str] = (), values: Sequence[float] = ()
+        self,
+        cpu: str = "znver3",
+        names: Sequence[str] = (),
+        values: Sequence[float] = (),
+        stack_engine: bool = False,
     ) -> None:
         if len(names) != len(values):
             raise ValueError(f"{len(names)} parameter names but {len(values)} values")
         self.cpu = cpu
+        self.stack_engine = bool(stack_engine)
         self.names = tuple(names)
         self.values = np.asarray(values, np.float64)
         self._sim: Any = None
@@ -50,7 +62,7 @@ class BlockSimPredictor:
         if self._sim is None:
             from envs.blocksim.simulator import BlockSim
 
-            self._sim = BlockSim(self.cpu)
+            self._sim = BlockSim(self.cpu, stack_engine=self.stack_engine)
             table = self._sim.default_table()
             self._table = table.with_flat(self.names, self.values) if self.names else table
         return self._sim.predict(list(blocks_hex), self._table)

@@ -146,5 +146,5 @@ def make_blocksim_task(
         param_space=space,
         split=parts,
         notes=[note] if note else [],
-        facts={"cpu": cpu},
+        facts={"cpu": cpu, **({"stack_engine": "on"} if stack_engine else {})},
     )
