@@ -205,3 +205,6 @@ def test_shipped_intel_dataset_loads_with_its_cpu_and_the_percentile_gate() -> N
     assert len(set(intel.inputs) & set(z4.inputs)) >= 14000  # the same sample of blocks
     assert "10th percentile" in intel.meta["method"]  # the gate it was measured with
     assert datasets.load_measured("bhive_intel-6-167").name == "bhive_intel-6-167"
+    nf = intel.meta["noise_floor"]  # the same-CPU repeat, what the reports read
+    assert nf["n_blocks"] >= 2000 and nf["within_3pct"] >= 0.95
+    assert nf["repeat_file"] == "bhive_intel-6-167_repeat.csv.gz"
