@@ -147,3 +147,13 @@ def test_measured_target_uses_the_blocks_measured_on_both_cpus(tmp_path) -> None
     other.write_text("hex,throughput\n4889c7,101.0\n")
     with pytest.raises(UserError, match="share no block"):
         build_task("xuarch", {**OPTIONS, "target": str(other)})
+
+
+def test_stack_engine_option_reaches_the_simulator_the_synthetic_target_and_the_facts() -> None:
+    plain = build_task("xuarch", OPTIONS)
+    engine = build_task("xuarch", {**OPTIONS, "stack_engine": True})
+    assert engine.facts()["stack_engine"] == "on" and "stack_engine" not in plain.facts()
+    assert "stack engine" in engine.description
+    # The small dataset has PUSH / POP blocks: the synthetic target (blocksim under the
+    # perturbed table, simulated in a child process) changes with the engine.
+    assert not np.array_equal(plain.dataset.targets, engine.dataset.targets)

@@ -54,9 +54,12 @@ def perturbed_table(base: Table, seed: int, strength: float = 0.3) -> Table:
     )
 
 
-def simulate_in_child(inputs: list[str], cpu: str, seed: int, strength: float) -> np.ndarray:
-    """blocksim cycles, float64 [n], of ``inputs`` under the synthetic target table,
-    computed in a child Python process (``python -m envs.xuarch.synthetic``).
+def simulate_in_child(
+    inputs: list[str], cpu: str, seed: int, strength: float, stack_engine: bool = False
+) -> np.ndarray:
+    """blocksim cycles, float64 [n], of ``inputs`` under the synthetic target table (with
+    blocksim's opt-in stack engine if asked), computed in a child Python process
+    (``python -m envs.xuarch.synthetic``).
 
     Why a child: tasks are built in the runner's process, which then forks the trials,
     and numba's OpenMP layer, once used in a process, kills every child forked from it
@@ -64,7 +67,15 @@ def simulate_in_child(inputs: list[str], cpu: str, seed: int, strength: float) -
     """
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
-        [sys.executable, "-m", "envs.xuarch.synthetic", cpu, str(seed), str(strength)],
+        [
+            sys.executable,
+            "-m",
+            "envs.xuarch.synthetic",
+            cpu,
+            str(seed),
+            str(strength),
+            str(int(stack_engine)),
+        ],
         input="\n".join(inputs).encode(),
         capture_output=True,
         cwd=root,
@@ -82,8 +93,9 @@ def _main() -> None:
     from envs.blocksim.simulator import BlockSim
 
     cpu, seed, strength = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    stack_engine = len(sys.argv) > 4 and sys.argv[4] == "1"
     inputs = [h for h in sys.stdin.read().split("\n") if h]
-    sim = BlockSim(cpu)
+    sim = BlockSim(cpu, stack_engine=stack_engine)
     y = sim.predict(inputs, perturbed_table(sim.default_table(), seed, strength))
     sys.stdout.buffer.write(np.asarray(y, np.float64).tobytes())
 

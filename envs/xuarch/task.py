@@ -65,10 +65,10 @@ class XUarchTask(TimingTask):
 
 
 def _synthetic_targets(
-    data: Dataset, cpu: str, seed: int, strength: float
+    data: Dataset, cpu: str, seed: int, strength: float, stack_engine: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """(target cycles float64 [n] of blocksim under the perturbed table, ok bool [n])."""
-    y = simulate_in_child(list(data.inputs), cpu, seed, strength)
+    y = simulate_in_child(list(data.inputs), cpu, seed, strength, stack_engine)
     return y, np.isfinite(y) & (y > 0)
 
 
@@ -80,6 +80,7 @@ def make_xuarch_task(
     split: str = "by-source",
     max_items: int | None = None,
     jobs: int = 1,
+    stack_engine: bool = False,
 ) -> XUarchTask:
     """Cross-microarchitecture prediction: the source CPU's labels free, the target's budgeted.
 
@@ -92,9 +93,12 @@ def make_xuarch_task(
         split: ``hash`` or ``by-source``.
         max_items: keep this many source blocks (a stable hash-chosen subset).
         jobs: numba threads per blocksim call.
+        stack_engine: blocksim's opt-in stack engine (PUSH / POP write no RSP; see
+            :class:`envs.blocksim.simulator.BlockSim`), for the simulator and for a
+            synthetic target alike.
     """
     src = load_measured(source, max_items)
-    sim = BlockSim(cpu, jobs=jobs)
+    sim = BlockSim(cpu, jobs=jobs, stack_engine=stack_engine)
     bad = [h for h, b in zip(src.inputs, sim.compiled(src.inputs), strict=True) if b is None]
     if bad:
         raise UserError(
@@ -105,7 +109,7 @@ def make_xuarch_task(
             seed = int(target.split(":", 1)[1])
         except ValueError:
             raise UserError(f"xuarch: target {target!r}: expected synthetic:<int seed>") from None
-        y, ok = _synthetic_targets(src, cpu, seed, strength)
+        y, ok = _synthetic_targets(src, cpu, seed, strength, stack_engine)
         inputs = tuple(h for h, k in zip(src.inputs, ok, strict=True) if k)
         source_cycles = dict(zip(src.inputs, src.targets.tolist(), strict=True))
         data = Dataset(
@@ -140,7 +144,8 @@ def make_xuarch_task(
     )
     return XUarchTask(
         name="xuarch",
-        description=f"{data.name}: blocksim {cpu} table + source measurements, "
+        description=f"{data.name}: blocksim {cpu} table"
+        f"{' + stack engine' if stack_engine else ''} + source measurements, "
         f"{len(data)} blocks, {len(space)} parameters",
         dataset=data,
         simulator=XUarchSimulator(
@@ -149,5 +154,5 @@ def make_xuarch_task(
         param_space=space,
         split=parts,
         notes=[note],
-        facts={"cpu": cpu},
+        facts={"cpu": cpu, **({"stack_engine": "on"} if stack_engine else {})},
     )
