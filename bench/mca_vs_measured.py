@@ -6,8 +6,10 @@ Usage::
     .venv/bin/python bench/mca_vs_measured.py envs/groundtruth/data/bhive_znver3.csv.gz \\
         [--mcpu znver3 znver2 haswell 22:sapphirerapids] [--limit N] [--jobs 1]
 
-An ``-mcpu`` name prefixed ``22:`` runs LLVM 22's llvm-mca (models LLVM 14 lacks:
-znver4, sapphirerapids, graniterapids...); disassembly is always LLVM 14's llvm-mc.
+An ``-mcpu`` name prefixed ``22:`` runs LLVM 22's llvm-mca: models LLVM 14 lacks
+(znver4) or has only as older cores' models (LLVM 14 runs icelake-server and
+sapphirerapids on its Skylake-server model: identical figures on bhive_intel-6-167);
+disassembly is always LLVM 14's llvm-mc.
 
 For each ``-mcpu`` prints the number of blocks llvm-mca could model, MAPE, median
 absolute percentage error and Kendall tau against the ok blocks of the file.
