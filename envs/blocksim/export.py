@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from envs.blocksim.tables import Table
@@ -56,6 +57,11 @@ def export_record(record_path: str | Path, out: str | Path) -> Table:
     task = build_task("blocksim", json.loads(rec["task_options"]))
     config = task.param_space.validate(json.loads(rec["config"]))
     table = task.simulator.table(config)  # type: ignore[attr-defined]
+    # The table alone does not say which model it was tuned under; the blocksim task
+    # that loads it back compares this with its own stack_engine option.
+    table = replace(
+        table, meta={**table.meta, "stack_engine": bool(task.facts().get("stack_engine"))}
+    )
     write_table_file(table, out)
     return table
 
