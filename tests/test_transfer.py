@@ -58,29 +58,18 @@ def test_export_a_tuned_blocksim_table_and_load_it_back(tmp_path) -> None:
     # The blocksim task starts from it: its default configuration is the tuned one.
     record = json.loads(rec.read_text())
     tuned = json.loads(record["config"])
-    task = build_task(
-        "blocksim",
-        {
-            "dataset": str(SMALL_DATASET),
-            "max_items": 120,
-            "jobs": 1,
-            "table": str(tmp_path / "tuned.json"),
-        },
-    )
+    options = {
+        "dataset": str(SMALL_DATASET),
+        "max_items": 120,
+        "jobs": 1,
+        "table": str(tmp_path / "tuned.json"),
+    }
+    task = build_task("blocksim", options)
     default = task.param_space.default()
     assert {k: default[k] for k in tuned} == tuned
     # The file says the model it was tuned under; a task with another one says so.
     assert back.meta["stack_engine"] is False and not task.notes
-    other = build_task(
-        "blocksim",
-        {
-            "dataset": str(SMALL_DATASET),
-            "max_items": 120,
-            "jobs": 1,
-            "table": str(tmp_path / "tuned.json"),
-            "stack_engine": True,
-        },
-    )
+    other = build_task("blocksim", {**options, "stack_engine": True})
     assert any("tuned with the stack engine off" in n for n in other.notes)
 
 

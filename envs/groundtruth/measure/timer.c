@@ -42,7 +42,7 @@
  *     the canaries on both sides ran within 1% of the run's typical fast canary: its
  *     10th percentile, not its minimum, because on Intel's Golden Cove-class cores (the
  *     KVM guest of 2026-12-04) 4 add chains take 1.17 cycles per line as a rule and
- *     ~1% of canaries run at 1.02-1.13 (port binding at allocation); one such lucky
+ *     ~1% of canaries run at 1.02-1.13 (likely port assignment); one such lucky
  *     canary as the reference made every other sample, and every later run, look
  *     contended.  On a clean Zen core the percentile and the minimum agree within 0.5%;
  *   - throughput = (min clean t200 - min clean t100) / L  TSC ticks per 100
@@ -125,11 +125,25 @@ static int g_memfd = -1;
 static uint64_t g_code_lo, g_code_hi;
 static double g_tsc_hz;
 static double g_canary_ref = 1e300; /* the session's clean canary, cycles per line (below) */
+
+/* The q quantile of v[0..n) (n <= 2 * MAX_SAMPLES + 1), by insertion sort of a copy: no
+ * libc, so it is safe in a child whose block may have wrecked libc state. */
+static double quantile(const double *v, int n, double q) {
+    static double tmp[2 * MAX_SAMPLES + 1];
+    for (int i = 0; i < n; i++) {
+        double x = v[i];
+        int j = i;
+        for (; j > 0 && tmp[j - 1] > x; j--) tmp[j] = tmp[j - 1];
+        tmp[j] = x;
+    }
+    return tmp[(int)(q * (double)(n - 1))];
+}
+
 /* The session's reference is the 25th percentile of the typical fast canaries of its
  * last REF_RUNS clean runs (and of the start reference): a run that is contended all
  * through cannot raise it, and one odd run cannot lower it.  (A running minimum did: one
- * run whose canaries ran 6% fast, e.g. calibrated while its clock was slowed, made every
- * later run of an Intel session look contended; seen 2026-12-04 after 7,300 blocks.) */
+ * run with a low reference, cause not isolated, made every later run of an Intel session
+ * look contended; seen 2026-12-04 after 7,300 blocks.) */
 #define REF_RUNS 63
 static double g_ref_ring[REF_RUNS];
 static int g_ref_count;
@@ -137,15 +151,7 @@ static int g_ref_count;
 static void add_reference(double canary) {
     g_ref_ring[g_ref_count % REF_RUNS] = canary;
     g_ref_count++;
-    int n = g_ref_count < REF_RUNS ? g_ref_count : REF_RUNS;
-    double tmp[REF_RUNS];
-    for (int i = 0; i < n; i++) {
-        double x = g_ref_ring[i];
-        int j = i;
-        for (; j > 0 && tmp[j - 1] > x; j--) tmp[j] = tmp[j - 1];
-        tmp[j] = x;
-    }
-    g_canary_ref = tmp[n / 4];
+    g_canary_ref = quantile(g_ref_ring, g_ref_count < REF_RUNS ? g_ref_count : REF_RUNS, 0.25);
 }
 
 /* ---- raw syscalls: usable even if the block wrecked libc state (TLS, errno) ---- */
@@ -233,33 +239,20 @@ static uint64_t canary_ticks(uint64_t trips) {
     return tsc_end() - t0;
 }
 
-/* The CANARY_QUANTILE quantile of v[0..n) (n <= 2 * MAX_SAMPLES + 1), by insertion sort
- * of a copy: no libc, so it is safe in a child whose block may have wrecked libc state. */
-static uint64_t low_quantile(const uint64_t *v, int n) {
-    static uint64_t tmp[2 * MAX_SAMPLES + 1];
-    for (int i = 0; i < n; i++) {
-        uint64_t x = v[i];
-        int j = i;
-        for (; j > 0 && tmp[j - 1] > x; j--) tmp[j] = tmp[j - 1];
-        tmp[j] = x;
-    }
-    return tmp[(int)(CANARY_QUANTILE * (double)(n - 1))];
-}
-
 /* The canary's speed on this core when nothing else shares it, in cycles per line: the
  * 10th percentile of 400 canaries over the fastest of 400 chain calibrations (~40 ms).
  * Both find the clean moments even when another hardware thread comes and goes (it
  * shares the core a minority of the time); clean runs then take over (add_reference). */
 static double canary_reference(void) {
-    static uint64_t cs[400];
+    static double cs[400];
     uint64_t amin = UINT64_MAX;
     for (int i = 0; i < 400; i++) {
         uint64_t a = add_chain_ticks(CANARY_TRIPS);
         cs[i] = canary_ticks(CANARY_TRIPS);
         if (a < amin) amin = a;
     }
-    uint64_t c = low_quantile(cs, 400);
-    return (double)c / (double)amin * (double)CAL_ADDS_PER_TRIP / (double)CANARY_LINES;
+    double c = quantile(cs, 400, CANARY_QUANTILE);
+    return c / (double)amin * (double)CAL_ADDS_PER_TRIP / (double)CANARY_LINES;
 }
 
 static double measure_tsc_hz(void) {
@@ -442,7 +435,8 @@ static void child_run(block_fn f100, block_fn f200, int samples, double target_u
      * milliseconds) slows the block by up to 2x, and the canary sees it.  Every 8th
      * sample a chain calibration follows; the clock's drift is checked between the two
      * halves of the run. */
-    static uint64_t s100[MAX_SAMPLES], s200[MAX_SAMPLES], can[2 * MAX_SAMPLES + 1];
+    static uint64_t s100[MAX_SAMPLES], s200[MAX_SAMPLES];
+    static double can[2 * MAX_SAMPLES + 1]; /* TSC ticks (exact in a double) */
     int n = samples < MAX_SAMPLES ? samples : MAX_SAMPLES;
     double tpc_late = calibrate_tpc(1);
     can[0] = canary_ticks(CANARY_TRIPS);
@@ -461,8 +455,8 @@ static void child_run(block_fn f100, block_fn f200, int samples, double target_u
     if (tpc_late < tpc1) tpc1 = tpc_late;
     double tpc = tpc0 < tpc1 ? tpc0 : tpc1; /* fastest clock seen: never inflated by contention */
 
-    uint64_t cmin = low_quantile(can, 2 * n + 1); /* the run's typical fast canary */
-    double lim = (double)cmin * (1.0 + CANARY_TOL);
+    double cmin = quantile(can, 2 * n + 1, CANARY_QUANTILE); /* the run's typical fast canary */
+    double lim = cmin * (1.0 + CANARY_TOL);
     uint64_t m100 = UINT64_MAX, m200 = UINT64_MAX;
     int got = 0, certified = 0;
     for (int i = 0; i < n; i++) {
@@ -475,7 +469,7 @@ static void child_run(block_fn f100, block_fn f200, int samples, double target_u
         certified += ok100 && ok200;
     }
     if (got == 0) fail("no-clean-sample");
-    double canary = (double)cmin / (double)(CANARY_TRIPS * CANARY_LINES) / tpc;
+    double canary = cmin / (double)(CANARY_TRIPS * CANARY_LINES) / tpc;
     /* Contended: too few clean samples, or even the typical fast canary was slow (the
      * whole run shared the core) compared with the session's reference, or
      * 1 cycle per line if that is higher: the canary's lines are 4 dependent chains, 1
