@@ -51,7 +51,7 @@ def _cal_push(cal: np.ndarray, e_r: np.ndarray, e_k: np.ndarray, e_next: np.ndar
     return (free, ts)
 
 @nb.njit(cache=True, nogil=True, inline='always', error_model='numpy')
-def _operands(it: int, i: int, row: int, n: int, base: int, issue: np.ndarray, inst_row: np.ndarray, lat: np.ndarray, ra: np.ndarray, rd_ptr: np.ndarray, rd_pos: np.ndarray, rd_dist: np.ndarray, rd_lofs: np.ndarray, rd_kind: np.ndarray, store_forward: int) -> tuple[np.uint64(int), np.uint64(int)]:
+def _operands(it: int, i: int, row: int, n: int, base: int, issue: np.ndarray, inst_row: np.ndarray, lat: np.ndarray, ra: np.ndarray, rd_ptr: np.ndarray, rd_pos: np.ndarray, rd_dist: np.ndarray, rd_lofs: np.ndarray, rd_kind: np.ndarray, store_forward: int, store_forward_fail: int, store_forward_stack: int) -> tuple[np.uint64(int), np.uint64(int)]:
     t = 0
     for r in range(rd_ptr[np.uint64(i)], rd_ptr[np.uint64(i + 1)]):
         pit = it - rd_dist[np.uint64(r)]
@@ -69,13 +69,17 @@ def _operands(it: int, i: int, row: int, n: int, base: int, issue: np.ndarray, i
                 lp -= lat[np.uint64(row)] - 1
         elif kind == 3:
             lp += store_forward - lat[np.uint64(row)]
+        elif kind == 4:
+            lp += store_forward_fail - lat[np.uint64(row)]
+        elif kind == 5:
+            lp += store_forward_stack - lat[np.uint64(row)]
         lp = lp if lp > 0 else 0
         tp = issue[np.uint64(p)] + lp
         t = tp if tp > t else t
     return (t, -1)
 
 @nb.njit(cache=True, nogil=True, error_model='numpy')
-def _max_read_delay(n: int, base: int, inst_row: np.ndarray, lat: np.ndarray, ra: np.ndarray, rd_ptr: np.ndarray, rd_pos: np.ndarray, rd_lofs: np.ndarray, rd_kind: np.ndarray, store_forward: int) -> int:
+def _max_read_delay(n: int, base: int, inst_row: np.ndarray, lat: np.ndarray, ra: np.ndarray, rd_ptr: np.ndarray, rd_pos: np.ndarray, rd_lofs: np.ndarray, rd_kind: np.ndarray, store_forward: int, store_forward_fail: int, store_forward_stack: int) -> int:
     most = 0
     for i in range(base, base + n):
         row = inst_row[np.uint64(i)]
@@ -89,6 +93,10 @@ def _max_read_delay(n: int, base: int, inst_row: np.ndarray, lat: np.ndarray, ra
                     lp -= lat[np.uint64(row)] - 1
             elif kind == 3:
                 lp += store_forward - lat[np.uint64(row)]
+            elif kind == 4:
+                lp += store_forward_fail - lat[np.uint64(row)]
+            elif kind == 5:
+                lp += store_forward_stack - lat[np.uint64(row)]
             most = lp if lp > most else most
     return most
 
@@ -281,6 +289,8 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
     rs_ptr, rs_id, rs_cyc = (table.rs_ptr, table.rs_id, table.rs_cyc)
     iterations, dispatch_width, rob_size = (config.iterations, config.dispatch_width, config.rob_size)
     lq_size, sq_size, store_forward = (config.lq_size, config.sq_size, config.store_forward)
+    store_forward_fail = config.store_forward_fail
+    store_forward_stack = config.store_forward_stack
     n_units, extrapolate, jump = (config.n_units, config.extrapolate, config.jump)
     base = blk_ptr[np.uint64(b)]
     n = blk_ptr[np.uint64(b + 1)] - base
@@ -345,7 +355,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
     for p in range(n):
         if users[np.uint64(base + p)] > umax:
             umax = users[np.uint64(base + p)]
-    lmax = _max_read_delay(n, base, inst_row, lat, ra, rd_ptr, rd_pos, rd_lofs, rd_kind, store_forward)
+    lmax = _max_read_delay(n, base, inst_row, lat, ra, rd_ptr, rd_pos, rd_lofs, rd_kind, store_forward, store_forward_fail, store_forward_stack)
     iter_ret = ws[o:o + iterations]
     o += iterations
     iter_ret[:] = 0
@@ -639,7 +649,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             row = inst_row[np.uint64(i)]
             t = rdy[np.uint64(k)]
             if t < 0:
-                t, wait_on = _operands(it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_lofs, rd_kind, store_forward)
+                t, wait_on = _operands(it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_lofs, rd_kind, store_forward, store_forward_fail, store_forward_stack)
                 if wait_on >= 0:
                     dep_next[np.uint64(k)] = dep_head[np.uint64(wait_on)]
                     dep_head[np.uint64(wait_on)] = k
@@ -881,7 +891,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                 dit = kit[np.uint64(d)]
                 di = base + kpos[np.uint64(d)]
                 drow = inst_row[np.uint64(di)]
-                td, wait_d = _operands(dit, di, drow, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_lofs, rd_kind, store_forward)
+                td, wait_d = _operands(dit, di, drow, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_lofs, rd_kind, store_forward, store_forward_fail, store_forward_stack)
                 if wait_d >= 0:
                     dep_next[np.uint64(d)] = dep_head[np.uint64(wait_d)]
                     dep_head[np.uint64(wait_d)] = d
@@ -996,7 +1006,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                     n_bfull -= buf_used[np.uint64(buf_id[np.uint64(x)])] == buf_size[np.uint64(buf_id[np.uint64(x)])]
                     buf_used[np.uint64(buf_id[np.uint64(x)])] -= 1
                 continue
-            t, wait_on = _operands(it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_lofs, rd_kind, store_forward)
+            t, wait_on = _operands(it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_lofs, rd_kind, store_forward, store_forward_fail, store_forward_stack)
             if wait_on >= 0:
                 dep_next[np.uint64(k)] = dep_head[np.uint64(wait_on)]
                 dep_head[np.uint64(wait_on)] = k
@@ -1068,7 +1078,8 @@ def _horizon(blocks: BlockArrays, table: TableArrays, config: KernelConfig) -> i
     max_ofs = 0
     for x in blocks.rd_lofs:
         max_ofs = max(max_ofs, x)
-    return max_lat + max_ofs + max_cyc + max(config.store_forward, 0) + 2
+    forward = max(config.store_forward, config.store_forward_fail, config.store_forward_stack, 0)
+    return max_lat + max_ofs + max_cyc + forward + 2
 
 @nb.njit(cache=True, nogil=True, error_model='numpy')
 def _workspace_size(blocks: BlockArrays, table: TableArrays, config: KernelConfig, horizon: int) -> tuple[np.uint64(int), np.uint64(int), np.uint64(int)]:

@@ -69,6 +69,8 @@ class KernelConfig(NamedTuple):
     lq_size: int  # load queue entries (0: unbounded)
     sq_size: int  # store queue entries (0: unbounded)
     store_forward: int  # extended model's store-to-load forwarding latency (cycles)
+    store_forward_fail: int  # its wait when a load overlaps a store in part (cycles)
+    store_forward_stack: int  # its latency through the memory file (stack pairs, cycles)
     n_units: int
     extrapolate: bool
     jump: bool

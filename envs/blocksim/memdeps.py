@@ -30,6 +30,8 @@ from envs.x86.disasm import Instruction
 from envs.x86.llvmdesc import LLVMDesc
 
 KIND_MEMORY = 3  # the kernel's read kind for a store -> load dependence
+KIND_FORWARD_FAIL = 4  # a load overlapping the store only in part (bhive_state)
+KIND_FORWARD_STACK = 5  # a stack-relative pair renamed through the memory file (bhive_state)
 
 
 def _address(inst: Instruction) -> tuple[str, str, str, str, str] | None:

@@ -198,6 +198,8 @@ def _operands(
     rd_lofs: np.ndarray,
     rd_kind: np.ndarray,
     store_forward: int,
+    store_forward_fail: int,
+    store_forward_stack: int,
 ) -> tuple[int, int]:
     """Operands of the instance of instruction ``i`` (table row ``row``) in iteration
     ``it``: (operand-ready cycle, -1) once every producer has issued, else (0, the first
@@ -207,7 +209,11 @@ def _operands(
     previous write (kind 2, llvm-mca's "partial register write cannot complete before a
     dependent write"), less the writer's own latency - 1, or, for a load reading a
     store's data (kind 3, the opt-in memory model of :mod:`envs.blocksim.memdeps`),
-    plus ``store_forward`` less the load's latency. Inlined into the kernel at
+    plus ``store_forward`` less the load's latency, or, for a load that overlaps that
+    store only in part (kind 4, :mod:`envs.blocksim.bhive_state`), plus
+    ``store_forward_fail`` less the load's latency, or, for a stack-relative pair the
+    core renames through its memory file (kind 5), plus ``store_forward_stack`` less the
+    load's latency. Inlined into the kernel at
     numba IR level (``inline="always"``), so its array arguments cost no reference
     counting."""
     t = 0
@@ -227,6 +233,10 @@ def _operands(
                 lp -= lat[row] - 1
         elif kind == 3:
             lp += store_forward - lat[row]
+        elif kind == 4:
+            lp += store_forward_fail - lat[row]
+        elif kind == 5:
+            lp += store_forward_stack - lat[row]
         lp = lp if lp > 0 else 0
         tp = issue[p] + lp
         t = tp if tp > t else t
@@ -245,6 +255,8 @@ def _max_read_delay(
     rd_lofs: np.ndarray,
     rd_kind: np.ndarray,
     store_forward: int,
+    store_forward_fail: int,
+    store_forward_stack: int,
 ) -> int:
     """The most cycles any read of the block adds to its producer's issue cycle (the
     ``lp`` of :func:`_operands`, over every read of every instruction), at least 0.
@@ -265,6 +277,10 @@ def _max_read_delay(
                     lp -= lat[row] - 1
             elif kind == 3:
                 lp += store_forward - lat[row]
+            elif kind == 4:
+                lp += store_forward_fail - lat[row]
+            elif kind == 5:
+                lp += store_forward_stack - lat[row]
             most = lp if lp > most else most
     return most
 
@@ -647,6 +663,8 @@ def simulate_block(
         config.rob_size,
     )
     lq_size, sq_size, store_forward = config.lq_size, config.sq_size, config.store_forward
+    store_forward_fail = config.store_forward_fail
+    store_forward_stack = config.store_forward_stack
     n_units, extrapolate, jump = config.n_units, config.extrapolate, config.jump
     base = blk_ptr[b]
     n = blk_ptr[b + 1] - base
@@ -727,7 +745,18 @@ def simulate_block(
         if users[base + p] > umax:
             umax = users[base + p]
     lmax = _max_read_delay(
-        n, base, inst_row, lat, ra, rd_ptr, rd_pos, rd_lofs, rd_kind, store_forward
+        n,
+        base,
+        inst_row,
+        lat,
+        ra,
+        rd_ptr,
+        rd_pos,
+        rd_lofs,
+        rd_kind,
+        store_forward,
+        store_forward_fail,
+        store_forward_stack,
     )  # (the steady-state check's clamp of issue cycles)
     iter_ret = ws[o : o + iterations]  # for the approximate `extrapolate`
     o += iterations
@@ -1075,7 +1104,7 @@ def simulate_block(
             if t < 0:
                 t, wait_on = _operands(
                     it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist,
-                    rd_lofs, rd_kind, store_forward,
+                    rd_lofs, rd_kind, store_forward, store_forward_fail, store_forward_stack,
                 )  # fmt: skip
                 if wait_on >= 0:  # park on the producer; it wakes k when it issues
                     dep_next[k] = dep_head[wait_on]
@@ -1348,7 +1377,8 @@ def simulate_block(
                 drow = inst_row[di]
                 td, wait_d = _operands(
                     dit, di, drow, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos,
-                    rd_dist, rd_lofs, rd_kind, store_forward,
+                    rd_dist, rd_lofs, rd_kind, store_forward, store_forward_fail,
+                    store_forward_stack,
                 )  # fmt: skip
                 if wait_d >= 0:  # park on the next unissued producer
                     dep_next[d] = dep_head[wait_d]
@@ -1479,7 +1509,7 @@ def simulate_block(
                 continue
             t, wait_on = _operands(
                 it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist,
-                rd_lofs, rd_kind, store_forward,
+                rd_lofs, rd_kind, store_forward, store_forward_fail, store_forward_stack,
             )  # fmt: skip
             if wait_on >= 0:
                 dep_next[k] = dep_head[wait_on]
@@ -1562,7 +1592,8 @@ def _horizon(blocks: BlockArrays, table: TableArrays, config: KernelConfig) -> i
     max_ofs = 0
     for x in blocks.rd_lofs:
         max_ofs = max(max_ofs, x)
-    return max_lat + max_ofs + max_cyc + max(config.store_forward, 0) + 2
+    forward = max(config.store_forward, config.store_forward_fail, config.store_forward_stack, 0)
+    return max_lat + max_ofs + max_cyc + forward + 2
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")

@@ -58,9 +58,15 @@ from envs.blocksim._kernel_unsigned import (  # generated from model.py
     simulate_batch,
     simulate_batch_serial,
 )
+from envs.blocksim.bhive_state import NO_DATA, bhive_memory_deps
 from envs.blocksim.isa import InstInfo, analyze
 from envs.blocksim.kernel_args import BlockArrays, KernelConfig, TableArrays
-from envs.blocksim.memdeps import KIND_MEMORY, memory_deps
+from envs.blocksim.memdeps import (
+    KIND_FORWARD_FAIL,
+    KIND_FORWARD_STACK,
+    KIND_MEMORY,
+    memory_deps,
+)
 from envs.blocksim.regfile import Dep, KeyDeps, resolve
 from envs.blocksim.tables import FALLBACK, Table, load_default_table
 from envs.x86.disasm import Instruction, check_hex, disassemble, explain_undecodable, llvm_tool
@@ -159,13 +165,17 @@ def compile_block(
     deps: dict[str, KeyDeps] | None = None,
     memory: bool = False,
     stack_engine: bool = False,
+    bhive_state: bool = False,
 ) -> CompiledBlock:
     """Resolve each register read to its producer (same or previous iteration), with
     ``table``'s structural data (write latencies, ReadAdvance uses, idioms, moves);
     with ``memory`` (the extended model), also each load's provably identical earlier
     store (:mod:`envs.blocksim.memdeps`) and SETcc after a zero idiom
     (:mod:`envs.blocksim.zeroset`); with ``stack_engine``, PUSH / POP write no RSP (as in
-    LLVM 22's llvm-mca) whatever the table's LLVM version."""
+    LLVM 22's llvm-mca) whatever the table's LLVM version; with ``bhive_state`` (and
+    ``memory``), loads depend on the stores they overlap under the measurement's initial
+    state (:mod:`envs.blocksim.bhive_state`), the provable pairs kept for loads it cannot
+    place."""
     desc = load_desc(table.llvm_version)
     deps = key_deps(table) if deps is None else deps
     infos = [analyze(i, desc, stack_engine) for i in insts]
@@ -190,8 +200,24 @@ def compile_block(
             bool(table.may_store[idx[i.key]]) if i.key in idx else i.has_mem and i.mem_first
             for i in infos
         ]
+        # a prefetch or hinted NOP reads no data a store could forward (LLVM marks
+        # PREFETCHT0 as a load and a store: it would wait for itself)
+        data = [not x.opcode.startswith(NO_DATA) for x in insts]
+        loads = [a and b for a, b in zip(loads, data, strict=True)]
+        stores = [a and b for a, b in zip(stores, data, strict=True)]
+        placed: set[int] = set()
+        if bhive_state:
+            for md in bhive_memory_deps(insts, infos, loads, stores):
+                kind = (
+                    KIND_FORWARD_FAIL
+                    if not md.exact
+                    else (KIND_FORWARD_STACK if md.stack else KIND_MEMORY)
+                )
+                found[md.load].append(Dep(md.store, md.dist, 0, kind))
+                placed.add(md.load)
         for load, store, dist in memory_deps(insts, infos, loads, stores, desc):
-            found[load].append(Dep(store, dist, 0, KIND_MEMORY))
+            if load not in placed:
+                found[load].append(Dep(store, dist, 0, KIND_MEMORY))
     rd_ptr = [0]
     rd_pos: list[int] = []
     rd_dist: list[int] = []
@@ -282,6 +308,12 @@ class BlockSim:
             avoid with a stack engine: blocks with PUSH / POP (11% of the BHive sample)
             carry 40% of the default znver3 table's error on bhive_znver3 and 59% of
             the skylake table's on bhive_intel-6-167 (bench/blocksim_stack_engine.py).
+        bhive_state: opt-in, implies ``extended``: loads depend on the earlier stores
+            whose bytes they read under the measurement's initial state (every register
+            0x2324000, one physical page; :mod:`envs.blocksim.bhive_state`), with
+            ``store_forward`` when the store covers the load and ``store_forward_fail``
+            when it overlaps it in part (both tunable). It models how the ground truth
+            is measured, not a CPU: predictions for other harnesses should leave it off.
     """
 
     name = "blocksim"
@@ -295,6 +327,7 @@ class BlockSim:
         steady_jump: bool = True,
         extended: bool = False,
         stack_engine: bool = False,
+        bhive_state: bool = False,
     ) -> None:
         if iterations < 1:
             raise ValueError("iterations must be >= 1")
@@ -303,13 +336,13 @@ class BlockSim:
         self.jobs = max(1, int(jobs))
         self.extrapolate = bool(extrapolate)
         self.steady_jump = bool(steady_jump)
-        self.extended = bool(extended)
+        self.bhive_state = bool(bhive_state)
+        self.extended = bool(extended) or self.bhive_state
         self.stack_engine = bool(stack_engine)
         self._default = load_default_table(cpu)
         if self.extended:
-            self._default = replace(
-                zeroset.with_zx_rows(self._default), extensions=("memory", "setcc_zero")
-            )
+            ext = ("memory", "setcc_zero") + (("bhive_state",) if self.bhive_state else ())
+            self._default = replace(zeroset.with_zx_rows(self._default), extensions=ext)
         self._deps = key_deps(self._default)
         self._decoded: dict[str, tuple[Instruction, ...] | None] = {}
         self._compiled: dict[str, CompiledBlock | None] = {}
@@ -370,6 +403,8 @@ class BlockSim:
             )
         if "memory" in table.extensions and not self.extended:
             raise ValueError("table is for the extended model: use BlockSim(extended=True)")
+        if "bhive_state" in table.extensions and not self.bhive_state:
+            raise ValueError("table is for the BHive-state model: use BlockSim(bhive_state=True)")
         raw = tuple(blocks_hex)
         hexes = self._canon_cache.get(raw)
         if hexes is None:  # (checking 2,000 hex strings took 3% of a warm call)
@@ -386,6 +421,8 @@ class BlockSim:
             lq_size=int(table.load_queue),
             sq_size=int(table.store_queue),
             store_forward=int(table.store_forward),
+            store_forward_fail=int(table.store_forward_fail),
+            store_forward_stack=int(table.store_forward_stack),
             n_units=len(table.units),
             extrapolate=self.extrapolate,
             jump=self.steady_jump,
@@ -441,7 +478,12 @@ class BlockSim:
                     None
                     if insts is None
                     else compile_block(
-                        insts, self._default, self._deps, self.extended, self.stack_engine
+                        insts,
+                        self._default,
+                        self._deps,
+                        self.extended,
+                        self.stack_engine,
+                        self.bhive_state,
                     )
                 )
             out.append(self._compiled[h])
@@ -472,7 +514,14 @@ class BlockSim:
         for k in blk.keys:
             if k not in dflt:
                 self.missing_keys[k] += 1
-        got = (gids, store, *_mem_order(load, store), load)
+        order = _mem_order(load, store)
+        if self.bhive_state:
+            # Stores issue out of order (they commit in order, which costs no time here):
+            # llvm-mca's in-order store issue, with the loads that now wait for stores,
+            # would chain iterations that real cores overlap.
+            order = tuple(np.full(len(load), -1, np.int64) if j % 2 == 0 else a
+                          for j, a in enumerate(order))  # fmt: skip
+        got = (gids, store, *order, load)
         self._block_cache[h] = got
         return got
 

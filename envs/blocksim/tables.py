@@ -80,16 +80,29 @@ _FIELDS = (
     "read_advance",
     "resource_cycles",
     "store_forward",
+    "store_forward_fail",
+    "store_forward_stack",
 )
-_GLOBALS = ("dispatch_width", "rob_size", "store_forward")
-_FIELD_LOW = np.array([1, 1, 0, 1, 0, 0, 0], np.float64)
-_FIELD_HIGH = np.array(
-    [_MAX_LAT, 100_000, _MAX_LAT, _MAX_UOPS, _MAX_LAT, _MAX_LAT, _MAX_LAT], np.float64
+_GLOBALS = (
+    "dispatch_width",
+    "rob_size",
+    "store_forward",
+    "store_forward_fail",
+    "store_forward_stack",
 )
+_FIELD_LOW = np.array([1, 1, 0, 1, 0, 0, 0, 0, 0], np.float64)
+_FIELD_HIGH = np.array([_MAX_LAT, 100_000] + [_MAX_LAT, _MAX_UOPS] + [_MAX_LAT] * 5, np.float64)
 # Default store-to-load forwarding latency of the opt-in memory model (cycles from
 # the store's data to the dependent load's result), fitted on the training split of
 # the shipped znver3 measurements (bench/blocksim_memdeps.py).
 STORE_FORWARD_DEFAULT = 5
+# Default wait of a load that overlaps an earlier store only in part (forwarding fails;
+# the BHive-state memory model, envs/blocksim/bhive_state.py): cycles from the store's
+# data to the load's result, chosen on the training split (bench/blocksim_memdeps.py).
+STORE_FORWARD_FAIL_DEFAULT = 16
+# ... and of a stack-relative store -> load pair the core renames through its memory
+# file (AMD Zen 2 on; envs/blocksim/bhive_state.py).
+STORE_FORWARD_STACK_DEFAULT = 1
 
 
 @dataclass(frozen=True)
@@ -180,6 +193,8 @@ class Table:
     rename_as: dict[str, str] = field(default_factory=dict)
     move_elim: frozenset[str] = frozenset()
     store_forward: int = STORE_FORWARD_DEFAULT
+    store_forward_fail: int = STORE_FORWARD_FAIL_DEFAULT
+    store_forward_stack: int = STORE_FORWARD_STACK_DEFAULT
     extensions: tuple[str, ...] = ()
     reserved: tuple[tuple[tuple[int, int], ...], ...] = ()
 
@@ -236,6 +251,8 @@ class Table:
         names = ["dispatch_width", "rob_size"] if globals_ else []
         if globals_ and "memory" in self.extensions:
             names.append("store_forward")
+        if globals_ and "bhive_state" in self.extensions:
+            names.extend(["store_forward_fail", "store_forward_stack"])
         keys = self.opcodes if opcodes is None else [k for k in opcodes if k in idx]
         for k in keys:
             row = idx[k]
@@ -392,6 +409,8 @@ class Table:
             "rename_as": dict(sorted(self.rename_as.items())),
             "move_elim": sorted(self.move_elim),
             "store_forward": self.store_forward,
+            "store_forward_fail": self.store_forward_fail,
+            "store_forward_stack": self.store_forward_stack,
             "extensions": list(self.extensions),
             "opcodes": ops,
             "meta": self.meta,
@@ -462,6 +481,8 @@ class Table:
             rename_as=dict(d.get("rename_as", {})),
             move_elim=frozenset(d.get("move_elim", ())),
             store_forward=int(d.get("store_forward", STORE_FORWARD_DEFAULT)),
+            store_forward_fail=int(d.get("store_forward_fail", STORE_FORWARD_FAIL_DEFAULT)),
+            store_forward_stack=int(d.get("store_forward_stack", STORE_FORWARD_STACK_DEFAULT)),
             extensions=tuple(d.get("extensions", ())),
             reserved=tuple(rsv),
         )

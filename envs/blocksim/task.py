@@ -10,11 +10,13 @@ CPU's default table (LLVM 14's scheduling model as llvm-mca sees it).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from envs.blocksim import zeroset
 from envs.blocksim.simulator import BlockSim
 from envs.blocksim.tables import Table
 from envs.groundtruth.datasets import DEFAULT_DATASET, cpu_mismatch_note, load_measured, make_split
@@ -99,6 +101,7 @@ def make_blocksim_task(
     split: str = "hash",
     table: str | None = None,
     stack_engine: bool = False,
+    bhive_state: bool = False,
 ) -> BlockSimTask:
     """blocksim: its full per-opcode table (plus globals) vs measured cycles per 100 iterations.
 
@@ -113,11 +116,17 @@ def make_blocksim_task(
             are the default configuration) instead of the CPU's default table.
         stack_engine: blocksim's opt-in stack engine (PUSH / POP write no RSP, as
             LLVM 22's llvm-mca has it; see :class:`envs.blocksim.simulator.BlockSim`).
+        bhive_state: blocksim's opt-in memory model of how the ground truth is measured
+            (loads wait for the stores whose bytes they read when every register starts
+            equal; :mod:`envs.blocksim.bhive_state`): three more parameters,
+            ``store_forward``, ``store_forward_fail`` and ``store_forward_stack``.
     """
     from envs.blocksim.export import load_table_file
 
     data = load_measured(dataset, max_items)
-    sim = BlockSim(cpu, iterations=iterations, jobs=jobs, stack_engine=stack_engine)
+    sim = BlockSim(
+        cpu, iterations=iterations, jobs=jobs, stack_engine=stack_engine, bhive_state=bhive_state
+    )
     compiled = sim.compiled(data.inputs)
     bad = [h for h, b in zip(data.inputs, compiled, strict=True) if b is None]
     if bad:
@@ -126,6 +135,10 @@ def make_blocksim_task(
             f"e.g. {bad[0][:40]!r}; remove them from the file"
         )
     base = load_table_file(table) if table is not None else sim.default_table()
+    if bhive_state and "bhive_state" not in base.extensions:  # a plain tuned table
+        base = replace(zeroset.with_zx_rows(base), extensions=sim.default_table().extensions)
+    elif not bhive_state and "bhive_state" in base.extensions:
+        raise UserError(f"{table} was tuned with the BHive-state memory model: set bhive_state")
     parts = make_split(data, split)
     train = parts.train
     known = set(base.opcodes)
@@ -144,7 +157,8 @@ def make_blocksim_task(
         name="blocksim",
         description=(
             f"blocksim {cpu} {'table ' + Path(table).name if table else 'table'}"
-            f"{' + stack engine' if stack_engine else ''} vs "
+            f"{' + stack engine' if stack_engine else ''}"
+            f"{' + BHive-state memory' if bhive_state else ''} vs "
             f"{data.name} ({len(data)} blocks): "
             f"{len(keys)} opcodes in train, {len(space)} parameters"
         )
@@ -154,5 +168,9 @@ def make_blocksim_task(
         param_space=space,
         split=parts,
         notes=[note] if note else [],
-        facts={"cpu": cpu, **({"stack_engine": "on"} if stack_engine else {})},
+        facts={
+            "cpu": cpu,
+            **({"stack_engine": "on"} if stack_engine else {}),
+            **({"bhive_state": "on"} if bhive_state else {}),
+        },
     )
