@@ -37,7 +37,9 @@ Known departures from llvm-mca:
 
 Beyond llvm-mca, off by default: ``extended=True`` models memory dependences through
 provably identical addresses (:mod:`envs.blocksim.memdeps`) and SETcc into a register a
-zero idiom cleared (:mod:`envs.blocksim.zeroset`).
+zero idiom cleared (:mod:`envs.blocksim.zeroset`); ``bhive_state=True`` adds the memory
+dependences the measurement's initial state creates (every register equal, one physical
+page: :mod:`envs.blocksim.bhive_state`) and lets stores issue out of order.
 """
 
 from __future__ import annotations
@@ -450,11 +452,13 @@ class BlockSim:
         return {
             # 2: scheduler buffers and load/store queues; 3: every opcode, llvm-mca's
             # register file and operand rules, resources from the models; 4: LLVM 22's
-            # stack engine (znver4/znver5: PUSH/POP write no RSP)
-            "blocksim": "4",
+            # stack engine (znver4/znver5: PUSH/POP write no RSP); 5: the BHive-state
+            # memory model, prefetches out of the memory models (their results changed)
+            "blocksim": "5",
             "table_cpu": self._default.cpu,
             "table_llvm": str(self._default.meta.get("llvm_version", "unknown")),
             **({"stack_engine": "on"} if self.stack_engine else {}),
+            **({"bhive_state": "on"} if self.bhive_state else {}),
             "llvm_mc": next((ln.strip() for ln in mca.splitlines() if "version" in ln), "?"),
             "numba": importlib.metadata.version("numba"),
             "numpy": np.__version__,
