@@ -36,7 +36,7 @@ from agents.predictors.common import (
     simulate,
 )
 from agents.predictors.ithemal import check_sizes
-from agents.predictors.simulators import BlockSimPredictor, task_cpu, task_stack_engine
+from agents.predictors.simulators import BlockSimPredictor, task_blocksim_options, task_cpu
 from agents.predictors.uarchs import table_space
 from agents.torchutil import torch_session
 from harness.agent import TrialContext
@@ -116,8 +116,8 @@ class DiffTunePredictorAgent(PredictorAgent):
     def _run(self, ctx: TrialContext, device: torch.device, cpu: str) -> BlockSimPredictor:
         obj, rng = ctx.objective, ctx.rng
         tspace = table_space(ctx.param_space)
-        engine = task_stack_engine(ctx.task_facts)
-        stock = BlockSimPredictor(cpu, stack_engine=engine)
+        models = task_blocksim_options(ctx.task_facts)
+        stock = BlockSimPredictor(cpu, **models)
         obj.propose_predictor(stock)
         if tspace is None:
             return stock
@@ -213,7 +213,7 @@ class DiffTunePredictorAgent(PredictorAgent):
                 return stock
             chosen = best[1]
         names = list(layout.names)
-        predictor = BlockSimPredictor(cpu, names, [chosen[n] for n in names], stack_engine=engine)
+        predictor = BlockSimPredictor(cpu, names, [chosen[n] for n in names], **models)
         obj.propose_predictor(predictor)
         self.set_diagnostic("params_changed", float(sum(chosen[n] != default[n] for n in names)))
         return predictor

@@ -23,7 +23,7 @@ from agents.predictors.common import (
 from agents.predictors.featurize import Tokenizer, Vocab
 from agents.predictors.fit import fit_log_cycles, holdout_shift, log_targets
 from agents.predictors.network import BlockEncoder, NeuralPredictor
-from agents.predictors.simulators import BlockSimPredictor, task_cpu, task_stack_engine
+from agents.predictors.simulators import BlockSimPredictor, task_blocksim_options, task_cpu
 from agents.predictors.uarchs import table_space
 from agents.torchutil import torch_session
 from harness.agent import TrialContext
@@ -85,7 +85,7 @@ class IthemalAgent(PredictorAgent):
             ok &= np.array([tokens[r] is not None for r in lab.rows], bool)
             anchor = None
             if self.anchor and table_space(ctx.param_space) is not None:
-                anchor = BlockSimPredictor(cpu, stack_engine=task_stack_engine(ctx.task_facts))
+                anchor = BlockSimPredictor(cpu, **task_blocksim_options(ctx.task_facts))
                 n_sim = min(len(lab.rows), obj.samples_left)
                 s_log, s_ok = log_targets(np.full(len(lab.rows), np.nan))
                 s_log[:n_sim], s_ok[:n_sim] = log_targets(

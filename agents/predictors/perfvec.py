@@ -53,7 +53,7 @@ from agents.predictors.network import (
     length_batches,
     to_tensors,
 )
-from agents.predictors.simulators import BlockSimPredictor, task_cpu, task_stack_engine
+from agents.predictors.simulators import BlockSimPredictor, task_blocksim_options, task_cpu
 from agents.predictors.uarchs import sample_uarchs, source_config, table_space
 from agents.torchutil import torch_session
 from harness.agent import TrialContext
@@ -167,9 +167,8 @@ class PerfVecAgent(PredictorAgent):
 
         # Anchored: every column is predicted relative to the default configuration's
         # simulated cycles, which the predictor recomputes with blocksim at test time.
-        engine = task_stack_engine(ctx.task_facts)
         anchor = (
-            BlockSimPredictor(cpu, stack_engine=engine)
+            BlockSimPredictor(cpu, **task_blocksim_options(ctx.task_facts))
             if self.anchor and table_space(space)
             else None
         )

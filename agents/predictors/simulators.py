@@ -28,6 +28,15 @@ def task_stack_engine(facts: Mapping[str, str]) -> bool:
     return facts.get("stack_engine") == "on"
 
 
+def task_blocksim_options(facts: Mapping[str, str]) -> dict[str, bool]:
+    """The task's opt-in blocksim models (facts ``stack_engine``, ``bhive_state``), as
+    :class:`BlockSimPredictor` keywords: a predictor that re-simulates must use them."""
+    return {
+        "stack_engine": task_stack_engine(facts),
+        "bhive_state": facts.get("bhive_state") == "on",
+    }
+
+
 class BlockSimPredictor:
     """blocksim with ``cpu``'s default table, with the named parameters set.
 
@@ -36,6 +45,7 @@ class BlockSimPredictor:
         names, values: table parameters (``lat:ADD32rr`` ...) and their values; none:
             the stock table.
         stack_engine: blocksim's opt-in stack engine (as the task's simulator has it).
+        bhive_state: blocksim's opt-in BHive-state memory model (likewise).
     """
 
     def __init__(
@@ -44,11 +54,13 @@ class BlockSimPredictor:
         names: Sequence[str] = (),
         values: Sequence[float] = (),
         stack_engine: bool = False,
+        bhive_state: bool = False,
     ) -> None:
         if len(names) != len(values):
             raise ValueError(f"{len(names)} parameter names but {len(values)} values")
         self.cpu = cpu
         self.stack_engine = bool(stack_engine)
+        self.bhive_state = bool(bhive_state)
         self.names = tuple(names)
         self.values = np.asarray(values, np.float64)
         self._sim: Any = None
@@ -62,7 +74,11 @@ class BlockSimPredictor:
         if self._sim is None:
             from envs.blocksim.simulator import BlockSim
 
-            self._sim = BlockSim(self.cpu, stack_engine=self.stack_engine)
+            self._sim = BlockSim(
+                self.cpu,
+                stack_engine=self.stack_engine,
+                bhive_state=getattr(self, "bhive_state", False),  # absent: pickled before it
+            )
             table = self._sim.default_table()
             self._table = table.with_flat(self.names, self.values) if self.names else table
         return self._sim.predict(list(blocks_hex), self._table)

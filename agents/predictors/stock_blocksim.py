@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from agents.predictors.common import PredictorAgent
-from agents.predictors.simulators import BlockSimPredictor, task_cpu, task_stack_engine
+from agents.predictors.simulators import BlockSimPredictor, task_blocksim_options, task_cpu
 from harness.agent import TrialContext
 
 
@@ -23,6 +23,6 @@ class BlockSimStockAgent(PredictorAgent):
 
     def run(self, ctx: TrialContext) -> BlockSimPredictor:
         cpu = task_cpu(self.cpu, ctx.task_facts)
-        predictor = BlockSimPredictor(cpu, stack_engine=task_stack_engine(ctx.task_facts))
+        predictor = BlockSimPredictor(cpu, **task_blocksim_options(ctx.task_facts))
         ctx.objective.propose_predictor(predictor)
         return predictor
