@@ -182,8 +182,9 @@ class _State:
             self.page[o] = None if value is None else (value >> (8 * k)) & 0xFF
 
 
-def _address(inst: Instruction, state: _State) -> int | None:
-    """Page offset of ``inst``'s memory operand, or None (unknown, RIP- or FS-relative)."""
+def _effective_address(inst: Instruction, state: _State) -> int | None:
+    """base + index * scale + displacement of ``inst``'s memory operand (64-bit), or None
+    (no memory operand, an unknown register, a symbol, RIP- or segment-relative)."""
     ops = inst.operands
     m = mem_span(ops)
     if m < 0:
@@ -201,7 +202,13 @@ def _address(inst: Instruction, state: _State) -> int | None:
             if v is None:
                 return None
             total += v * mult
-    return (total & MASK64) % PAGE
+    return total & MASK64
+
+
+def _address(inst: Instruction, state: _State) -> int | None:
+    """Page offset of ``inst``'s memory operand (all pages are one physical page)."""
+    ea = _effective_address(inst, state)
+    return None if ea is None else ea % PAGE
 
 
 def _value_of(inst: Instruction, state: _State, loaded: int | None) -> tuple[bool, int | None]:
@@ -217,7 +224,7 @@ def _value_of(inst: Instruction, state: _State, loaded: int | None) -> tuple[boo
     if re.fullmatch(r"MOV(64|32)rm|MOVZX32rm(8|16)|POP64r", op):
         return True, loaded
     if op.startswith("LEA"):
-        return True, _lea_value(inst, state)
+        return True, _effective_address(inst, state)
     m = re.fullmatch(r"(ADD|SUB)(64|32)ri(8|32)?", op)
     if m and len(regs) >= 2 and imms:
         v = state.get(regs[1])
@@ -232,24 +239,6 @@ def _value_of(inst: Instruction, state: _State, loaded: int | None) -> tuple[boo
     if re.fullmatch(r"(XOR|SUB)(64|32)rr(_REV)?", op) and len(regs) == 3 and regs[1] == regs[2]:
         return True, 0
     return False, None
-
-
-def _lea_value(inst: Instruction, state: _State) -> int | None:
-    ops = inst.operands
-    m = mem_span(ops)
-    if m < 0:
-        return None
-    base, scale, index, disp, seg = (o[1] for o in ops[m : m + 5])
-    if seg or base == "RIP" or ops[m + 3][0] != "Imm":
-        return None
-    total = int(disp)
-    for reg, mult in ((base, 1), (index, int(scale) if scale.isdigit() else 1)):
-        if reg:
-            v = state.get(reg)
-            if v is None:
-                return None
-            total += v * mult
-    return total & MASK64
 
 
 def bhive_memory_deps(
