@@ -29,11 +29,13 @@ def task_stack_engine(facts: Mapping[str, str]) -> bool:
 
 
 def task_blocksim_options(facts: Mapping[str, str]) -> dict[str, bool]:
-    """The task's opt-in blocksim models (facts ``stack_engine``, ``bhive_state``), as
-    :class:`BlockSimPredictor` keywords: a predictor that re-simulates must use them."""
+    """The task's opt-in blocksim models (facts ``stack_engine``, ``bhive_state``,
+    ``front_end``), as :class:`BlockSimPredictor` keywords: a predictor that re-simulates
+    must use them."""
     return {
         "stack_engine": task_stack_engine(facts),
         "bhive_state": facts.get("bhive_state") == "on",
+        "front_end": facts.get("front_end") == "on",
     }
 
 
@@ -45,7 +47,7 @@ class BlockSimPredictor:
         names, values: table parameters (``lat:ADD32rr`` ...) and their values; none:
             the stock table.
         stack_engine: blocksim's opt-in stack engine (as the task's simulator has it).
-        bhive_state: blocksim's opt-in BHive-state memory model (likewise).
+        bhive_state, front_end: blocksim's other opt-in models (likewise).
     """
 
     def __init__(
@@ -55,12 +57,14 @@ class BlockSimPredictor:
         values: Sequence[float] = (),
         stack_engine: bool = False,
         bhive_state: bool = False,
+        front_end: bool = False,
     ) -> None:
         if len(names) != len(values):
             raise ValueError(f"{len(names)} parameter names but {len(values)} values")
         self.cpu = cpu
         self.stack_engine = bool(stack_engine)
         self.bhive_state = bool(bhive_state)
+        self.front_end = bool(front_end)
         self.names = tuple(names)
         self.values = np.asarray(values, np.float64)
         self._sim: Any = None
@@ -78,6 +82,7 @@ class BlockSimPredictor:
                 self.cpu,
                 stack_engine=self.stack_engine,
                 bhive_state=getattr(self, "bhive_state", False),  # absent: pickled before it
+                front_end=getattr(self, "front_end", False),
             )
             table = self._sim.default_table()
             self._table = table.with_flat(self.names, self.values) if self.names else table

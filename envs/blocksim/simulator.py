@@ -316,6 +316,11 @@ class BlockSim:
             ``store_forward`` when the store covers the load and ``store_forward_fail``
             when it overlaps it in part (both tunable). It models how the ground truth
             is measured, not a CPU: predictions for other harnesses should leave it off.
+        front_end: opt-in: a block takes at least ``n / front_end_width`` cycles per
+            iteration for its ``n`` instructions (a tunable global, 6 by default): real
+            cores pass x86 instructions (AMD's macro-ops), not LLVM's micro-ops, through
+            dispatch, so a block of many two-micro-op instructions is not as fast as the
+            table's micro-op dispatch width says, nor a block of one-op ones faster.
     """
 
     name = "blocksim"
@@ -330,6 +335,7 @@ class BlockSim:
         extended: bool = False,
         stack_engine: bool = False,
         bhive_state: bool = False,
+        front_end: bool = False,
     ) -> None:
         if iterations < 1:
             raise ValueError("iterations must be >= 1")
@@ -339,12 +345,16 @@ class BlockSim:
         self.extrapolate = bool(extrapolate)
         self.steady_jump = bool(steady_jump)
         self.bhive_state = bool(bhive_state)
+        self.front_end = bool(front_end)
         self.extended = bool(extended) or self.bhive_state
         self.stack_engine = bool(stack_engine)
         self._default = load_default_table(cpu)
         if self.extended:
             ext = ("memory", "setcc_zero") + (("bhive_state",) if self.bhive_state else ())
             self._default = replace(zeroset.with_zx_rows(self._default), extensions=ext)
+        if self.front_end:
+            ext = (*self._default.extensions, "front_end")
+            self._default = replace(self._default, extensions=ext)
         self._deps = key_deps(self._default)
         self._decoded: dict[str, tuple[Instruction, ...] | None] = {}
         self._compiled: dict[str, CompiledBlock | None] = {}
@@ -407,6 +417,11 @@ class BlockSim:
             raise ValueError("table is for the extended model: use BlockSim(extended=True)")
         if "bhive_state" in table.extensions and not self.bhive_state:
             raise ValueError("table is for the BHive-state model: use BlockSim(bhive_state=True)")
+        if ("front_end" in table.extensions) != self.front_end:
+            raise ValueError(
+                "table and simulator differ in the front-end bound: "
+                f"BlockSim(front_end={'front_end' in table.extensions})"
+            )
         raw = tuple(blocks_hex)
         hexes = self._canon_cache.get(raw)
         if hexes is None:  # (checking 2,000 hex strings took 3% of a warm call)
@@ -437,6 +452,9 @@ class BlockSim:
                 res, skipped = _simulate_threaded(blocks, arrays, config, self.jobs)
             else:
                 res, skipped = simulate_batch_serial(blocks, arrays, config)
+            if self.front_end:
+                n_inst = np.diff(blocks.blk_ptr).astype(np.float64)
+                res = np.maximum(res, self.iterations * n_inst / max(1, table.front_end_width))
             out[valid] = res
             self.last_skipped_iterations[valid] = skipped
         return out
@@ -459,6 +477,7 @@ class BlockSim:
             "table_llvm": str(self._default.meta.get("llvm_version", "unknown")),
             **({"stack_engine": "on"} if self.stack_engine else {}),
             **({"bhive_state": "on"} if self.bhive_state else {}),
+            **({"front_end": "on"} if self.front_end else {}),
             "llvm_mc": next((ln.strip() for ln in mca.splitlines() if "version" in ln), "?"),
             "numba": importlib.metadata.version("numba"),
             "numpy": np.__version__,

@@ -82,6 +82,7 @@ _FIELDS = (
     "store_forward",
     "store_forward_fail",
     "store_forward_stack",
+    "front_end_width",
 )
 _GLOBALS = (
     "dispatch_width",
@@ -89,9 +90,10 @@ _GLOBALS = (
     "store_forward",
     "store_forward_fail",
     "store_forward_stack",
+    "front_end_width",
 )
-_FIELD_LOW = np.array([1, 1, 0, 1, 0, 0, 0, 0, 0], np.float64)
-_FIELD_HIGH = np.array([_MAX_LAT, 100_000] + [_MAX_LAT, _MAX_UOPS] + [_MAX_LAT] * 5, np.float64)
+_FIELD_LOW = np.array([1, 1, 0, 1, 0, 0, 0, 0, 0, 1], np.float64)
+_FIELD_HIGH = np.array([_MAX_LAT, 100_000] + [_MAX_LAT, _MAX_UOPS] + [_MAX_LAT] * 6, np.float64)
 # Default store-to-load forwarding latency of the opt-in memory model (cycles from
 # the store's data to the dependent load's result), fitted on the training split of
 # the shipped znver3 measurements (bench/blocksim_memdeps.py).
@@ -103,6 +105,10 @@ STORE_FORWARD_FAIL_DEFAULT = 16
 # ... and of a stack-relative store -> load pair the core renames through its memory
 # file (AMD Zen 2 on; envs/blocksim/bhive_state.py).
 STORE_FORWARD_STACK_DEFAULT = 1
+# Instructions the front end passes per cycle in the opt-in front-end bound (x86
+# instructions, not LLVM micro-ops: Zen 3 dispatches 6 macro-ops, and most instructions
+# are one; envs/blocksim/simulator.py, ``front_end``).
+FRONT_END_WIDTH_DEFAULT = 6
 
 
 @dataclass(frozen=True)
@@ -195,6 +201,7 @@ class Table:
     store_forward: int = STORE_FORWARD_DEFAULT
     store_forward_fail: int = STORE_FORWARD_FAIL_DEFAULT
     store_forward_stack: int = STORE_FORWARD_STACK_DEFAULT
+    front_end_width: int = FRONT_END_WIDTH_DEFAULT
     extensions: tuple[str, ...] = ()
     reserved: tuple[tuple[tuple[int, int], ...], ...] = ()
 
@@ -253,6 +260,8 @@ class Table:
             names.append("store_forward")
         if globals_ and "bhive_state" in self.extensions:
             names.extend(["store_forward_fail", "store_forward_stack"])
+        if globals_ and "front_end" in self.extensions:
+            names.append("front_end_width")
         keys = self.opcodes if opcodes is None else [k for k in opcodes if k in idx]
         for k in keys:
             row = idx[k]
@@ -411,6 +420,7 @@ class Table:
             "store_forward": self.store_forward,
             "store_forward_fail": self.store_forward_fail,
             "store_forward_stack": self.store_forward_stack,
+            "front_end_width": self.front_end_width,
             "extensions": list(self.extensions),
             "opcodes": ops,
             "meta": self.meta,
@@ -483,6 +493,7 @@ class Table:
             store_forward=int(d.get("store_forward", STORE_FORWARD_DEFAULT)),
             store_forward_fail=int(d.get("store_forward_fail", STORE_FORWARD_FAIL_DEFAULT)),
             store_forward_stack=int(d.get("store_forward_stack", STORE_FORWARD_STACK_DEFAULT)),
+            front_end_width=int(d.get("front_end_width", FRONT_END_WIDTH_DEFAULT)),
             extensions=tuple(d.get("extensions", ())),
             reserved=tuple(rsv),
         )

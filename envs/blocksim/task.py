@@ -102,6 +102,7 @@ def make_blocksim_task(
     table: str | None = None,
     stack_engine: bool = False,
     bhive_state: bool = False,
+    front_end: bool = False,
 ) -> BlockSimTask:
     """blocksim: its full per-opcode table (plus globals) vs measured cycles per 100 iterations.
 
@@ -120,12 +121,19 @@ def make_blocksim_task(
             (loads wait for the stores whose bytes they read when every register starts
             equal; :mod:`envs.blocksim.bhive_state`): three more parameters,
             ``store_forward``, ``store_forward_fail`` and ``store_forward_stack``.
+        front_end: blocksim's opt-in front-end bound (at least n / ``front_end_width``
+            cycles per iteration for n instructions; one more parameter).
     """
     from envs.blocksim.export import load_table_file
 
     data = load_measured(dataset, max_items)
     sim = BlockSim(
-        cpu, iterations=iterations, jobs=jobs, stack_engine=stack_engine, bhive_state=bhive_state
+        cpu,
+        iterations=iterations,
+        jobs=jobs,
+        stack_engine=stack_engine,
+        bhive_state=bhive_state,
+        front_end=front_end,
     )
     compiled = sim.compiled(data.inputs)
     bad = [h for h, b in zip(data.inputs, compiled, strict=True) if b is None]
@@ -139,6 +147,10 @@ def make_blocksim_task(
         base = replace(zeroset.with_zx_rows(base), extensions=sim.default_table().extensions)
     elif not bhive_state and "bhive_state" in base.extensions:
         raise UserError(f"{table} was tuned with the BHive-state memory model: set bhive_state")
+    if front_end != ("front_end" in base.extensions):
+        if "front_end" in base.extensions:
+            raise UserError(f"{table} was tuned with the front-end bound: set front_end")
+        base = replace(base, extensions=(*base.extensions, "front_end"))
     parts = make_split(data, split)
     train = parts.train
     known = set(base.opcodes)
@@ -158,7 +170,8 @@ def make_blocksim_task(
         description=(
             f"blocksim {cpu} {'table ' + Path(table).name if table else 'table'}"
             f"{' + stack engine' if stack_engine else ''}"
-            f"{' + BHive-state memory' if bhive_state else ''} vs "
+            f"{' + BHive-state memory' if bhive_state else ''}"
+            f"{' + front-end bound' if front_end else ''} vs "
             f"{data.name} ({len(data)} blocks): "
             f"{len(keys)} opcodes in train, {len(space)} parameters"
         )
@@ -172,5 +185,6 @@ def make_blocksim_task(
             "cpu": cpu,
             **({"stack_engine": "on"} if stack_engine else {}),
             **({"bhive_state": "on"} if bhive_state else {}),
+            **({"front_end": "on"} if front_end else {}),
         },
     )
