@@ -313,9 +313,12 @@ class BlockSim:
         bhive_state: opt-in, implies ``extended``: loads depend on the earlier stores
             whose bytes they read under the measurement's initial state (every register
             0x2324000, one physical page; :mod:`envs.blocksim.bhive_state`), with
-            ``store_forward`` when the store covers the load and ``store_forward_fail``
-            when it overlaps it in part (both tunable). It models how the ground truth
+            ``store_forward`` when the store covers the load, ``store_forward_fail``
+            when it overlaps it in part and ``store_forward_stack`` for a stack slot
+            (all tunable); stores issue out of order. It models how the ground truth
             is measured, not a CPU: predictions for other harnesses should leave it off.
+            Measured: better on the Zen 3 data, worse on the Intel data (whose core
+            renames memory; configs/blocksim_bhive.toml).
         front_end: opt-in: a block takes at least ``n / front_end_width`` cycles per
             iteration for its ``n`` instructions (a tunable global, 6 by default): real
             cores pass x86 instructions (AMD's macro-ops), not LLVM's micro-ops, through
