@@ -164,7 +164,13 @@ class Table:
         move_elim: registers whose register file eliminates moves into them.
         store_forward: store-to-load forwarding latency (cycles) of the opt-in memory
             model (:mod:`envs.blocksim.memdeps`); a parameter only when it is on.
-        extensions: opt-in models beyond llvm-mca this table is for (``"memory"``).
+        store_forward_fail, store_forward_stack: the BHive-state model's waits (cycles)
+            for a load overlapping a store in part and for a stack slot renamed through
+            the memory file (:mod:`envs.blocksim.bhive_state`); parameters when it is on.
+        front_end_width: instructions per cycle of the opt-in front-end bound; a
+            parameter when it is on.
+        extensions: opt-in models beyond llvm-mca this table is for (``"memory"``,
+            ``"setcc_zero"``, ``"bhive_state"``, ``"front_end"``).
         reserved: per key, (resource, cycles) of groups it reserves whole (llvm-mca
             reserves a group whose every unit the instruction needs: no other
             instruction may use the group meanwhile; structural).
