@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agents.predictors.featurize import Encoded  # noqa: E402
 from agents.predictors.fit import fit_log_cycles  # noqa: E402
 from agents.predictors.network import BlockEncoder, encode_outputs  # noqa: E402
+from harness.store import write_atomic  # noqa: E402
 
 # (name, hidden, embed, out): the suite's size, the agents' default, Ithemal's paper
 # size, perfvec's 16-wide representation.
@@ -147,7 +148,7 @@ def run_timing(args: argparse.Namespace) -> None:
     rows = []
     for name, hidden, embed, out in SIZES:
         for device in devices:
-            for threads in [1, args.cpu_threads] if device.type == "cpu" else [1]:
+            for threads in sorted({1, args.cpu_threads}) if device.type == "cpu" else [1]:
                 torch.set_num_threads(threads)
                 torch.manual_seed(0)
                 model = BlockEncoder(n_keys, n_mnem, hidden, embed, out).to(device)
@@ -168,9 +169,7 @@ def run_timing(args: argparse.Namespace) -> None:
                     print(rows[-1], flush=True)
     torch.set_num_threads(1)
     if args.json:
-        tmp = Path(args.json).with_suffix(".tmp")
-        tmp.write_text(json.dumps({"info": info, "rows": rows}, indent=1))
-        tmp.replace(args.json)
+        write_atomic(Path(args.json), json.dumps({"info": info, "rows": rows}, indent=1))
     print(f"{'network':32s} {'device':8s} {'thr':>3s} {'what':22s} {'per second':>14s}")
     for r in rows:
         print(

@@ -12,6 +12,7 @@ from envs.gemm.triton_shapes import MAX_MACS, NK_LO, gpu_shapes
 from envs.gemm.triton_space import (
     ACC_PER_THREAD,
     SMEM_BYTES,
+    acc_per_thread,
     all_configs,
     config_key,
     parse_key,
@@ -36,7 +37,7 @@ def test_constraint_rejects_spilling_tiles_and_pipelines_over_shared_memory() ->
     assert "shared memory" in (violation(deep) or "")
     ok = {"block_m": 128, "block_n": 128, "block_k": 64, "num_warps": 8, "num_stages": 3}
     assert violation(ok) is None
-    assert 128 * 128 / (32 * 8) <= ACC_PER_THREAD
+    assert acc_per_thread(ok) == 64 <= ACC_PER_THREAD
 
 
 @pytest.mark.parametrize("bad", ["bm128bn128bk64-w8", "bm12xbn1bk2-w4-s3", "bm128bn128bk64-w08-s3"])

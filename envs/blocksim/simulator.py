@@ -258,14 +258,19 @@ def _is_plain_store(inst: Instruction) -> bool:
 
 
 def _mem_order(
-    is_load: np.ndarray, is_store: np.ndarray
+    is_load: np.ndarray, is_store: np.ndarray, in_order: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per instruction: (previous store pos, dist, previous load pos, dist), -1 if none."""
+    """Per instruction: (previous store pos, dist, previous load pos, dist), -1 if none;
+    all -1 when stores need not issue in order (the BHive-state model: they commit in
+    order, which costs no time here, and llvm-mca's in-order issue, with the loads that
+    now wait for stores, would chain iterations real cores overlap)."""
     n = len(is_load)
     ps_pos = np.full(n, -1, np.int64)
     ps_dist = np.zeros(n, np.int64)
     pl_pos = np.full(n, -1, np.int64)
     pl_dist = np.zeros(n, np.int64)
+    if not in_order:
+        return ps_pos, ps_dist, pl_pos, pl_dist
     stores = np.flatnonzero(is_store)
     loads = np.flatnonzero(is_load)
     for i in np.flatnonzero(is_store):
@@ -540,13 +545,7 @@ class BlockSim:
         for k in blk.keys:
             if k not in dflt:
                 self.missing_keys[k] += 1
-        order = _mem_order(load, store)
-        if self.bhive_state:
-            # Stores issue out of order (they commit in order, which costs no time here):
-            # llvm-mca's in-order store issue, with the loads that now wait for stores,
-            # would chain iterations that real cores overlap.
-            order = tuple(np.full(len(load), -1, np.int64) if j % 2 == 0 else a
-                          for j, a in enumerate(order))  # fmt: skip
+        order = _mem_order(load, store, in_order=not self.bhive_state)
         got = (gids, store, *order, load)
         self._block_cache[h] = got
         return got

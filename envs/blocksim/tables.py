@@ -93,7 +93,7 @@ _GLOBALS = (
     "front_end_width",
 )
 _FIELD_LOW = np.array([1, 1, 0, 1, 0, 0, 0, 0, 0, 1], np.float64)
-_FIELD_HIGH = np.array([_MAX_LAT, 100_000] + [_MAX_LAT, _MAX_UOPS] + [_MAX_LAT] * 6, np.float64)
+_FIELD_HIGH = np.array([_MAX_LAT, 100_000, _MAX_LAT, _MAX_UOPS] + [_MAX_LAT] * 6, np.float64)
 # Default store-to-load forwarding latency of the opt-in memory model (cycles from
 # the store's data to the dependent load's result), fitted on the training split of
 # the shipped znver3 measurements (bench/blocksim_memdeps.py).

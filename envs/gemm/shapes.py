@@ -28,11 +28,11 @@ DIM_LO, DIM_HI = 1, 4096
 # M*N*K cap: 2^26 MACs ~ 1.3 ms at 100 GFLOP/s for the best configuration.
 MAX_MACS = 2**26
 
-# (model, hidden size) for the model shapes; MLP width 4h.
-MODELS: tuple[tuple[str, int], ...] = (
-    ("bert-mini", 256),
-    ("bert-small", 512),
-    ("bert-base", 768),
+# (model, hidden size h, MLP width f) for the model shapes.
+MODELS: tuple[tuple[str, int, int], ...] = (
+    ("bert-mini", 256, 1024),
+    ("bert-small", 512, 2048),
+    ("bert-base", 768, 3072),
 )
 TOKENS: tuple[int, ...] = (1, 8, 32, 128, 384)
 
@@ -88,15 +88,24 @@ def shape_class(m: int, n: int, k: int) -> str:
     return "medium"
 
 
-def lognormal_shapes(n: int, seed: int, max_macs: int = MAX_MACS) -> list[Shape]:
-    """``n`` distinct log-normal shapes drawn with ``seed`` (see the module docstring)."""
+def lognormal_shapes(
+    n: int,
+    seed: int,
+    max_macs: int = MAX_MACS,
+    median: float = LOGNORMAL_MEDIAN,
+    sigma: float = LOGNORMAL_SIGMA,
+    lows: tuple[int, int, int] = (DIM_LO, DIM_LO, DIM_LO),
+    high: int = DIM_HI,
+) -> list[Shape]:
+    """``n`` distinct log-normal shapes drawn with ``seed`` (see the module docstring);
+    ``lows`` are the smallest M, N, K, ``high`` the largest of each."""
     rng = np.random.default_rng(seed)
     out: list[Shape] = []
     seen: set[tuple[int, int, int]] = set()
     draws = 0
     while len(out) < n:
-        x = rng.normal(np.log(LOGNORMAL_MEDIAN), LOGNORMAL_SIGMA, size=3)
-        m, nn, k = (int(v) for v in np.clip(np.rint(np.exp(x)), DIM_LO, DIM_HI))
+        x = rng.normal(np.log(median), sigma, size=3)
+        m, nn, k = (int(v) for v in np.clip(np.rint(np.exp(x)), lows, high))
         draws += 1
         if m * nn * k > max_macs or (m, nn, k) in seen:
             continue
@@ -105,18 +114,19 @@ def lognormal_shapes(n: int, seed: int, max_macs: int = MAX_MACS) -> list[Shape]
     return out
 
 
-def model_shapes(max_macs: int = MAX_MACS) -> list[Shape]:
-    """Projection shapes of :data:`MODELS` at :data:`TOKENS` tokens, within ``max_macs``."""
+def model_shapes(
+    max_macs: int = MAX_MACS,
+    models: tuple[tuple[str, int, int], ...] = MODELS,
+    tokens: tuple[int, ...] = TOKENS,
+) -> list[Shape]:
+    """Projection shapes of ``models`` (name, hidden h, MLP width f) at ``tokens`` tokens
+    (M), within ``max_macs``: QKV (N = 3h, K = h), attention output (h, h), MLP up (f, h)
+    and down (h, f)."""
     out: list[Shape] = []
     seen: set[tuple[int, int, int]] = set()
-    for model, h in MODELS:
-        layers = (
-            ("qkv", 3 * h, h),
-            ("attn_out", h, h),
-            ("mlp_up", 4 * h, h),
-            ("mlp_down", h, 4 * h),
-        )
-        for t in TOKENS:
+    for model, h, f in models:
+        layers = (("qkv", 3 * h, h), ("attn_out", h, h), ("mlp_up", f, h), ("mlp_down", h, f))
+        for t in tokens:
             for layer, n, k in layers:
                 if t * n * k > max_macs or (t, n, k) in seen:
                     continue

@@ -1,7 +1,8 @@
 """Collect the GPU table on a machine with an NVIDIA GPU: every (shape, Triton
 configuration) of ``envs/gemm/triton_space.py`` timed there, plus torch.matmul.
 
-Runs under the GPU machine's own Python (CUDA torch + triton; no harness import):
+Runs under the GPU machine's own Python (CUDA torch + triton; of the harness only its
+atomic writer, which needs pandas, there too):
 
     PYTHONPATH=. python3 -m envs.gemm.triton_collect --out-dir $OUT --deadline-s 420
 
@@ -48,6 +49,7 @@ import numpy as np
 from envs.gemm.shapes import Shape, split_shapes
 from envs.gemm.triton_shapes import gpu_shapes
 from envs.gemm.triton_space import all_configs, config_key
+from harness.store import write_atomic
 
 # ~100 us at the H200's 1.98 GHz: longer than the host needs to queue a sample's start
 # event and launch (tens of us), short against the timing work.
@@ -248,12 +250,6 @@ def time_shape(
     return rows, torch_us
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    tmp.replace(path)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out-dir", required=True)
@@ -334,7 +330,7 @@ def main() -> None:
         )  # fmt: skip
         meta["shapes"] = done
         meta["elapsed_s"] = round(time.perf_counter() - t_start, 1)
-        write_json_atomic(out / "triton_meta.json", meta)
+        write_atomic(out / "triton_meta.json", json.dumps(meta, indent=1).encode())
         tflops = 2 * s.macs / (best * 1e-6) / 1e12 if best > 0 else float("nan")
         print(
             f"[{pos + 1}/{len(order)}] {s.name} ({s.origin}): best {best:.1f} us "
@@ -344,7 +340,7 @@ def main() -> None:
     meta["clocks_after"] = smi("clocks.sm,clocks.mem,temperature.gpu,power.draw")
     meta["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     meta["elapsed_s"] = round(time.perf_counter() - t_start, 1)
-    write_json_atomic(out / "triton_meta.json", meta)
+    write_atomic(out / "triton_meta.json", json.dumps(meta, indent=1).encode())
     print(f"done: {len(done)} shapes x {len(configs)} configurations in {meta['elapsed_s']} s")
 
 

@@ -20,9 +20,7 @@ Split (train / val / test per source) and shape classes are the CPU table's
 
 from __future__ import annotations
 
-import numpy as np
-
-from envs.gemm.shapes import Shape
+from envs.gemm.shapes import Shape, lognormal_shapes, model_shapes
 
 LOGNORMAL_MEDIAN = 768.0
 LOGNORMAL_SIGMA = 1.2
@@ -39,43 +37,13 @@ MODELS: tuple[tuple[str, int, int], ...] = (
 TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048)
 
 
-def gpu_lognormal_shapes(n: int, seed: int, max_macs: int = MAX_MACS) -> list[Shape]:
-    """``n`` distinct log-normal shapes drawn with ``seed`` (module docstring)."""
-    rng = np.random.default_rng(seed)
-    out: list[Shape] = []
-    seen: set[tuple[int, int, int]] = set()
-    draws = 0
-    while len(out) < n:
-        x = np.rint(np.exp(rng.normal(np.log(LOGNORMAL_MEDIAN), LOGNORMAL_SIGMA, size=3)))
-        m = int(np.clip(x[0], M_LO, DIM_HI))
-        nn, k = (int(v) for v in np.clip(x[1:], NK_LO, DIM_HI))
-        draws += 1
-        if m * nn * k > max_macs or (m, nn, k) in seen:
-            continue
-        seen.add((m, nn, k))
-        out.append(Shape(m, nn, k, "lognormal", f"draw{draws}"))
-    return out
-
-
-def gpu_model_shapes(max_macs: int = MAX_MACS) -> list[Shape]:
-    """Projection shapes of :data:`MODELS` at :data:`TOKENS` tokens, within ``max_macs``."""
-    out: list[Shape] = []
-    seen: set[tuple[int, int, int]] = set()
-    for model, h, f in MODELS:
-        layers = (("qkv", 3 * h, h), ("attn_out", h, h), ("mlp_up", f, h), ("mlp_down", h, f))
-        for t in TOKENS:
-            for layer, n, k in layers:
-                if t * n * k > max_macs or (t, n, k) in seen:
-                    continue
-                seen.add((t, n, k))
-                out.append(Shape(t, n, k, "model", f"{model}.{layer}.t{t}"))
-    return out
-
-
 def gpu_shapes(n_lognormal: int = 90, seed: int = 0) -> list[Shape]:
     """The GPU table's shapes: ``n_lognormal`` draws plus the model shapes (a draw equal
     to a model shape is dropped)."""
-    models = gpu_model_shapes()
+    models = model_shapes(MAX_MACS, MODELS, TOKENS)
     have = {(s.m, s.n, s.k) for s in models}
-    draws = [s for s in gpu_lognormal_shapes(n_lognormal, seed) if (s.m, s.n, s.k) not in have]
+    drawn = lognormal_shapes(
+        n_lognormal, seed, MAX_MACS, LOGNORMAL_MEDIAN, LOGNORMAL_SIGMA, (M_LO, NK_LO, NK_LO), DIM_HI
+    )
+    draws = [s for s in drawn if (s.m, s.n, s.k) not in have]
     return draws + models
