@@ -119,6 +119,18 @@ def _purge_stale(cal: np.ndarray, e_k: np.ndarray, e_next: np.ndarray, free: int
                 prev = e
             e = en
     return free
+_POOL_CHUNK = 64
+
+@nb.njit(cache=True, nogil=True, error_model='numpy')
+def _refill(cal: np.ndarray, e_k: np.ndarray, e_next: np.ndarray, free: int, rq_ver: np.ndarray, e_top: int) -> tuple[np.uint64(int), np.uint64(int)]:
+    cap = e_next.shape[0]
+    if e_top < cap:
+        end = e_top + _POOL_CHUNK if e_top + _POOL_CHUNK < cap else cap
+        for e in range(e_top, end - 1):
+            e_next[np.uint64(e)] = e + 1
+        e_next[np.uint64(end - 1)] = free
+        return (e_top, end)
+    return (_purge_stale(cal, e_k, e_next, free, rq_ver), e_top)
 _LOC_TIMER = 1
 _LOC_DEP = 2
 _LOC_RQ = 3
@@ -278,7 +290,7 @@ def _signature(out: np.ndarray, c: int, a: int, ret: int, nd: int, rob_used: int
         h += (bu if bu > 0 else 0) * pw_busy[np.uint64(u)]
     out[5] = h
 
-@nb.njit(cache=True, nogil=True, error_model='numpy')
+@nb.njit(cache=True, nogil=True, error_model='numpy', _nrt=False)
 def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: KernelConfig, horizon: int, skipped: np.ndarray, ws: np.ndarray, max_uses: int, max_in: int) -> float:
     blk_ptr, inst_row, rd_ptr, rd_pos, rd_dist = (blocks.blk_ptr, blocks.inst_row, blocks.rd_ptr, blocks.rd_pos, blocks.rd_dist)
     rd_lofs, rd_kind, elim, is_store, is_load = (blocks.rd_lofs, blocks.rd_kind, blocks.elim, blocks.is_store, blocks.is_load)
@@ -299,34 +311,40 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
     m = n * iterations
     n_res = ru_ptr.shape[0] - 1
     n_u = ur_ptr.shape[0] - 1
+    b_lat = 0
+    b_cyc = 0
+    b_ofs = 0
+    for i in range(base, base + n):
+        rw = inst_row[np.uint64(i)]
+        b_lat = max(b_lat, lat[np.uint64(rw)])
+        for j in range(res_ptr[np.uint64(rw)], res_ptr[np.uint64(rw + 1)]):
+            b_cyc = max(b_cyc, res_cyc[np.uint64(j)])
+        for j in range(rs_ptr[np.uint64(rw)], rs_ptr[np.uint64(rw + 1)]):
+            b_cyc = max(b_cyc, rs_cyc[np.uint64(j)])
+        for r in range(rd_ptr[np.uint64(i)], rd_ptr[np.uint64(i + 1)]):
+            b_ofs = max(b_ofs, rd_lofs[np.uint64(r)])
+    forward = max(store_forward, store_forward_fail, store_forward_stack, 0)
+    b_horizon = min(horizon, b_lat + b_ofs + b_cyc + forward + 2)
     cal_size = 1
-    while cal_size <= horizon:
+    while cal_size <= b_horizon:
         cal_size *= 2
     cap = 2 * m + 2 * n_res + 64
     vlen = 4 + 4 * n_res + n_units + 3 * m
-    o = 0
+    pw_rr = ws[0:3 * n_res]
+    pw_busy = ws[3 * n_res:3 * n_res + n_units]
+    o = 3 * n_res + n_units
     kit = ws[o:o + m]
     o += m
     kpos = ws[o:o + m]
     o += m
-    k = 0
-    for it in range(iterations):
-        for pos in range(n):
-            kit[np.uint64(k)] = it
-            kpos[np.uint64(k)] = pos
-            k += 1
     issue = ws[o:o + m]
     o += m
-    issue[:] = -1
     done = ws[o:o + m]
     o += m
-    done[:] = 0
     rdy = ws[o:o + m]
     o += m
-    rdy[:] = -1
     dep_head = ws[o:o + m]
     o += m
-    dep_head[:] = -1
     dep_next = ws[o:o + m]
     o += m
     if n_res > _RQ_MASK:
@@ -343,10 +361,8 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
     o += cap
     e_next = ws[o:o + cap]
     o += cap
-    for e in range(cap - 1):
-        e_next[np.uint64(e)] = e + 1
-    e_next[np.uint64(cap - 1)] = -1
-    free = 0
+    free = -1
+    e_top = 0
     cur_r = ws[o:o + cap + m + n_res]
     o += cap + m + n_res
     cur_k = ws[o:o + cap + m + n_res]
@@ -379,13 +395,14 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
     o += m
     loc = ws[o:o + m]
     o += m
-    loc[:] = 0
     locv = ws[o:o + m]
     o += m
-    locv[:] = 0
     busy = ws[o:o + n_units]
     o += n_units
     busy[:] = 0
+    rbusy = ws[o:o + ru_ptr[np.uint64(n_res)]]
+    o += ru_ptr[np.uint64(n_res)]
+    rbusy[:] = 0
     buf_used = ws[o:o + buf_size.shape[0]]
     o += buf_size.shape[0]
     buf_used[:] = 0
@@ -428,15 +445,26 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
     o += ur_ptr[np.uint64(n_u)]
     bur_pos = ws[o:o + ur_ptr[np.uint64(n_u)]]
     o += ur_ptr[np.uint64(n_u)]
+    bof_ptr = ws[o:o + n_u + 1]
+    o += n_u + 1
+    bof_off = ws[o:o + ur_ptr[np.uint64(n_u)]]
+    o += ur_ptr[np.uint64(n_u)]
     w = 0
+    wo = 0
     for u in range(n_u):
         bur_ptr[np.uint64(u)] = w
+        bof_ptr[np.uint64(u)] = wo
         for x in range(ur_ptr[np.uint64(u)], ur_ptr[np.uint64(u + 1)]):
-            if rused[np.uint64(ur_res[np.uint64(x)])] != 0:
-                bur_res[np.uint64(w)] = ur_res[np.uint64(x)]
-                bur_pos[np.uint64(w)] = ur_pos[np.uint64(x)]
-                w += 1
+            g = ur_res[np.uint64(x)]
+            if rused[np.uint64(g)] != 0:
+                bof_off[np.uint64(wo)] = ru_ptr[np.uint64(g)] + ur_pos[np.uint64(x)]
+                wo += 1
+                if ru_ptr[np.uint64(g + 1)] - ru_ptr[np.uint64(g)] > 1:
+                    bur_res[np.uint64(w)] = g
+                    bur_pos[np.uint64(w)] = ur_pos[np.uint64(x)]
+                    w += 1
     bur_ptr[np.uint64(n_u)] = w
+    bof_ptr[np.uint64(n_u)] = wo
     steady = jump and (not extrapolate)
     next_check = 0
     sig = ws[o:o + _SIG_RING * 6].reshape((_SIG_RING, 6))
@@ -446,12 +474,6 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
     now = ws[o:o + 6]
     o += 6
     now[:] = 0
-    pw_rr = ws[o:o + 3 * n_res]
-    o += 3 * n_res
-    _sig_powers(pw_rr)
-    pw_busy = ws[o:o + n_units]
-    o += n_units
-    _sig_powers(pw_busy)
     sig_r = ws[o:o + n_res]
     o += n_res
     sig_u = ws[o:o + n_units]
@@ -493,6 +515,8 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
     if o > ws.shape[0]:
         raise ValueError('blocksim workspace too small')
     nd = 0
+    d_it = 0
+    d_pos = 0
     ret = 0
     rob_used = 0
     carry = 0
@@ -526,8 +550,16 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                             c += dcyc
                             last_retire += dcyc
                             free, ts = _restore_state(full[np.uint64(new)], c, a, n, m, base, umax, users, issue, done, rdy, loc, locv, okey, dep_head, dep_next, rq_head, rq_tail, rq_next, rq_prev, rq_t, rq_ver, rr, busy, cal, e_r, e_k, e_next, th)
+                            e_top = e_next.shape[0]
+                            for x in range(ru_ptr[np.uint64(n_res)]):
+                                rbusy[np.uint64(x)] = busy[np.uint64(ru_idx[np.uint64(x)])]
                             nd = a + full[np.uint64(new), 0]
                             ret = a + full[np.uint64(new), 1]
+                            d_it = nd // n
+                            d_pos = nd - d_it * n
+                            for kk in range(ret, nd):
+                                kit[np.uint64(kk)] = kk // n
+                                kpos[np.uint64(kk)] = kk - kit[np.uint64(kk)] * n
                             buf_used[:] = 0
                             lq_used = 0
                             sq_used = 0
@@ -560,11 +592,13 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                         cand_it = j
                         cand_c = c
                         cand_len = _state_vector(full[0], c, a, n, ret, nd, rob_used, carry, issue, done, rdy, loc, locv, rq_head, rq_t, rr, busy, lmax)
-                        cand_sig[:] = now
+                        for i in range(6):
+                            cand_sig[np.uint64(i)] = now[np.uint64(i)]
                         n_full += 1
                         break
             e = n_sig % _SIG_RING
-            sig[np.uint64(e)] = now
+            for i in range(6):
+                sig[np.uint64(e), np.uint64(i)] = now[np.uint64(i)]
             n_sig += 1
             if n_full >= _MAX_FULL:
                 steady = False
@@ -625,7 +659,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
         icur = 0
         while icur < ncur:
             if free < 0:
-                free = _purge_stale(cal, e_k, e_next, free, rq_ver)
+                free, e_top = _refill(cal, e_k, e_next, free, rq_ver, e_top)
             kr = cur_r[np.uint64(icur)]
             k = cur_k[np.uint64(icur)]
             icur += 1
@@ -723,55 +757,61 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                 uready = np.int64(0)
                 if nch == 0:
                     for s_ in range(cnt):
-                        uready |= np.int64(busy[np.uint64(ru_idx[np.uint64(lo + s_)])] <= c) << s_
+                        uready |= np.int64(rbusy[np.uint64(lo + s_)] <= c) << s_
                 else:
                     for s_ in range(cnt):
                         uu = ru_idx[np.uint64(lo + s_)]
-                        uready |= np.int64((busy[np.uint64(uu)] <= c) & (taken[np.uint64(uu)] != stamp)) << s_
+                        uready |= np.int64((rbusy[np.uint64(lo + s_)] <= c) & (taken[np.uint64(uu)] != stamp)) << s_
                 if uready == 0:
-                    tmin = busy[np.uint64(ru_idx[np.uint64(lo)])]
+                    tmin = rbusy[np.uint64(lo)]
                     for s_ in range(1, cnt):
-                        if busy[np.uint64(ru_idx[np.uint64(lo + s_)])] < tmin:
-                            tmin = busy[np.uint64(ru_idx[np.uint64(lo + s_)])]
+                        if rbusy[np.uint64(lo + s_)] < tmin:
+                            tmin = rbusy[np.uint64(lo + s_)]
                     wake = tmin if tmin > c else c + 1
                     wres = rid if tmin > c else -1
                     break
                 save = j < jlast
+                r0 = rr[np.uint64(3 * rid)]
+                r1 = rr[np.uint64(3 * rid + 1)]
                 if save:
                     svr[np.uint64(nsv)] = 3 * rid
-                    svv[np.uint64(nsv)] = rr[np.uint64(3 * rid)]
+                    svv[np.uint64(nsv)] = r0
                     svr[np.uint64(nsv + 1)] = 3 * rid + 1
-                    svv[np.uint64(nsv + 1)] = rr[np.uint64(3 * rid + 1)]
+                    svv[np.uint64(nsv + 1)] = r1
                     nsv += 2
-                allu = ru_all[np.uint64(rid)]
-                cmask = uready & rr[np.uint64(3 * rid)]
+                cmask = uready & r0
                 if cmask == 0:
-                    rr[np.uint64(3 * rid)] = allu ^ rr[np.uint64(3 * rid + 1)]
-                    rr[np.uint64(3 * rid + 1)] = 0
-                    cmask = uready & rr[np.uint64(3 * rid)]
+                    r0 = ru_all[np.uint64(rid)] ^ r1
+                    r1 = 0
+                    cmask = uready & r0
                     if cmask == 0:
-                        rr[np.uint64(3 * rid)] = allu
+                        r0 = ru_all[np.uint64(rid)]
                         cmask = uready
                 hb = _msb(cmask)
                 bit = np.int64(1) << hb
-                rr[np.uint64(3 * rid)] &= bit | bit - 1
+                rr[np.uint64(3 * rid)] = r0 & (bit | bit - 1)
+                rr[np.uint64(3 * rid + 1)] = r1
                 found = ru_idx[np.uint64(lo + hb)]
                 for x in range(bur_ptr[np.uint64(found)], bur_ptr[np.uint64(found + 1)]):
                     g = bur_res[np.uint64(x)]
                     gb = np.int64(1) << bur_pos[np.uint64(x)]
+                    g0 = rr[np.uint64(3 * g)]
+                    g1 = rr[np.uint64(3 * g + 1)]
                     if save:
                         svr[np.uint64(nsv)] = 3 * g
-                        svv[np.uint64(nsv)] = rr[np.uint64(3 * g)]
+                        svv[np.uint64(nsv)] = g0
                         svr[np.uint64(nsv + 1)] = 3 * g + 1
-                        svv[np.uint64(nsv + 1)] = rr[np.uint64(3 * g + 1)]
+                        svv[np.uint64(nsv + 1)] = g1
                         nsv += 2
-                    if gb > rr[np.uint64(3 * g)]:
-                        rr[np.uint64(3 * g + 1)] |= gb
+                    if gb > g0:
+                        rr[np.uint64(3 * g + 1)] = g1 | gb
                     else:
-                        rr[np.uint64(3 * g)] &= ~gb
-                        if rr[np.uint64(3 * g)] == 0:
-                            rr[np.uint64(3 * g)] = ru_all[np.uint64(g)] ^ rr[np.uint64(3 * g + 1)]
+                        g0 &= ~gb
+                        if g0 == 0:
+                            rr[np.uint64(3 * g)] = ru_all[np.uint64(g)] ^ g1
                             rr[np.uint64(3 * g + 1)] = 0
+                        else:
+                            rr[np.uint64(3 * g)] = g0
                 taken[np.uint64(found)] = stamp
                 chosen[np.uint64(nch)] = found
                 nch += 1
@@ -859,15 +899,21 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             q = 0
             for j in range(res_ptr[np.uint64(row)], res_ptr[np.uint64(row + 1)]):
                 if q < nch:
-                    busy[np.uint64(chosen[np.uint64(q)])] = c + res_cyc[np.uint64(j)]
+                    u = chosen[np.uint64(q)]
+                    tb = c + res_cyc[np.uint64(j)]
+                    busy[np.uint64(u)] = tb
+                    for x in range(bof_ptr[np.uint64(u)], bof_ptr[np.uint64(u + 1)]):
+                        rbusy[np.uint64(bof_off[np.uint64(x)])] = tb
                     q += 1
             for j in range(rs_ptr[np.uint64(row)], rs_ptr[np.uint64(row + 1)]):
                 rr[np.uint64(3 * rs_id[np.uint64(j)] + 2)] = c + rs_cyc[np.uint64(j)]
             issue[np.uint64(k)] = c
             done[np.uint64(k)] = c + lat[np.uint64(row)]
             for x in range(buf_ptr[np.uint64(row)], buf_ptr[np.uint64(row + 1)]):
-                n_bfull -= buf_used[np.uint64(buf_id[np.uint64(x)])] == buf_size[np.uint64(buf_id[np.uint64(x)])]
-                buf_used[np.uint64(buf_id[np.uint64(x)])] -= 1
+                bx = buf_id[np.uint64(x)]
+                bu = buf_used[np.uint64(bx)]
+                n_bfull -= bu == buf_size[np.uint64(bx)]
+                buf_used[np.uint64(bx)] = bu - 1
             progressed = True
             if from_rq >= 0 and rq_head[np.uint64(from_rq)] >= 0:
                 rq_ver[np.uint64(from_rq)] += 1
@@ -902,7 +948,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                 loc[np.uint64(d)] = _LOC_TIMER
                 if td > cc:
                     if free < 0:
-                        free = _purge_stale(cal, e_k, e_next, free, rq_ver)
+                        free, e_top = _refill(cal, e_k, e_next, free, rq_ver, e_top)
                     _slot = td & cal.shape[0] - 1
                     _e = free
                     free = e_next[np.uint64(_e)]
@@ -937,7 +983,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                     locv[np.uint64(d)] = c
                 else:
                     if free < 0:
-                        free = _purge_stale(cal, e_k, e_next, free, rq_ver)
+                        free, e_top = _refill(cal, e_k, e_next, free, rq_ver, e_top)
                     _slot = c + 1 & cal.shape[0] - 1
                     _e = free
                     free = e_next[np.uint64(_e)]
@@ -967,7 +1013,7 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             avail = dispatch_width
         wblk = False
         while nd < m:
-            i = base + kpos[np.uint64(nd)]
+            i = base + d_pos
             row = inst_row[np.uint64(i)]
             u = uops[np.uint64(row)]
             req = u if u < dispatch_width else dispatch_width
@@ -984,8 +1030,10 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             if stall:
                 break
             for x in range(buf_ptr[np.uint64(row)], buf_ptr[np.uint64(row + 1)]):
-                buf_used[np.uint64(buf_id[np.uint64(x)])] += 1
-                n_bfull += buf_used[np.uint64(buf_id[np.uint64(x)])] == buf_size[np.uint64(buf_id[np.uint64(x)])]
+                bx = buf_id[np.uint64(x)]
+                bu = buf_used[np.uint64(bx)] + 1
+                buf_used[np.uint64(bx)] = bu
+                n_bfull += bu == buf_size[np.uint64(bx)]
             lq_used += is_load[np.uint64(i)]
             sq_used += is_store[np.uint64(i)]
             rob_used += u
@@ -997,14 +1045,27 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
             progressed = True
             k = nd
             nd += 1
+            kit[np.uint64(k)] = d_it
+            kpos[np.uint64(k)] = d_pos
+            it = d_it
+            d_pos += 1
+            if d_pos == n:
+                d_pos = 0
+                d_it += 1
+            issue[np.uint64(k)] = -1
+            rdy[np.uint64(k)] = -1
+            dep_head[np.uint64(k)] = -1
+            loc[np.uint64(k)] = 0
+            locv[np.uint64(k)] = 0
             okey[np.uint64(k)] = (k - users[np.uint64(i)] + umax) * m + k
-            it = kit[np.uint64(k)]
             if elim[np.uint64(i)]:
                 issue[np.uint64(k)] = c
                 done[np.uint64(k)] = c
                 for x in range(buf_ptr[np.uint64(row)], buf_ptr[np.uint64(row + 1)]):
-                    n_bfull -= buf_used[np.uint64(buf_id[np.uint64(x)])] == buf_size[np.uint64(buf_id[np.uint64(x)])]
-                    buf_used[np.uint64(buf_id[np.uint64(x)])] -= 1
+                    bx = buf_id[np.uint64(x)]
+                    bu = buf_used[np.uint64(bx)]
+                    n_bfull -= bu == buf_size[np.uint64(bx)]
+                    buf_used[np.uint64(bx)] = bu - 1
                 continue
             t, wait_on = _operands(it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist, rd_lofs, rd_kind, store_forward, store_forward_fail, store_forward_stack)
             if wait_on >= 0:
@@ -1029,12 +1090,14 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                     issue[np.uint64(k)] = c
                     done[np.uint64(k)] = c
                     for x in range(buf_ptr[np.uint64(row)], buf_ptr[np.uint64(row + 1)]):
-                        n_bfull -= buf_used[np.uint64(buf_id[np.uint64(x)])] == buf_size[np.uint64(buf_id[np.uint64(x)])]
-                        buf_used[np.uint64(buf_id[np.uint64(x)])] -= 1
+                        bx = buf_id[np.uint64(x)]
+                        bu = buf_used[np.uint64(bx)]
+                        n_bfull -= bu == buf_size[np.uint64(bx)]
+                        buf_used[np.uint64(bx)] = bu - 1
                     continue
             tk = t if t > c + 1 else c + 1
             if free < 0:
-                free = _purge_stale(cal, e_k, e_next, free, rq_ver)
+                free, e_top = _refill(cal, e_k, e_next, free, rq_ver, e_top)
             _slot = tk & cal.shape[0] - 1
             _e = free
             free = e_next[np.uint64(_e)]
@@ -1101,8 +1164,16 @@ def _workspace_size(blocks: BlockArrays, table: TableArrays, config: KernelConfi
         cal_size *= 2
     cap = 2 * m + 2 * n_res + 64
     vlen = 4 + 4 * n_res + n_units + 3 * m
-    words = 13 * m + 2 * cal_size + 1 + 3 * cap + 2 * (cap + m + n_res) + config.iterations + 4 * n_res + n_units + table.buf_size.shape[0] + 4 * n_res + max_uses + n_units + 4 * max_uses * (max_in + 1) + n_res + n_u + 1 + 2 * table.ur_ptr[np.uint64(n_u)] + _SIG_RING * 6 + 12 + 3 * n_res + n_units + n_res + n_units + 2 * vlen
+    words = 13 * m + 2 * cal_size + 1 + 3 * cap + 2 * (cap + m + n_res) + config.iterations + 4 * n_res + n_units + table.ru_ptr[np.uint64(n_res)] + n_u + 1 + table.ur_ptr[np.uint64(n_u)] + table.buf_size.shape[0] + 4 * n_res + max_uses + n_units + 4 * max_uses * (max_in + 1) + n_res + n_u + 1 + 2 * table.ur_ptr[np.uint64(n_u)] + _SIG_RING * 6 + 12 + 3 * n_res + n_units + n_res + n_units + 2 * vlen
     return (words, max_uses, max_in)
+
+@nb.njit(cache=True, nogil=True, error_model='numpy')
+def _workspace(words: int, table: TableArrays, config: KernelConfig) -> np.ndarray:
+    ws = np.empty(words, np.int64)
+    n_res = table.ru_ptr.shape[0] - 1
+    _sig_powers(ws[0:3 * n_res])
+    _sig_powers(ws[3 * n_res:3 * n_res + config.n_units])
+    return ws
 
 @nb.njit(cache=True, parallel=True)
 def simulate_batch(blocks: BlockArrays, table: TableArrays, config: KernelConfig) -> tuple[np.uint64(np.ndarray), np.uint64(np.ndarray)]:
@@ -1113,7 +1184,7 @@ def simulate_batch(blocks: BlockArrays, table: TableArrays, config: KernelConfig
     words, max_uses, max_in = _workspace_size(blocks, table, config, horizon)
     n_chunks = min(nb_blocks, 256)
     for ch in nb.prange(n_chunks):
-        ws = np.empty(words, np.int64)
+        ws = _workspace(words, table, config)
         for b in range(ch * nb_blocks // n_chunks, (ch + 1) * nb_blocks // n_chunks):
             out[np.uint64(b)] = simulate_block(b, blocks, table, config, horizon, skipped, ws, max_uses, max_in)
     return (out, skipped)
@@ -1125,7 +1196,7 @@ def simulate_batch_serial(blocks: BlockArrays, table: TableArrays, config: Kerne
     skipped = np.zeros(nb_blocks, np.int64)
     horizon = _horizon(blocks, table, config)
     words, max_uses, max_in = _workspace_size(blocks, table, config, horizon)
-    ws = np.empty(words, np.int64)
+    ws = _workspace(words, table, config)
     for b in range(nb_blocks):
         out[np.uint64(b)] = simulate_block(b, blocks, table, config, horizon, skipped, ws, max_uses, max_in)
     return (out, skipped)

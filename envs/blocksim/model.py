@@ -104,6 +104,20 @@ instruction that reserves a group; the signature's hash uses precomputed powers 
 only the resources and units whose state can change in the block; dispatch scans an
 instruction's scheduler buffers only while one is full.
 
+Per-block set-up and aliasing (session 18 of issue 16; predictions bit-identical by
+``bench/blocksim_equal.py``; 2,000 BHive blocks, znver5, interleaved separate processes:
+79.3 -> 75.0 ms, medians of 3): the kernel runs without numba's reference counting
+(``_nrt=False``: it allocates nothing, and each of its ~60 workspace slices per block
+cost an atomic increment and decrement, ~1 us a block); per-instance arrays are
+written when the instance is dispatched instead of filled for all m; calendar pool
+entries are linked into the free list 64 at a time; the calendar is sized from the
+block's own rows, not the batch's; the signature's powers are computed once per
+workspace; the free-unit scan reads per-resource copies of the busy times
+(``rbusy``, contiguous) instead of going through ``ru_idx``; the unit-selection words
+are read into locals and written back once (numba cannot tell the workspace's slices
+apart, so each store made it reload them); one-unit resources are left out of the
+selection update (their state is constant).
+
 This file is the readable source; BlockSim runs the kernel generated from it by
 :mod:`envs.blocksim.kernel_gen` (every array index cast to ``np.uint64``, which spares
 numba's negative-index wraparound: 1.27x), ``envs/blocksim/_kernel_unsigned.py``.
@@ -307,6 +321,31 @@ def _purge_stale(
                 prev = e
             e = en
     return free
+
+
+_POOL_CHUNK = 64
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _refill(
+    cal: np.ndarray,
+    e_k: np.ndarray,
+    e_next: np.ndarray,
+    free: int,
+    rq_ver: np.ndarray,
+    e_top: int,
+) -> tuple[int, int]:
+    """A non-empty free list for the calendar's pool: the next _POOL_CHUNK entries never
+    used (from ``e_top``), or, once every entry was, the stale proxies unlinked
+    (:func:`_purge_stale`). Returns (free-list head, new e_top)."""
+    cap = e_next.shape[0]
+    if e_top < cap:
+        end = e_top + _POOL_CHUNK if e_top + _POOL_CHUNK < cap else cap
+        for e in range(e_top, end - 1):
+            e_next[e] = e + 1
+        e_next[end - 1] = free
+        return e_top, end
+    return _purge_stale(cal, e_k, e_next, free, rq_ver), e_top
 
 
 # Where a waiting (dispatched, unissued) instance is: on a timer (the calendar),
@@ -587,7 +626,7 @@ def _signature(
     out[5] = h
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")
+@nb.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def simulate_block(
     b: int,
     blocks: BlockArrays,
@@ -673,39 +712,53 @@ def simulate_block(
     m = n * iterations
     n_res = ru_ptr.shape[0] - 1
     n_u = ur_ptr.shape[0] - 1
+    # The calendar needs more slots than the furthest a timer of this block can be set
+    # ahead: the batch's bound ``horizon`` computed from this block's rows alone (as
+    # _horizon does), usually a quarter of it (filling the calendar is per block).
+    b_lat = 0
+    b_cyc = 0
+    b_ofs = 0
+    for i in range(base, base + n):
+        rw = inst_row[i]
+        b_lat = max(b_lat, lat[rw])
+        for j in range(res_ptr[rw], res_ptr[rw + 1]):
+            b_cyc = max(b_cyc, res_cyc[j])
+        for j in range(rs_ptr[rw], rs_ptr[rw + 1]):
+            b_cyc = max(b_cyc, rs_cyc[j])
+        for r in range(rd_ptr[i], rd_ptr[i + 1]):
+            b_ofs = max(b_ofs, rd_lofs[r])
+    forward = max(store_forward, store_forward_fail, store_forward_stack, 0)
+    b_horizon = min(horizon, b_lat + b_ofs + b_cyc + forward + 2)
     cal_size = 1
-    while cal_size <= horizon:
+    while cal_size <= b_horizon:
         cal_size *= 2
     cap = 2 * m + 2 * n_res + 64
     vlen = 4 + 4 * n_res + n_units + 3 * m
     # Every array below is a slice of the caller's workspace ``ws`` (see
     # _workspace_size: allocating them per block cost ~5% in malloc / free).
-    o = 0
+    # The workspace's head holds the batch's constants: the signature's powers (set by
+    # the caller, :func:`_workspace`).
+    pw_rr = ws[0 : 3 * n_res]
+    pw_busy = ws[3 * n_res : 3 * n_res + n_units]
+    o = 3 * n_res + n_units
     # Iteration and position in the block of each instance (k // n, k % n as loads: an
     # integer division costs more than the rest of an instance's bookkeeping lines).
+    # Per-instance arrays are set when the instance is dispatched (or restored by the
+    # steady-state jump), never before: nothing reads an instance before that, and
+    # filling all m up front was most of a short block's set-up.
     kit = ws[o : o + m]
     o += m
     kpos = ws[o : o + m]
     o += m
-    k = 0
-    for it in range(iterations):
-        for pos in range(n):
-            kit[k] = it
-            kpos[k] = pos
-            k += 1
     issue = ws[o : o + m]  # issue cycle, -1 = not issued
     o += m
-    issue[:] = -1
     done = ws[o : o + m]  # cycle the execution finishes
     o += m
-    done[:] = 0
     rdy = ws[o : o + m]  # operand-ready cycle once all producers issued
     o += m
-    rdy[:] = -1
     # Instances waiting for an unissued producer p: linked list dep_head[p] -> dep_next.
     dep_head = ws[o : o + m]
     o += m
-    dep_head[:] = -1
     dep_next = ws[o : o + m]
     o += m
     # Timers: a calendar of `cal_size` slots (a power of two > horizon), slot t mod
@@ -731,10 +784,11 @@ def simulate_block(
     o += cap
     e_next = ws[o : o + cap]
     o += cap
-    for e in range(cap - 1):
-        e_next[e] = e + 1
-    e_next[cap - 1] = -1
-    free = 0
+    # Entries are linked into the free list _POOL_CHUNK at a time when it runs dry
+    # (e_top: the first never linked), stale proxies purged only once all were: a
+    # block's live entries are about its window, far fewer than cap.
+    free = -1
+    e_top = 0
     # (a cycle's entries: at most the whole pool plus those made during the cycle)
     cur_r = ws[o : o + cap + m + n_res]
     o += cap + m + n_res
@@ -787,13 +841,18 @@ def simulate_block(
     # Where each waiting instance is (_LOC_*) and its cycle / producer / resource there.
     loc = ws[o : o + m]
     o += m
-    loc[:] = 0
     locv = ws[o : o + m]
     o += m
-    locv[:] = 0
     busy = ws[o : o + n_units]
     o += n_units
     busy[:] = 0
+    # The same busy times per resource, in its units' order (rbusy[ru_ptr[r] + s] is
+    # busy[ru_idx[ru_ptr[r] + s]]): the free-unit scan of a check, the kernel's
+    # hottest loop, reads them contiguously instead of through ru_idx. Written for
+    # the resources this block uses (the only ones it scans).
+    rbusy = ws[o : o + ru_ptr[n_res]]
+    o += ru_ptr[n_res]
+    rbusy[:] = 0
     # Scheduler-buffer entries in use (dispatch to issue), load / store queue entries
     # in use (dispatch to retirement); buf_* is CSR by table row, sizes per buffer.
     buf_used = ws[o : o + buf_size.shape[0]]
@@ -852,15 +911,30 @@ def simulate_block(
     o += ur_ptr[n_u]
     bur_pos = ws[o : o + ur_ptr[n_u]]
     o += ur_ptr[n_u]
+    # (A resource of one unit is left out: its selection state is (1, 0) from the
+    # start and taking its unit, through it or a group, leaves it so.)
+    # Per unit, its places in rbusy (CSR, bof_*): one per resource of the block that
+    # contains it.
+    bof_ptr = ws[o : o + n_u + 1]
+    o += n_u + 1
+    bof_off = ws[o : o + ur_ptr[n_u]]
+    o += ur_ptr[n_u]
     w = 0
+    wo = 0
     for u in range(n_u):
         bur_ptr[u] = w
+        bof_ptr[u] = wo
         for x in range(ur_ptr[u], ur_ptr[u + 1]):
-            if rused[ur_res[x]] != 0:
-                bur_res[w] = ur_res[x]
-                bur_pos[w] = ur_pos[x]
-                w += 1
+            g = ur_res[x]
+            if rused[g] != 0:
+                bof_off[wo] = ru_ptr[g] + ur_pos[x]
+                wo += 1
+                if ru_ptr[g + 1] - ru_ptr[g] > 1:
+                    bur_res[w] = g
+                    bur_pos[w] = ur_pos[x]
+                    w += 1
     bur_ptr[n_u] = w
+    bof_ptr[n_u] = wo
     # Steady state (module docstring): once per iteration (the first cycle start after
     # dispatch enters it) a signature is compared with the last _SIG_RING ones; a
     # repeat makes the full state a candidate; when the candidate's signature comes
@@ -875,12 +949,6 @@ def simulate_block(
     now = ws[o : o + 6]
     o += 6
     now[:] = 0
-    pw_rr = ws[o : o + 3 * n_res]
-    o += 3 * n_res
-    _sig_powers(pw_rr)
-    pw_busy = ws[o : o + n_units]
-    o += n_units
-    _sig_powers(pw_busy)
     # The resources and units whose state can change in this block (see _signature).
     sig_r = ws[o : o + n_res]
     o += n_res
@@ -924,6 +992,8 @@ def simulate_block(
         raise ValueError("blocksim workspace too small")
 
     nd = 0
+    d_it = 0  # iteration and position in the block of instance nd
+    d_pos = 0
     ret = 0
     rob_used = 0
     carry = 0
@@ -970,8 +1040,16 @@ def simulate_block(
                                 rq_tail, rq_next, rq_prev, rq_t, rq_ver, rr, busy, cal,
                                 e_r, e_k, e_next, th,
                             )  # fmt: skip
+                            e_top = e_next.shape[0]
+                            for x in range(ru_ptr[n_res]):
+                                rbusy[x] = busy[ru_idx[x]]
                             nd = a + full[new, 0]
                             ret = a + full[new, 1]
+                            d_it = nd // n
+                            d_pos = nd - d_it * n
+                            for kk in range(ret, nd):
+                                kit[kk] = kk // n
+                                kpos[kk] = kk - kit[kk] * n
                             # buffer and queue use follow from the restored instances
                             buf_used[:] = 0
                             lq_used = 0
@@ -1008,11 +1086,13 @@ def simulate_block(
                             full[0], c, a, n, ret, nd, rob_used, carry, issue, done,
                             rdy, loc, locv, rq_head, rq_t, rr, busy, lmax,
                         )  # fmt: skip
-                        cand_sig[:] = now
+                        for i in range(6):
+                            cand_sig[i] = now[i]
                         n_full += 1
                         break
             e = n_sig % _SIG_RING
-            sig[e] = now
+            for i in range(6):
+                sig[e, i] = now[i]
             n_sig += 1
             if n_full >= _MAX_FULL:
                 steady = False
@@ -1078,7 +1158,7 @@ def simulate_block(
         icur = 0
         while icur < ncur:
             if free < 0:
-                free = _purge_stale(cal, e_k, e_next, free, rq_ver)
+                free, e_top = _refill(cal, e_k, e_next, free, rq_ver, e_top)
             kr = cur_r[icur]
             k = cur_k[icur]
             icur += 1
@@ -1187,16 +1267,16 @@ def simulate_block(
                 # (no branch: which units are free is unpredictable)
                 if nch == 0:
                     for s_ in range(cnt):
-                        uready |= np.int64(busy[ru_idx[lo + s_]] <= c) << s_
+                        uready |= np.int64(rbusy[lo + s_] <= c) << s_
                 else:
                     for s_ in range(cnt):
                         uu = ru_idx[lo + s_]
-                        uready |= np.int64((busy[uu] <= c) & (taken[uu] != stamp)) << s_
+                        uready |= np.int64((rbusy[lo + s_] <= c) & (taken[uu] != stamp)) << s_
                 if uready == 0:
-                    tmin = busy[ru_idx[lo]]
+                    tmin = rbusy[lo]
                     for s_ in range(1, cnt):
-                        if busy[ru_idx[lo + s_]] < tmin:
-                            tmin = busy[ru_idx[lo + s_]]
+                        if rbusy[lo + s_] < tmin:
+                            tmin = rbusy[lo + s_]
                     # Busy times only grow, so no unit of rid frees before tmin (if
                     # the free units were all taken by this instruction's own
                     # earlier uses, retry next cycle).
@@ -1205,43 +1285,52 @@ def simulate_block(
                     break
                 # The selection state changed below is saved for a later use's failure
                 # (a check that fails leaves no trace); the last use cannot fail after it.
+                # (The selection words are read into locals and written back once:
+                # the compiler cannot tell rr from the other workspace arrays apart,
+                # so every store would make it read them again.)
                 save = j < jlast
+                r0 = rr[3 * rid]
+                r1 = rr[3 * rid + 1]
                 if save:
                     svr[nsv] = 3 * rid
-                    svv[nsv] = rr[3 * rid]
+                    svv[nsv] = r0
                     svr[nsv + 1] = 3 * rid + 1
-                    svv[nsv + 1] = rr[3 * rid + 1]
+                    svv[nsv + 1] = r1
                     nsv += 2
-                allu = ru_all[rid]
-                cmask = uready & rr[3 * rid]
+                cmask = uready & r0
                 if cmask == 0:
-                    rr[3 * rid] = allu ^ rr[3 * rid + 1]
-                    rr[3 * rid + 1] = 0
-                    cmask = uready & rr[3 * rid]
+                    r0 = ru_all[rid] ^ r1
+                    r1 = 0
+                    cmask = uready & r0
                     if cmask == 0:
-                        rr[3 * rid] = allu
+                        r0 = ru_all[rid]
                         cmask = uready
                 hb = _msb(cmask)  # highest set bit of cmask (> 0)
                 bit = np.int64(1) << hb
-                rr[3 * rid] &= bit | (bit - 1)
+                rr[3 * rid] = r0 & (bit | (bit - 1))
+                rr[3 * rid + 1] = r1
                 found = ru_idx[lo + hb]
                 # the unit is taken: every resource containing it marks it used
                 for x in range(bur_ptr[found], bur_ptr[found + 1]):
                     g = bur_res[x]
                     gb = np.int64(1) << bur_pos[x]
+                    g0 = rr[3 * g]
+                    g1 = rr[3 * g + 1]
                     if save:
                         svr[nsv] = 3 * g
-                        svv[nsv] = rr[3 * g]
+                        svv[nsv] = g0
                         svr[nsv + 1] = 3 * g + 1
-                        svv[nsv + 1] = rr[3 * g + 1]
+                        svv[nsv + 1] = g1
                         nsv += 2
-                    if gb > rr[3 * g]:
-                        rr[3 * g + 1] |= gb
+                    if gb > g0:
+                        rr[3 * g + 1] = g1 | gb
                     else:
-                        rr[3 * g] &= ~gb
-                        if rr[3 * g] == 0:
-                            rr[3 * g] = ru_all[g] ^ rr[3 * g + 1]
+                        g0 &= ~gb
+                        if g0 == 0:
+                            rr[3 * g] = ru_all[g] ^ g1
                             rr[3 * g + 1] = 0
+                        else:
+                            rr[3 * g] = g0
                 taken[found] = stamp
                 chosen[nch] = found
                 nch += 1
@@ -1337,15 +1426,21 @@ def simulate_block(
             q = 0
             for j in range(res_ptr[row], res_ptr[row + 1]):
                 if q < nch:
-                    busy[chosen[q]] = c + res_cyc[j]
+                    u = chosen[q]
+                    tb = c + res_cyc[j]
+                    busy[u] = tb
+                    for x in range(bof_ptr[u], bof_ptr[u + 1]):
+                        rbusy[bof_off[x]] = tb
                     q += 1
             for j in range(rs_ptr[row], rs_ptr[row + 1]):
                 rr[3 * rs_id[j] + 2] = c + rs_cyc[j]
             issue[k] = c
             done[k] = c + lat[row]
             for x in range(buf_ptr[row], buf_ptr[row + 1]):
-                n_bfull -= buf_used[buf_id[x]] == buf_size[buf_id[x]]
-                buf_used[buf_id[x]] -= 1
+                bx = buf_id[x]
+                bu = buf_used[bx]
+                n_bfull -= bu == buf_size[bx]
+                buf_used[bx] = bu - 1
             progressed = True
             if from_rq >= 0 and rq_head[from_rq] >= 0:
                 # the queue's next instance may take another unit now
@@ -1390,7 +1485,7 @@ def simulate_block(
                 loc[d] = _LOC_TIMER
                 if td > cc:
                     if free < 0:
-                        free = _purge_stale(cal, e_k, e_next, free, rq_ver)
+                        free, e_top = _refill(cal, e_k, e_next, free, rq_ver, e_top)
                     # _cal_push(..., td, dr, d), inlined by hand
                     _slot = (td) & (cal.shape[0] - 1)
                     _e = free
@@ -1427,7 +1522,7 @@ def simulate_block(
                     locv[d] = c
                 else:
                     if free < 0:
-                        free = _purge_stale(cal, e_k, e_next, free, rq_ver)
+                        free, e_top = _refill(cal, e_k, e_next, free, rq_ver, e_top)
                     # _cal_push(..., c + 1, dr, d), inlined by hand
                     _slot = (c + 1) & (cal.shape[0] - 1)
                     _e = free
@@ -1459,7 +1554,7 @@ def simulate_block(
             avail = dispatch_width
         wblk = False
         while nd < m:
-            i = base + kpos[nd]
+            i = base + d_pos
             row = inst_row[i]
             u = uops[row]
             req = u if u < dispatch_width else dispatch_width
@@ -1480,8 +1575,10 @@ def simulate_block(
             if stall:
                 break
             for x in range(buf_ptr[row], buf_ptr[row + 1]):
-                buf_used[buf_id[x]] += 1
-                n_bfull += buf_used[buf_id[x]] == buf_size[buf_id[x]]
+                bx = buf_id[x]
+                bu = buf_used[bx] + 1
+                buf_used[bx] = bu
+                n_bfull += bu == buf_size[bx]
             lq_used += is_load[i]
             sq_used += is_store[i]
             rob_used += u
@@ -1493,19 +1590,32 @@ def simulate_block(
             progressed = True
             k = nd
             nd += 1
+            kit[k] = d_it
+            kpos[k] = d_pos
+            it = d_it
+            d_pos += 1
+            if d_pos == n:
+                d_pos = 0
+                d_it += 1
+            issue[k] = -1
+            rdy[k] = -1
+            dep_head[k] = -1
+            loc[k] = 0
+            locv[k] = 0
             okey[k] = (k - users[i] + umax) * m + k
             # Operands resolved now: those issued have final cycles, and an unissued
             # producer can issue at c + 1 at the earliest, when it wakes k, so k's check
             # at c + 1 would see the same (module docstring).
-            it = kit[k]
             if elim[i]:
                 # An eliminated register move: executed at dispatch, no operands (its
                 # readers read its source's producer), no resources.
                 issue[k] = c
                 done[k] = c
                 for x in range(buf_ptr[row], buf_ptr[row + 1]):
-                    n_bfull -= buf_used[buf_id[x]] == buf_size[buf_id[x]]
-                    buf_used[buf_id[x]] -= 1
+                    bx = buf_id[x]
+                    bu = buf_used[bx]
+                    n_bfull -= bu == buf_size[bx]
+                    buf_used[bx] = bu - 1
                 continue
             t, wait_on = _operands(
                 it, i, row, n, base, issue, inst_row, lat, ra, rd_ptr, rd_pos, rd_dist,
@@ -1534,12 +1644,14 @@ def simulate_block(
                     issue[k] = c
                     done[k] = c
                     for x in range(buf_ptr[row], buf_ptr[row + 1]):
-                        n_bfull -= buf_used[buf_id[x]] == buf_size[buf_id[x]]
-                        buf_used[buf_id[x]] -= 1
+                        bx = buf_id[x]
+                        bu = buf_used[bx]
+                        n_bfull -= bu == buf_size[bx]
+                        buf_used[bx] = bu - 1
                     continue
             tk = t if t > c + 1 else c + 1
             if free < 0:
-                free = _purge_stale(cal, e_k, e_next, free, rq_ver)
+                free, e_top = _refill(cal, e_k, e_next, free, rq_ver, e_top)
             # _cal_push(..., tk, okey[k], k), inlined by hand
             _slot = (tk) & (cal.shape[0] - 1)
             _e = free
@@ -1629,6 +1741,10 @@ def _workspace_size(
         + config.iterations
         + 4 * n_res  # rq_head, rq_tail, rq_ver, rq_t
         + n_units  # busy
+        + table.ru_ptr[n_res]  # rbusy
+        + n_u
+        + 1
+        + table.ur_ptr[n_u]  # bof_ptr, bof_off
         + table.buf_size.shape[0]
         + 4 * n_res  # rr, ru_all
         + max_uses
@@ -1649,6 +1765,17 @@ def _workspace_size(
     return words, max_uses, max_in
 
 
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _workspace(words: int, table: TableArrays, config: KernelConfig) -> np.ndarray:
+    """A workspace of ``words`` int64 for simulate_block, its head set: the powers of
+    :func:`_signature`'s hash for resources (3 per resource), then for units."""
+    ws = np.empty(words, np.int64)
+    n_res = table.ru_ptr.shape[0] - 1
+    _sig_powers(ws[0 : 3 * n_res])
+    _sig_powers(ws[3 * n_res : 3 * n_res + config.n_units])
+    return ws
+
+
 @nb.njit(cache=True, parallel=True)
 def simulate_batch(
     blocks: BlockArrays, table: TableArrays, config: KernelConfig
@@ -1663,7 +1790,7 @@ def simulate_batch(
     words, max_uses, max_in = _workspace_size(blocks, table, config, horizon)
     n_chunks = min(nb_blocks, 256)  # (a fixed count: get_num_threads() stops caching)
     for ch in nb.prange(n_chunks):
-        ws = np.empty(words, np.int64)
+        ws = _workspace(words, table, config)
         for b in range(ch * nb_blocks // n_chunks, (ch + 1) * nb_blocks // n_chunks):
             out[b] = simulate_block(
                 b, blocks, table, config, horizon, skipped, ws, max_uses, max_in
@@ -1682,7 +1809,7 @@ def simulate_batch_serial(
     skipped = np.zeros(nb_blocks, np.int64)
     horizon = _horizon(blocks, table, config)
     words, max_uses, max_in = _workspace_size(blocks, table, config, horizon)
-    ws = np.empty(words, np.int64)
+    ws = _workspace(words, table, config)
     for b in range(nb_blocks):
         out[b] = simulate_block(b, blocks, table, config, horizon, skipped, ws, max_uses, max_in)
     return out, skipped
