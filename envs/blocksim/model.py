@@ -123,11 +123,10 @@ kernel attributed to its source lines with ``NUMBA_DEBUGINFO=1`` and gdb's ``inf
 line``; znver5 table, 2,000 BHive blocks, 50k samples, 2026-12-04, Intel host):
 checking an instruction's resources (free-unit scan and llvm-mca's unit selection)
 39%, dispatch 12%, the rest of a check (popping entries, proxies, operand timers) 8%,
-the steady-state check 8%, issue
-bookkeeping 7%, the timer heap and sorting a cycle's entries 6%, operand resolution 5%,
-retirement 4%, waking parked dependents 4%, per-block set-up 1%. 49% of the 2,000
-blocks' instances are skipped by the jump; single-instruction blocks almost never jump
-(their 100 iterations fit in the window).
+the steady-state check 8%, issue bookkeeping 7%, the timer heap and sorting a cycle's
+entries 6%, operand resolution 5%, retirement 4%, waking parked dependents 4%, per-block
+set-up 1%. 49% of the 2,000 blocks' instances are skipped by the jump; single-instruction
+blocks almost never jump (their 100 iterations fit in the window).
 
 This file is the readable source; BlockSim runs the kernel generated from it by
 :mod:`envs.blocksim.kernel_gen` (every array index cast to ``np.uint64``, which spares
