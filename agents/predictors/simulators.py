@@ -30,12 +30,13 @@ def task_stack_engine(facts: Mapping[str, str]) -> bool:
 
 def task_blocksim_options(facts: Mapping[str, str]) -> dict[str, bool]:
     """The task's opt-in blocksim models (facts ``stack_engine``, ``bhive_state``,
-    ``front_end``), as :class:`BlockSimPredictor` keywords: a predictor that re-simulates
-    must use them."""
+    ``front_end``, ``differenced``), as :class:`BlockSimPredictor` keywords: a predictor
+    that re-simulates must use them."""
     return {
         "stack_engine": task_stack_engine(facts),
         "bhive_state": facts.get("bhive_state") == "on",
         "front_end": facts.get("front_end") == "on",
+        "differenced": facts.get("differenced") == "on",
     }
 
 
@@ -47,7 +48,7 @@ class BlockSimPredictor:
         names, values: table parameters (``lat:ADD32rr`` ...) and their values; none:
             the stock table.
         stack_engine: blocksim's opt-in stack engine (as the task's simulator has it).
-        bhive_state, front_end: blocksim's other opt-in models (likewise).
+        bhive_state, front_end, differenced: blocksim's other opt-in models (likewise).
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class BlockSimPredictor:
         stack_engine: bool = False,
         bhive_state: bool = False,
         front_end: bool = False,
+        differenced: bool = False,
     ) -> None:
         if len(names) != len(values):
             raise ValueError(f"{len(names)} parameter names but {len(values)} values")
@@ -65,6 +67,7 @@ class BlockSimPredictor:
         self.stack_engine = bool(stack_engine)
         self.bhive_state = bool(bhive_state)
         self.front_end = bool(front_end)
+        self.differenced = bool(differenced)
         self.names = tuple(names)
         self.values = np.asarray(values, np.float64)
         self._sim: Any = None
@@ -83,6 +86,7 @@ class BlockSimPredictor:
                 stack_engine=self.stack_engine,
                 bhive_state=getattr(self, "bhive_state", False),  # absent: pickled before it
                 front_end=getattr(self, "front_end", False),
+                differenced=getattr(self, "differenced", False),
             )
             table = self._sim.default_table()
             self._table = table.with_flat(self.names, self.values) if self.names else table
