@@ -425,8 +425,9 @@ class BlockSim:
             table: a table with this simulator's CPU layout (resources), e.g. from
                 :meth:`default_table` or :meth:`Table.with_flat`.
         Returns:
-            float64 [n]: total cycles for ``iterations`` iterations; NaN for a block that
-            does not decode.
+            float64 [n]: total cycles for ``iterations`` iterations (with
+            ``differenced``, the cycles the second ``iterations`` add: T(2N) - T(N));
+            NaN for a block that does not decode.
         """
         if table.resources != self._default.resources:
             raise ValueError(
