@@ -71,6 +71,9 @@ def test_export_a_tuned_blocksim_table_and_load_it_back(tmp_path) -> None:
     assert back.meta["stack_engine"] is False and not task.notes
     other = build_task("blocksim", {**options, "stack_engine": True})
     assert any("tuned with the stack engine off" in n for n in other.notes)
+    assert back.meta["differenced"] is False
+    other = build_task("blocksim", {**options, "differenced": True})
+    assert any("tuned with differenced predictions off" in n for n in other.notes)
 
 
 def test_export_refuses_a_non_blocksim_record(tmp_path) -> None:

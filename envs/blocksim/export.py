@@ -58,9 +58,15 @@ def export_record(record_path: str | Path, out: str | Path) -> Table:
     config = task.param_space.validate(json.loads(rec["config"]))
     table = task.simulator.table(config)  # type: ignore[attr-defined]
     # The table alone does not say which model it was tuned under; the blocksim task
-    # that loads it back compares this with its own stack_engine option.
+    # that loads it back compares these with its own stack_engine / differenced options.
+    facts = task.facts()
     table = replace(
-        table, meta={**table.meta, "stack_engine": bool(task.facts().get("stack_engine"))}
+        table,
+        meta={
+            **table.meta,
+            "stack_engine": bool(facts.get("stack_engine")),
+            "differenced": bool(facts.get("differenced")),
+        },
     )
     write_table_file(table, out)
     return table

@@ -162,14 +162,17 @@ def make_blocksim_task(
     keys = sorted({k for i in train for k in compiled[i].keys if k in known})  # type: ignore[union-attr]
     space = blocksim_param_space(base, keys)
     note = cpu_mismatch_note(data, cpu)
-    tuned_engine = base.meta.get("stack_engine")
-    if table is not None and tuned_engine is not None and bool(tuned_engine) != stack_engine:
-        engine_note = (
-            f"{Path(table).name} was tuned with the stack engine "
-            f"{'on' if tuned_engine else 'off'}; this task has it "
-            f"{'on' if stack_engine else 'off'} (option stack_engine)"
-        )
-        note = f"{note}; {engine_note}" if note else engine_note
+    for option, now, what in (
+        ("stack_engine", stack_engine, "the stack engine"),
+        ("differenced", differenced, "differenced predictions"),
+    ):
+        tuned_with = base.meta.get(option)
+        if table is not None and tuned_with is not None and bool(tuned_with) != now:
+            model_note = (
+                f"{Path(table).name} was tuned with {what} {'on' if tuned_with else 'off'}; "
+                f"this task has it {'on' if now else 'off'} (option {option})"
+            )
+            note = f"{note}; {model_note}" if note else model_note
     return BlockSimTask(
         name="blocksim",
         description=(
