@@ -48,7 +48,8 @@ while time.time() - t0 < {limit}:
     sim.predict(hexes, table)
 """
 
-# (marker text in simulate_block's body, the part that starts there), in file order.
+# (marker text in simulate_block's body, the part that starts there), in file order; the
+# last marker only ends the one before it.
 _BODY_PARTS = [
     ("def simulate_block(", "per-block set-up"),
     ("if steady and nd >= next_check", "steady-state check"),
@@ -60,7 +61,7 @@ _BODY_PARTS = [
     ("d = dep_head[", "waking parked dependents"),
     ("if carry > 0:", "dispatch"),
     ("if progressed or carry > 0 or wblk:", "advancing the cycle"),
-    ("return float(last_retire + 1)", "per-block set-up"),
+    ("return float(last_retire + 1)", "(end)"),
 ]
 _HELPERS = {
     "_operands": "operand resolution",

@@ -190,7 +190,7 @@ def _same_state(x: np.ndarray, y: np.ndarray, length: int) -> bool:
     return True
 
 @nb.njit(cache=True, nogil=True, error_model='numpy')
-def _restore_state(v: np.ndarray, c: int, a: int, n: int, m: int, base: int, umax: int, users: np.ndarray, issue: np.ndarray, done: np.ndarray, rdy: np.ndarray, loc: np.ndarray, locv: np.ndarray, okey: np.ndarray, dep_head: np.ndarray, dep_next: np.ndarray, rq_head: np.ndarray, rq_tail: np.ndarray, rq_next: np.ndarray, rq_prev: np.ndarray, rq_t: np.ndarray, rq_ver: np.ndarray, rr: np.ndarray, busy: np.ndarray, cal: np.ndarray, e_r: np.ndarray, e_k: np.ndarray, e_next: np.ndarray, th: np.ndarray) -> tuple[np.uint64(int), np.uint64(int)]:
+def _restore_state(v: np.ndarray, c: int, a: int, n: int, m: int, base: int, umax: int, users: np.ndarray, issue: np.ndarray, done: np.ndarray, rdy: np.ndarray, loc: np.ndarray, locv: np.ndarray, okey: np.ndarray, dep_head: np.ndarray, dep_next: np.ndarray, rq_head: np.ndarray, rq_tail: np.ndarray, rq_next: np.ndarray, rq_prev: np.ndarray, rq_t: np.ndarray, rq_ver: np.ndarray, rr: np.ndarray, busy: np.ndarray, rbusy: np.ndarray, ru_idx: np.ndarray, kit: np.ndarray, kpos: np.ndarray, cal: np.ndarray, e_r: np.ndarray, e_k: np.ndarray, e_next: np.ndarray, th: np.ndarray) -> tuple[np.uint64(int), np.uint64(int)]:
     n_res = rq_t.shape[0]
     cal[:] = -1
     cap = e_next.shape[0]
@@ -211,13 +211,17 @@ def _restore_state(v: np.ndarray, c: int, a: int, n: int, m: int, base: int, uma
     for u in range(busy.shape[0]):
         busy[np.uint64(u)] = c + v[np.uint64(w)]
         w += 1
+    for x in range(rbusy.shape[0]):
+        rbusy[np.uint64(x)] = busy[np.uint64(ru_idx[np.uint64(x)])]
     nd = a + v[0]
     ret = a + v[1]
     lo = (ret // n - 2) * n
     for k in range(lo, nd):
         dep_head[np.uint64(k)] = -1
     for k in range(lo, nd):
-        key = (k - users[np.uint64(base + k % n)] + umax) * m + k
+        kit[np.uint64(k)] = k // n
+        kpos[np.uint64(k)] = k - kit[np.uint64(k)] * n
+        key = (k - users[np.uint64(base + kpos[np.uint64(k)])] + umax) * m + k
         okey[np.uint64(k)] = key
         if v[np.uint64(w)] < 0:
             issue[np.uint64(k)] = c + v[np.uint64(w + 1)]
@@ -549,22 +553,17 @@ def simulate_block(b: int, blocks: BlockArrays, table: TableArrays, config: Kern
                             dcyc = q * (c - cand_c)
                             c += dcyc
                             last_retire += dcyc
-                            free, ts = _restore_state(full[np.uint64(new)], c, a, n, m, base, umax, users, issue, done, rdy, loc, locv, okey, dep_head, dep_next, rq_head, rq_tail, rq_next, rq_prev, rq_t, rq_ver, rr, busy, cal, e_r, e_k, e_next, th)
+                            free, ts = _restore_state(full[np.uint64(new)], c, a, n, m, base, umax, users, issue, done, rdy, loc, locv, okey, dep_head, dep_next, rq_head, rq_tail, rq_next, rq_prev, rq_t, rq_ver, rr, busy, rbusy, ru_idx, kit, kpos, cal, e_r, e_k, e_next, th)
                             e_top = e_next.shape[0]
-                            for x in range(ru_ptr[np.uint64(n_res)]):
-                                rbusy[np.uint64(x)] = busy[np.uint64(ru_idx[np.uint64(x)])]
                             nd = a + full[np.uint64(new), 0]
                             ret = a + full[np.uint64(new), 1]
                             d_it = nd // n
                             d_pos = nd - d_it * n
-                            for kk in range(ret, nd):
-                                kit[np.uint64(kk)] = kk // n
-                                kpos[np.uint64(kk)] = kk - kit[np.uint64(kk)] * n
                             buf_used[:] = 0
                             lq_used = 0
                             sq_used = 0
                             for kk in range(ret, nd):
-                                ik = base + kk % n
+                                ik = base + kpos[np.uint64(kk)]
                                 if issue[np.uint64(kk)] < 0:
                                     rk = inst_row[np.uint64(ik)]
                                     for x in range(buf_ptr[np.uint64(rk)], buf_ptr[np.uint64(rk + 1)]):

@@ -105,8 +105,10 @@ only the resources and units whose state can change in the block; dispatch scans
 instruction's scheduler buffers only while one is full.
 
 Per-block set-up and aliasing (session 18 of issue 16; predictions bit-identical by
-``bench/blocksim_equal.py``; 2,000 BHive blocks, znver5, interleaved separate processes:
-79.3 -> 75.0 ms, medians of 3): the kernel runs without numba's reference counting
+``bench/blocksim_equal.py``; ``taskset -c 1 .venv/bin/python bench/blocksim_bench.py
+--samples bhive --cpus znver5``, interleaved with the kernel before, 2 runs each, Intel
+family 6 model 167: 24,436 / 25,029 -> 26,347 / 26,182 blocks/s, 23.8 / 24.1x -> 25.2 /
+25.3x llvm-mca): the kernel runs without numba's reference counting
 (``_nrt=False``: it allocates nothing, and each of its ~60 workspace slices per block
 cost an atomic increment and decrement, ~1 us a block); per-instance arrays are
 written when the instance is dispatched instead of filled for all m; calendar pool
@@ -489,6 +491,10 @@ def _restore_state(
     rq_ver: np.ndarray,
     rr: np.ndarray,
     busy: np.ndarray,
+    rbusy: np.ndarray,
+    ru_idx: np.ndarray,
+    kit: np.ndarray,
+    kpos: np.ndarray,
     cal: np.ndarray,
     e_r: np.ndarray,
     e_k: np.ndarray,
@@ -497,8 +503,10 @@ def _restore_state(
 ) -> tuple[int, int]:
     """Rebuild the state ``v`` (see :func:`_state_vector`) at cycle ``c``, anchor ``a``.
 
-    Instances, timers, queues and their proxies are re-created at the new indices and
-    cycles in an emptied calendar (stale proxies dropped). Returns the calendar's new
+    Instances (with their iteration and position, ``kit`` / ``kpos``), timers, queues
+    and their proxies are re-created at the new indices and cycles in an emptied
+    calendar whose every pool entry is linked (stale proxies dropped); the units' busy
+    times and their per-resource copies ``rbusy`` are set. Returns the calendar's new
     (free-list head, time-heap size); the caller sets nd, ret, rob_used and carry
     from ``v[0:4]``.
     """
@@ -522,13 +530,17 @@ def _restore_state(
     for u in range(busy.shape[0]):
         busy[u] = c + v[w]
         w += 1
+    for x in range(rbusy.shape[0]):
+        rbusy[x] = busy[ru_idx[x]]
     nd = a + v[0]
     ret = a + v[1]
     lo = (ret // n - 2) * n
     for k in range(lo, nd):
         dep_head[k] = -1
     for k in range(lo, nd):
-        key = (k - users[base + k % n] + umax) * m + k
+        kit[k] = k // n
+        kpos[k] = k - kit[k] * n
+        key = (k - users[base + kpos[k]] + umax) * m + k
         okey[k] = key
         if v[w] < 0:
             issue[k] = c + v[w + 1]
@@ -1047,25 +1059,20 @@ def simulate_block(
                             free, ts = _restore_state(
                                 full[new], c, a, n, m, base, umax, users, issue, done,
                                 rdy, loc, locv, okey, dep_head, dep_next, rq_head,
-                                rq_tail, rq_next, rq_prev, rq_t, rq_ver, rr, busy, cal,
-                                e_r, e_k, e_next, th,
+                                rq_tail, rq_next, rq_prev, rq_t, rq_ver, rr, busy, rbusy,
+                                ru_idx, kit, kpos, cal, e_r, e_k, e_next, th,
                             )  # fmt: skip
-                            e_top = e_next.shape[0]
-                            for x in range(ru_ptr[n_res]):
-                                rbusy[x] = busy[ru_idx[x]]
+                            e_top = e_next.shape[0]  # (the restore linked every entry)
                             nd = a + full[new, 0]
                             ret = a + full[new, 1]
                             d_it = nd // n
                             d_pos = nd - d_it * n
-                            for kk in range(ret, nd):
-                                kit[kk] = kk // n
-                                kpos[kk] = kk - kit[kk] * n
                             # buffer and queue use follow from the restored instances
                             buf_used[:] = 0
                             lq_used = 0
                             sq_used = 0
                             for kk in range(ret, nd):
-                                ik = base + kk % n
+                                ik = base + kpos[kk]
                                 if issue[kk] < 0:
                                     rk = inst_row[ik]
                                     for x in range(buf_ptr[rk], buf_ptr[rk + 1]):

@@ -474,7 +474,7 @@ class BlockSim:
                     blocks, arrays, config._replace(iterations=self.iterations)
                 )
                 res = res - once
-                skipped = skipped + skipped_once
+                skipped = skipped + skipped_once  # (of the two runs' 3N iterations)
             if self.front_end:
                 n_inst = np.diff(blocks.blk_ptr).astype(np.float64)
                 res = np.maximum(res, self.iterations * n_inst / max(1, table.front_end_width))
