@@ -180,3 +180,29 @@ def test_stock_mca_picks_llvm_22_for_a_cpu_only_it_models() -> None:
     ctx.task_facts = {"cpu": "znver4"}
     predictor = agent.run(ctx)
     assert (predictor.mcpu, predictor.llvm) == ("znver4", 22)
+
+
+def test_predictors_start_from_the_tasks_table_file(tmp_path) -> None:
+    from agents.predictors.simulators import BlockSimPredictor, task_blocksim_options
+    from envs.blocksim.export import write_table_file
+
+    plain = build_task("blocksim", TASK_OPTIONS)
+    lat = [n for n in plain.param_space.names if n.startswith("lat:")]
+    sim = plain.simulator
+    slower = sim.base.with_flat(lat, sim.base.to_flat(lat) + 3)
+    write_table_file(slower, tmp_path / "slower.json")
+    tabled = {**TASK_OPTIONS, "table": str(tmp_path / "slower.json")}
+    task = build_task("blocksim", tabled)
+    assert task.facts()["table"] == str((tmp_path / "slower.json").resolve())
+    # A predictor re-simulating with the task's options predicts its default
+    # configuration (the file's table), which is what anchored models train against.
+    hexes = _test_inputs()
+    got = BlockSimPredictor("znver3", **task_blocksim_options(task.facts()))(hexes)
+    want = task.evaluate(task.param_space.default(), "test", np.arange(len(hexes)))
+    np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(got, BlockSimPredictor("znver3")(hexes))
+
+    record = _trial("blocksim-stock", {}, task_options=tabled, seed=0)
+    assert record["status"] == "ok", record["error"]
+    default = _trial("default", {}, task_options=tabled, seed=0)
+    assert record["test_mape"] == pytest.approx(default["test_mape"], rel=1e-12)

@@ -28,27 +28,32 @@ def task_stack_engine(facts: Mapping[str, str]) -> bool:
     return facts.get("stack_engine") == "on"
 
 
-def task_blocksim_options(facts: Mapping[str, str]) -> dict[str, bool]:
+def task_blocksim_options(facts: Mapping[str, str]) -> dict[str, Any]:
     """The task's opt-in blocksim models (facts ``stack_engine``, ``bhive_state``,
-    ``front_end``, ``differenced``), as :class:`BlockSimPredictor` keywords: a predictor
-    that re-simulates must use them."""
+    ``front_end``, ``differenced``) and its starting table (fact ``table``, a file from
+    ``tunebench export``), as :class:`BlockSimPredictor` keywords: a predictor that
+    re-simulates must use them, or it predicts with another table than the task's
+    default configuration, which is what an anchored model was trained against."""
     return {
         "stack_engine": task_stack_engine(facts),
         "bhive_state": facts.get("bhive_state") == "on",
         "front_end": facts.get("front_end") == "on",
         "differenced": facts.get("differenced") == "on",
+        "table_file": facts.get("table", ""),
     }
 
 
 class BlockSimPredictor:
-    """blocksim with ``cpu``'s default table, with the named parameters set.
+    """blocksim with ``cpu``'s default table (or ``table_file``), the named parameters set.
 
     Args:
         cpu: the blocksim CPU (its default table and structural rules).
         names, values: table parameters (``lat:ADD32rr`` ...) and their values; none:
-            the stock table.
+            the base table as it is.
         stack_engine: blocksim's opt-in stack engine (as the task's simulator has it).
         bhive_state, front_end, differenced: blocksim's other opt-in models (likewise).
+        table_file: the base table, a file from ``tunebench export`` (as the task's
+            ``table`` option); empty: the CPU's default table. Read on first use.
     """
 
     def __init__(
@@ -60,6 +65,7 @@ class BlockSimPredictor:
         bhive_state: bool = False,
         front_end: bool = False,
         differenced: bool = False,
+        table_file: str = "",
     ) -> None:
         if len(names) != len(values):
             raise ValueError(f"{len(names)} parameter names but {len(values)} values")
@@ -68,6 +74,7 @@ class BlockSimPredictor:
         self.bhive_state = bool(bhive_state)
         self.front_end = bool(front_end)
         self.differenced = bool(differenced)
+        self.table_file = str(table_file)
         self.names = tuple(names)
         self.values = np.asarray(values, np.float64)
         self._sim: Any = None
@@ -88,7 +95,9 @@ class BlockSimPredictor:
                 front_end=getattr(self, "front_end", False),
                 differenced=getattr(self, "differenced", False),
             )
-            table = self._sim.default_table()
+            from envs.blocksim.task import task_base_table
+
+            table = task_base_table(self._sim, getattr(self, "table_file", "") or None)
             self._table = table.with_flat(self.names, self.values) if self.names else table
         return self._sim.predict(list(blocks_hex), self._table)
 

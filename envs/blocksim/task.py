@@ -92,6 +92,31 @@ class BlockSimTask(TimingTask):
         return [[] if b is None else list(b.keys) for b in compiled]
 
 
+def task_base_table(sim: BlockSim, table: str | Path | None) -> Table:
+    """The table a blocksim task starts from: ``sim``'s CPU default, or the table file
+    ``table`` (from ``tunebench export``) made to fit ``sim``'s opt-in models.
+
+    A plain tuned table gets the BHive-state rows and the front-end extension when
+    ``sim`` has those models; a table tuned with a model ``sim`` lacks is refused
+    (UserError), since its values only mean something with that model.
+    """
+    from envs.blocksim.export import load_table_file
+
+    if table is None:
+        return sim.default_table()
+    base = load_table_file(table)
+    extensions = sim.default_table().extensions
+    if "bhive_state" in extensions and "bhive_state" not in base.extensions:
+        base = replace(zeroset.with_zx_rows(base), extensions=extensions)
+    elif "bhive_state" not in extensions and "bhive_state" in base.extensions:
+        raise UserError(f"{table} was tuned with the BHive-state memory model: set bhive_state")
+    if ("front_end" in extensions) != ("front_end" in base.extensions):
+        if "front_end" in base.extensions:
+            raise UserError(f"{table} was tuned with the front-end bound: set front_end")
+        base = replace(base, extensions=(*base.extensions, "front_end"))
+    return base
+
+
 def make_blocksim_task(
     dataset: str = DEFAULT_DATASET,
     cpu: str = "znver3",
@@ -128,8 +153,6 @@ def make_blocksim_task(
             block unrolled 100x and 200x), not llvm-mca's T(100), which also counts
             filling and draining the pipeline (:class:`BlockSim`); no parameter.
     """
-    from envs.blocksim.export import load_table_file
-
     data = load_measured(dataset, max_items)
     sim = BlockSim(
         cpu,
@@ -147,15 +170,7 @@ def make_blocksim_task(
             f"dataset {data.name}: {len(bad)} block(s) do not decode as x86-64, "
             f"e.g. {bad[0][:40]!r}; remove them from the file"
         )
-    base = load_table_file(table) if table is not None else sim.default_table()
-    if bhive_state and "bhive_state" not in base.extensions:  # a plain tuned table
-        base = replace(zeroset.with_zx_rows(base), extensions=sim.default_table().extensions)
-    elif not bhive_state and "bhive_state" in base.extensions:
-        raise UserError(f"{table} was tuned with the BHive-state memory model: set bhive_state")
-    if front_end != ("front_end" in base.extensions):
-        if "front_end" in base.extensions:
-            raise UserError(f"{table} was tuned with the front-end bound: set front_end")
-        base = replace(base, extensions=(*base.extensions, "front_end"))
+    base = task_base_table(sim, table)
     parts = make_split(data, split)
     train = parts.train
     known = set(base.opcodes)
@@ -196,5 +211,8 @@ def make_blocksim_task(
             **({"bhive_state": "on"} if bhive_state else {}),
             **({"front_end": "on"} if front_end else {}),
             **({"differenced": "on"} if differenced else {}),
+            # Predictors that re-simulate start from the same table (absolute: the
+            # scoring process need not share the task's working directory).
+            **({"table": str(Path(table).resolve())} if table is not None else {}),
         },
     )
