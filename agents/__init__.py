@@ -23,6 +23,7 @@ AGENTS: dict[str, str] = {
     "surrogate-adapt": "agents.predictors.surrogate_adapt:SurrogateAdaptAgent",
     "perfvec": "agents.predictors.perfvec:PerfVecAgent",
     "opcode-regression": "agents.predictors.opcode_regression:OpcodeRegressionAgent",
+    "boosted-residual": "agents.predictors.boosted:BoostedResidualAgent",
     "greedy": "agents.passes.greedy:GreedySearch",
     "seq-hillclimb": "agents.passes.hillclimb:SequenceHillClimb",
     "per-module": "agents.passes.per_module:PerModuleSearch",

@@ -270,6 +270,40 @@ class BudgetedObjective:
             self._shown.clear()
         return costs
 
+    def reference_names(self) -> tuple[str, ...]:
+        """The task's reference simulators (:meth:`harness.task.Task.reference_names`)."""
+        return tuple(self._task.reference_names())
+
+    def evaluate_reference(
+        self, name: str, split: str = "train", items: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Costs of ``items`` of ``split`` under the task's reference simulator ``name``,
+        float64 [len(items)] (NaN where it failed). Charges len(items) samples, as
+        :meth:`evaluate` does: another simulator's output is a simulator sample too.
+        Raises BudgetExhausted (charging nothing) if fewer are left; KeyError for a name
+        the task does not offer (free)."""
+        split = _agent_split(split)
+        idx = self._items(split, items)
+        if name not in self._task.reference_names():
+            raise KeyError(f"no reference simulator {name!r}: {self.reference_names()}")
+        self._charge(len(idx))
+        if len(idx):
+            self._evaluations += 1
+        key = f"reference:{name}"
+        if self._cache is None:
+            return np.asarray(self._task.evaluate_reference(name, split, idx), np.float64)
+        costs, missing = self._cache.get(key, split, idx)
+        if missing.any():
+            todo = np.unique(idx[missing])
+            fresh = np.asarray(self._task.evaluate_reference(name, split, todo), np.float64)
+            self._cache.put(key, split, todo, fresh)
+            lookup = dict(zip(todo.tolist(), fresh.tolist(), strict=True))
+            costs = np.array(
+                [lookup[int(i)] if m else c for i, c, m in zip(idx, costs, missing, strict=True)],
+                np.float64,
+            )
+        return costs
+
     def sample_cost(
         self,
         config: Mapping[str, Any],

@@ -53,6 +53,8 @@ ALLOWED = frozenset(
         "targets",
         "label_cost",
         "evaluate",
+        "reference_names",
+        "evaluate_reference",
         "sample_cost",
         "loss",
         "loss_many",
@@ -282,6 +284,12 @@ class RemoteObjective:
         reuse: bool = False,
     ) -> np.ndarray:
         return self._call("evaluate", self._pack(config), split, items, reuse)
+
+    def reference_names(self) -> tuple[str, ...]:
+        return self._call("reference_names")
+
+    def evaluate_reference(self, name: str, split: str = "train", items: Any = None) -> np.ndarray:
+        return self._call("evaluate_reference", name, split, items)
 
     def sample_cost(
         self,

@@ -41,7 +41,8 @@ INPUTS = "inputs"  # raw inputs per item (``inputs``), e.g. hex basic blocks
 TOKENS = "tokens"  # per-item tokens tied to per-token parameters (``item_tokens``)
 POLICY = "policy"  # ``evaluate_policy`` with a live policy object
 PREDICTOR = "predictor"  # an agent may return a predictor over inputs (needs inputs+targets)
-CAPABILITIES = (DETERMINISTIC, NOISY, TARGETS, INPUTS, TOKENS, POLICY, PREDICTOR)
+REFERENCES = "references"  # other simulators' costs of the same items (``evaluate_reference``)
+CAPABILITIES = (DETERMINISTIC, NOISY, TARGETS, INPUTS, TOKENS, POLICY, PREDICTOR, REFERENCES)
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,17 @@ class Task(ABC):
         one item after another in order (a policy may be stateful)."""
         raise NotImplementedError(f"task {self.name} does not evaluate live policies")
 
+    def reference_names(self) -> tuple[str, ...]:
+        """Names of the reference simulators (capability ``references``): other models of
+        the same items, e.g. another CPU's table, whose costs an agent may buy as
+        simulator samples (:meth:`evaluate_reference`) and use as features. Empty: none."""
+        return ()
+
+    def evaluate_reference(self, name: str, split: str, items: np.ndarray) -> np.ndarray:
+        """Costs, float64 [len(items)], of ``items`` of ``split`` under the reference
+        simulator ``name`` (NaN = failed); capability ``references``."""
+        raise NotImplementedError(f"task {self.name} has no reference simulators")
+
     def versions(self) -> dict[str, str]:
         """Versions of the tools behind the task."""
         return {}
@@ -187,6 +199,7 @@ class TimingTask(Task):
         split: Split | None = None,
         notes: Sequence[str] = (),
         facts: Mapping[str, str] | None = None,
+        references: Mapping[str, Callable[[Sequence[str]], np.ndarray]] | None = None,
     ) -> None:
         self.name = name
         self.description = description
@@ -196,6 +209,9 @@ class TimingTask(Task):
         self.split: Split = split if split is not None else dataset.split(seed=0)
         self.notes = list(notes)
         self._facts = dict(facts or {})
+        self._references = dict(references or {})
+        if self._references:
+            self.capabilities = type(self).capabilities | {REFERENCES}
 
     def n_items(self, split: str) -> int:
         return len(self.split.part(split))
@@ -211,6 +227,17 @@ class TimingTask(Task):
 
     def targets(self, split: str, items: np.ndarray) -> np.ndarray:
         return self.dataset.targets[self._rows(split, items)]
+
+    def reference_names(self) -> tuple[str, ...]:
+        return tuple(self._references)
+
+    def evaluate_reference(self, name: str, split: str, items: np.ndarray) -> np.ndarray:
+        if name not in self._references:
+            raise KeyError(
+                f"task {self.name} has no reference simulator {name!r} "
+                f"(it has: {', '.join(self._references) or 'none'})"
+            )
+        return np.asarray(self._references[name](self.inputs(split, items)), np.float64)
 
     def loss(self, costs: np.ndarray, split: str, items: np.ndarray) -> float:
         return mape(costs, self.targets(split, items))

@@ -12,7 +12,7 @@ import pytest
 
 from harness import registry
 from harness.agent import TrialContext
-from harness.budget import BudgetedObjective
+from harness.budget import BudgetedObjective, BudgetExhausted
 from harness.trial import TrialSpec, build_task, run_trial
 from tests.conftest import SMALL_DATASET
 
@@ -23,6 +23,7 @@ FAST: dict[str, dict[str, Any]] = {
     "mca-stock": {},
     "blocksim-stock": {},
     "opcode-regression": {},
+    "boosted-residual": {"depths": [3], "max_rounds": 20, "patience": 5},
     "ithemal": {**TINY, "epochs": 2, "min_steps": 10},
     "surrogate-adapt": {**TINY, "pretrain_epochs": 2, "epochs": 2, "min_steps": 10},
     "perfvec": {**TINY, "dim": 4, "uarchs": 4, "blocks_per_uarch": 40, "epochs": 2},
@@ -72,7 +73,7 @@ def test_predictor_keeps_budgets_and_pickles(agent: str, budget: int, labels: in
     assert predictor(inputs[:1]).shape == (1,)
 
 
-@pytest.mark.parametrize("agent", ["ithemal", "perfvec", "opcode-regression"])
+@pytest.mark.parametrize("agent", ["ithemal", "perfvec", "opcode-regression", "boosted-residual"])
 def test_same_seed_same_predictions(agent: str) -> None:
     inputs = _test_inputs()
     first = registry.agent_class(agent)(**FAST[agent]).run(_context(2000, 60))(inputs)
@@ -206,3 +207,55 @@ def test_predictors_start_from_the_tasks_table_file(tmp_path) -> None:
     assert record["status"] == "ok", record["error"]
     default = _trial("default", {}, task_options=tabled, seed=0)
     assert record["test_mape"] == pytest.approx(default["test_mape"], rel=1e-12)
+
+
+def test_sensitivity_views_say_what_bounds_a_block() -> None:
+    from agents.predictors.uarchs import SENSITIVITIES, sensitivity_configs
+    from tests.test_blocksim_rules import asm
+
+    task = build_task("blocksim", TASK_OPTIONS)
+    space = task.param_space
+    configs = dict(zip(SENSITIVITIES, sensitivity_configs(space), strict=True))
+    default = space.default()
+    lat = [n for n in space.names if n.startswith("lat:")]
+    assert all(configs["latency+1"][n] == min(default[n] + 1, space[n].high) for n in lat)
+    assert configs["dispatch-3"]["dispatch_width"] == default["dispatch_width"] - 3
+    sim = task.simulator
+    chain = asm(["addq $1, %rax", "addq $1, %rax", "addq $1, %rax"])  # latency-bound
+    wide = asm(["addq $1, %rax", "addq $1, %rbx", "addq $1, %rcx", "addq $1, %rdx"])
+    t = {k: sim.predict([chain, wide], cfg) for k, cfg in configs.items()}
+    t0 = sim.predict([chain, wide], default)
+    assert t["latency+1"][0] > 1.5 * t0[0]  # the chain doubles
+    assert t["resources*2"][1] > 1.5 * t0[1]  # four ALUs, now busy two cycles each
+    assert t["resources*2"][0] == pytest.approx(t0[0], rel=0.1)
+    with pytest.raises(ValueError, match="unknown sensitivity"):
+        sensitivity_configs(space, ("faster",))
+
+
+def test_reference_simulators_are_charged_and_reach_the_predictor() -> None:
+    from harness.errors import UserError
+    from harness.task import REFERENCES
+
+    opts = {**TASK_OPTIONS, "references": ["znver4", "haswell/plain"]}
+    task = build_task("blocksim", opts)
+    assert REFERENCES in task.capabilities
+    assert REFERENCES not in build_task("blocksim", TASK_OPTIONS).capabilities
+    obj = BudgetedObjective(task, 10)
+    z4 = obj.evaluate_reference("znver4", "train", np.arange(6))
+    assert obj.samples_used == 6 and z4.shape == (6,)
+    with pytest.raises(KeyError):
+        obj.evaluate_reference("haswell", "train", np.arange(2))
+    with pytest.raises(BudgetExhausted):
+        obj.evaluate_reference("haswell/plain", "train", np.arange(6))
+    haswell = obj.evaluate_reference("haswell/plain", "train", np.arange(4))
+    assert obj.samples_used == 10
+    stock = task.evaluate(task.param_space.default(), "train", np.arange(4))
+    assert not np.array_equal(haswell, stock)
+    with pytest.raises(UserError, match="reference simulator"):
+        build_task("blocksim", {**TASK_OPTIONS, "references": ["pentium"]})
+
+    # Through the isolation channel: the agent buys both references for every label.
+    record = _trial("boosted-residual", None, task_options=opts, seed=0)
+    assert record["status"] == "ok", record["error"]
+    assert record["diag_references"] == 2
+    assert record["samples_used"] == 40 * (1 + 2 + 5)

@@ -8,6 +8,8 @@ simulator samples.
 - ``surrogate-adapt``: the same LSTM pretrained on simulator samples, fine-tuned on labels;
 - ``perfvec``: block x microarchitecture representations from simulated
   microarchitectures, the target's fitted from the labels;
+- ``boosted-residual``: gradient-boosted trees correcting the task's simulator, with
+  its response to whole-table changes as features;
 - ``opcode-regression``: per-opcode additive costs (the floor).
 
 Shared pieces: :mod:`~agents.predictors.common` (label selection, task fit),

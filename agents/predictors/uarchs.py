@@ -122,3 +122,49 @@ def sample_uarchs(
         ]
     )
     return [{**base, **layout.to_config(t)} for t in drawn]
+
+
+# Whole-table changes whose effect on a block says what bounds it: a latency-bound
+# block slows when every latency grows, a port-bound one when every resource use
+# doubles, a front-end-bound one when dispatch narrows, and so on.
+SENSITIVITIES = ("latency+1", "resources*2", "no-read-advance", "dispatch-3", "rob/4")
+
+
+def sensitivity_configs(space: ParamSpace, names: tuple[str, ...] = SENSITIVITIES) -> list[dict]:
+    """The default configuration with one of :data:`SENSITIVITIES` applied to every table
+    key of ``space`` (a blocksim-style space), clipped to its bounds; in ``names`` order.
+
+    ``latency+1``: every ``lat`` + 1; ``resources*2``: every ``port.R`` cycle count x 2;
+    ``no-read-advance``: every ``ra`` 0; ``dispatch-3``: ``dispatch_width`` - 3 (>= 1);
+    ``rob/4``: ``rob_size`` / 4. A change whose fields the space lacks is the default.
+    """
+    unknown = [n for n in names if n not in SENSITIVITIES]
+    if unknown:
+        raise ValueError(f"unknown sensitivity {unknown[0]!r}; known: {', '.join(SENSITIVITIES)}")
+    tables = table_space(space)
+    if tables is None:
+        raise ValueError("sensitivities need a blocksim-style space (FIELD:KEY parameters)")
+    layout = Layout.from_space(tables)
+    base = space.default()
+    fields, ti, d = list(layout.fields), layout.token_index, layout.d
+    glob = dict(zip(layout.globals_, layout.global_index, strict=True))
+
+    def field_idx(pred: Any) -> np.ndarray:
+        cols = [j for j, f in enumerate(fields) if pred(f)]
+        return np.concatenate([ti[ti[:, j] < d, j] for j in cols]) if cols else np.zeros(0, int)
+
+    out = []
+    for name in names:
+        v = layout.default.copy()
+        if name == "latency+1":
+            v[field_idx(lambda f: f == "lat")] += 1
+        elif name == "resources*2":
+            v[field_idx(lambda f: f.startswith("port."))] *= 2
+        elif name == "no-read-advance":
+            v[field_idx(lambda f: f == "ra")] = 0
+        elif name == "dispatch-3" and "dispatch_width" in glob:
+            v[glob["dispatch_width"]] = max(1.0, v[glob["dispatch_width"]] - 3)
+        elif name == "rob/4" and "rob_size" in glob:
+            v[glob["rob_size"]] = np.floor(v[glob["rob_size"]] / 4)
+        out.append({**base, **layout.to_config(np.clip(v, layout.low, layout.high))})
+    return out

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from envs.blocksim import zeroset
+from envs.blocksim.references import BlockSimReference
 from envs.blocksim.simulator import BlockSim
 from envs.blocksim.tables import Table
 from envs.groundtruth.datasets import DEFAULT_DATASET, cpu_mismatch_note, load_measured, make_split
@@ -129,6 +130,7 @@ def make_blocksim_task(
     bhive_state: bool = False,
     front_end: bool = False,
     differenced: bool = False,
+    references: Sequence[str] = (),
 ) -> BlockSimTask:
     """blocksim: its full per-opcode table (plus globals) vs measured cycles per 100 iterations.
 
@@ -152,7 +154,16 @@ def make_blocksim_task(
         differenced: predict T(200) - T(100) as the ground truth is measured (the
             block unrolled 100x and 200x), not llvm-mca's T(100), which also counts
             filling and draining the pipeline (:class:`BlockSim`); no parameter.
+        references: reference simulators agents may buy samples of
+            (:mod:`envs.blocksim.references`: ``znver4``, ``haswell/plain``, ...).
     """
+    models = {
+        "stack_engine": stack_engine,
+        "bhive_state": bhive_state,
+        "front_end": front_end,
+        "differenced": differenced,
+    }
+    refs = {name: BlockSimReference(name, models) for name in references}
     data = load_measured(dataset, max_items)
     sim = BlockSim(
         cpu,
@@ -195,7 +206,8 @@ def make_blocksim_task(
             f"{' + stack engine' if stack_engine else ''}"
             f"{' + BHive-state memory' if bhive_state else ''}"
             f"{' + front-end bound' if front_end else ''}"
-            f"{' + differenced (T(200) - T(100))' if differenced else ''} vs "
+            f"{' + differenced (T(200) - T(100))' if differenced else ''}"
+            f"{' (references: ' + ', '.join(refs) + ')' if refs else ''} vs "
             f"{data.name} ({len(data)} blocks): "
             f"{len(keys)} opcodes in train, {len(space)} parameters"
         )
@@ -215,4 +227,5 @@ def make_blocksim_task(
             # scoring process need not share the task's working directory).
             **({"table": str(Path(table).resolve())} if table is not None else {}),
         },
+        references=refs,
     )
