@@ -15,6 +15,10 @@ The neural predictors are timed with untrained weights of the sizes the agents u
 (inference cost does not depend on the weights): ithemal / surrogate-adapt (one
 network, at the suite's size and at the agents' default size), perfvec and
 ithemal-residual (the encoder plus stock blocksim, whose cycles it corrects).
+boosted-residual is timed with trees fitted to random targets, at the depth and round
+count its 10,000-label trials chose (``--boosted-depth``, ``--boosted-rounds``), with
+stock blocksim, the four reference simulators of configs/predictors_boosted.toml and
+the five sensitivity views (ten blocksim runs per block).
 One torch thread (the harness gives a trial one core). Ratios are what to compare;
 absolute figures move with the machine's load, which is printed.
 """
@@ -34,17 +38,45 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.predictors.featurize import Tokenizer, Vocab  # noqa: E402
+from agents.predictors.boosted import BoostedPredictor, block_features  # noqa: E402
+from agents.predictors.featurize import BlockTokens, Tokenizer, Vocab  # noqa: E402
 from agents.predictors.network import BlockEncoder, NeuralPredictor  # noqa: E402
 from agents.predictors.opcode_regression import (  # noqa: E402
     OpcodeRegressionPredictor,
     TokenCounts,
 )
 from agents.predictors.simulators import BlockSimPredictor, McaPredictor  # noqa: E402
+from agents.predictors.uarchs import sensitivity_configs  # noqa: E402
+from envs.blocksim.references import BlockSimReference  # noqa: E402
 from envs.groundtruth.datasets import load_measured, make_split  # noqa: E402
 
 
-def predictors(train: Sequence[str], cpu: str) -> dict[str, Callable[[Sequence[str]], np.ndarray]]:
+def boosted(
+    tokens: Sequence[BlockTokens], counts: TokenCounts, cpu: str, depth: int, rounds: int
+) -> BoostedPredictor:
+    """A boosted-residual predictor of the agent's shape, its trees fitted to noise."""
+    import xgboost as xgb
+
+    from envs.blocksim.task import make_blocksim_task
+
+    space = make_blocksim_task(cpu=cpu, max_items=2000).param_space
+    views = []
+    for cfg in sensitivity_configs(space):
+        changed = {k: float(v) for k, v in cfg.items() if v != space.default()[k]}
+        views.append(BlockSimPredictor(cpu, list(changed), list(changed.values())))
+    refs = [BlockSimReference(r, {}) for r in ("znver3/plain", "znver4", "haswell", "skylake")]
+    sims = [BlockSimPredictor(cpu), *refs, *views]
+    rng = np.random.default_rng(0)
+    x = block_features(tokens, counts, rng.uniform(10, 1000, (len(tokens), len(sims))))
+    model = xgb.XGBRegressor(
+        n_estimators=rounds, max_depth=depth, n_jobs=1, random_state=0, verbosity=0
+    ).fit(x, rng.normal(0, 0.3, len(tokens)))
+    return BoostedPredictor(Tokenizer(cpu), counts, sims, model.get_booster().save_raw("ubj"))
+
+
+def predictors(
+    train: Sequence[str], cpu: str, depth: int = 8, rounds: int = 2000
+) -> dict[str, Callable[[Sequence[str]], np.ndarray]]:
     """Name -> predictor, built from the training blocks' vocabulary."""
     tokens = Tokenizer(cpu)(train)
     vocab = Vocab(tokens)
@@ -74,6 +106,9 @@ def predictors(train: Sequence[str], cpu: str) -> dict[str, Callable[[Sequence[s
             scale=np.full(16, 0.01),
             anchor=BlockSimPredictor(cpu),
         ),
+        f"boosted-residual (depth {depth}, {rounds} trees, 10 blocksim runs)": boosted(
+            good, counts, cpu, depth, rounds
+        ),
     }
 
 
@@ -82,6 +117,8 @@ def main() -> None:
     ap.add_argument("--dataset", default="bhive_znver3")
     ap.add_argument("--cpu", default="znver3")
     ap.add_argument("--n", type=int, default=0, help="blocks to time (0: the whole test split)")
+    ap.add_argument("--boosted-depth", type=int, default=8)
+    ap.add_argument("--boosted-rounds", type=int, default=2000)
     args = ap.parse_args()
     torch.set_num_threads(1)
     data = load_measured(args.dataset)
@@ -95,7 +132,8 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.2f} (1 min), affinity {sorted(os.sched_getaffinity(0))}"
     )
     rows = []
-    for name, pred in predictors(train, args.cpu).items():
+    built = predictors(train, args.cpu, args.boosted_depth, args.boosted_rounds)
+    for name, pred in built.items():
         fresh = pickle.loads(pickle.dumps(pred))  # as the harness receives it
         t0 = time.perf_counter()
         out = fresh(test)
