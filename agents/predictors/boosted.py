@@ -159,7 +159,7 @@ class BoostedResidualAgent(PredictorAgent):
 
         return {"xgboost": str(xgb.__version__)}
 
-    def run(self, ctx: TrialContext) -> BoostedPredictor | BlockSimPredictor | None:
+    def run(self, ctx: TrialContext) -> BoostedPredictor | None:
         obj, space = ctx.objective, ctx.param_space
         cpu = task_cpu(self.cpu, ctx.task_facts)
         models = task_blocksim_options(ctx.task_facts)
@@ -172,7 +172,7 @@ class BoostedResidualAgent(PredictorAgent):
             return None
         # 1. Simulator samples: the anchor, references, views, as many as samples allow.
         offered = obj.reference_names() if REFERENCES in obj.capabilities else ()
-        refs = [r for r in (offered if self.references is None else self.references)]
+        refs = list(offered if self.references is None else self.references)
         missing = [r for r in refs if r not in offered]
         if missing:
             raise ValueError(f"the task offers no reference simulator {missing[0]!r}")
@@ -187,7 +187,7 @@ class BoostedResidualAgent(PredictorAgent):
         self.set_diagnostic("references", float(len(refs)))
         self.set_diagnostic("views", float(len(views)))
         tokenizer = Tokenizer(cpu)
-        tokens = tokenizer(read_inputs(obj, lab.items.take(np.arange(n))))
+        tokens = tokenizer(read_inputs(obj, lab.items))
         ok = np.isfinite(lab.targets) & (lab.targets > 0)
         ok &= np.all(np.isfinite(sims) & (sims > 0), axis=1)
         ok &= np.array([t is not None for t in tokens], bool)
