@@ -289,20 +289,10 @@ class BudgetedObjective:
         self._charge(len(idx))
         if len(idx):
             self._evaluations += 1
-        key = f"reference:{name}"
-        if self._cache is None:
-            return np.asarray(self._task.evaluate_reference(name, split, idx), np.float64)
-        costs, missing = self._cache.get(key, split, idx)
-        if missing.any():
-            todo = np.unique(idx[missing])
-            fresh = np.asarray(self._task.evaluate_reference(name, split, todo), np.float64)
-            self._cache.put(key, split, todo, fresh)
-            lookup = dict(zip(todo.tolist(), fresh.tolist(), strict=True))
-            costs = np.array(
-                [lookup[int(i)] if m else c for i, c, m in zip(idx, costs, missing, strict=True)],
-                np.float64,
-            )
-        return costs
+        return self._cached(
+            f"reference:{name}", split, idx,
+            lambda todo: self._task.evaluate_reference(name, split, todo),
+        )  # fmt: skip
 
     def sample_cost(
         self,
@@ -436,12 +426,23 @@ class BudgetedObjective:
         )
 
     def _costs(self, cfg: Config, key: str, split: str, idx: np.ndarray) -> np.ndarray:
+        return self._cached(key, split, idx, lambda todo: self._task.evaluate(cfg, split, todo))
+
+    def _cached(
+        self,
+        key: str,
+        split: str,
+        idx: np.ndarray,
+        compute: Callable[[np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        """``compute(items)`` for ``idx``, through the cache under ``key`` when the task
+        is deterministic (only the items not cached are computed)."""
         if self._cache is None:
-            return np.asarray(self._task.evaluate(cfg, split, idx), dtype=np.float64)
+            return np.asarray(compute(idx), dtype=np.float64)
         costs, missing = self._cache.get(key, split, idx)
         if missing.any():
             todo = np.unique(idx[missing])
-            fresh = np.asarray(self._task.evaluate(cfg, split, todo), dtype=np.float64)
+            fresh = np.asarray(compute(todo), dtype=np.float64)
             self._cache.put(key, split, todo, fresh)
             costs, _ = self._cache.get(key, split, idx)
             if np.isnan(costs).any():  # evicted meanwhile (tiny caches): fill directly
