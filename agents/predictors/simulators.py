@@ -86,9 +86,9 @@ class BlockSimPredictor:
     def __call__(self, blocks_hex: Sequence[str]) -> np.ndarray:
         """float64 [n] cycles per 100 iterations (NaN: undecodable)."""
         if self._sim is None:
-            from envs.blocksim.simulator import BlockSim
+            from envs.blocksim.simulator import shared_blocksim
 
-            self._sim = BlockSim(
+            self._sim = shared_blocksim(
                 self.cpu,
                 stack_engine=self.stack_engine,
                 bhive_state=getattr(self, "bhive_state", False),  # absent: pickled before it

@@ -52,7 +52,7 @@ class BlockSimReference:
 
     def __call__(self, blocks_hex: Sequence[str]) -> np.ndarray:
         if self._sim is None:
-            from envs.blocksim.simulator import BlockSim
+            from envs.blocksim.simulator import shared_blocksim
 
-            self._sim = BlockSim(self.name.partition("/")[0], **self.models)
+            self._sim = shared_blocksim(self.name.partition("/")[0], **self.models)
         return self._sim.predict(list(blocks_hex), self._sim.default_table())

@@ -708,3 +708,30 @@ class BlockSim:
             rs_id=np.array([r for h in held for r, _ in h], np.int64),
             rs_cyc=np.array([c for h in held for _, c in h], np.int64),
         )
+
+
+_SHARED: dict[tuple[str, bool, bool, bool, bool], BlockSim] = {}
+
+
+def shared_blocksim(
+    cpu: str,
+    stack_engine: bool = False,
+    bhive_state: bool = False,
+    front_end: bool = False,
+    differenced: bool = False,
+) -> BlockSim:
+    """One :class:`BlockSim` per (CPU, opt-in models) in this process, shared by the
+    predictors that run it under different tables (``predict`` takes the table): a
+    predictor built of several of them (an anchor and its sensitivity views) decodes
+    and compiles each block once, not once per table."""
+    key = (cpu, bool(stack_engine), bool(bhive_state), bool(front_end), bool(differenced))
+    sim = _SHARED.get(key)
+    if sim is None:
+        sim = _SHARED[key] = BlockSim(
+            cpu,
+            stack_engine=key[1],
+            bhive_state=key[2],
+            front_end=key[3],
+            differenced=key[4],
+        )
+    return sim
