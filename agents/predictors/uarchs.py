@@ -14,6 +14,9 @@ cross-microarchitecture task, the source CPU's measurements.
 Cross-microarchitecture tasks (``envs/xuarch``) add a categorical parameter
 :data:`MACHINE` whose value :data:`SOURCE` makes an evaluation return the source CPU's
 measured cycles (free labels, paid as samples) instead of the simulator's.
+
+Also the fixed whole-table changes boosted-residual simulates as features
+(:func:`sensitivity_configs`: every latency + 1, every resource use doubled, ...).
 """
 
 from __future__ import annotations
