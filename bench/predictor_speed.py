@@ -48,6 +48,7 @@ from agents.predictors.opcode_regression import (  # noqa: E402
 from agents.predictors.simulators import BlockSimPredictor, McaPredictor  # noqa: E402
 from agents.predictors.uarchs import sensitivity_configs  # noqa: E402
 from envs.blocksim.references import BlockSimReference  # noqa: E402
+from envs.blocksim.simulator import _DECODED as shared_decoded  # noqa: E402
 from envs.blocksim.simulator import _SHARED as shared_sims  # noqa: E402
 from envs.groundtruth.datasets import load_measured, make_split  # noqa: E402
 
@@ -135,7 +136,8 @@ def main() -> None:
     rows = []
     built = predictors(train, args.cpu, args.boosted_depth, args.boosted_rounds)
     for name, pred in built.items():
-        shared_sims.clear()  # cold: no simulator left over from the predictor before
+        shared_sims.clear()  # cold: no simulator or decoded block left over from before
+        shared_decoded.clear()
         fresh = pickle.loads(pickle.dumps(pred))  # as the harness receives it
         t0 = time.perf_counter()
         out = fresh(test)

@@ -144,9 +144,9 @@ class Tokenizer:
 
     def __call__(self, blocks_hex: Sequence[str]) -> list[BlockTokens | None]:
         if self._sim is None:
-            from envs.blocksim.simulator import BlockSim
+            from envs.blocksim.simulator import shared_blocksim
 
-            self._sim = BlockSim(self.cpu)
+            self._sim = shared_blocksim(self.cpu)
         return [
             None if b is None else block_tokens(b) for b in self._sim.compiled(list(blocks_hex))
         ]

@@ -144,6 +144,9 @@ class CompiledBlock:
     infos: tuple[InstInfo, ...] = ()
 
 
+_DECODED: dict[int, dict[str, tuple[Instruction, ...] | None]] = {}
+
+
 def key_deps(table: Table) -> dict[str, KeyDeps]:
     """Per key of ``table``, its structural dependency data."""
     out = {}
@@ -375,7 +378,9 @@ class BlockSim:
             ext = (*self._default.extensions, "front_end")
             self._default = replace(self._default, extensions=ext)
         self._deps = key_deps(self._default)
-        self._decoded: dict[str, tuple[Instruction, ...] | None] = {}
+        # Decoding depends on the LLVM version alone: every BlockSim of the process
+        # shares it (another CPU's table, another model: the same instructions).
+        self._decoded = _DECODED.setdefault(self._default.llvm_version, {})
         self._compiled: dict[str, CompiledBlock | None] = {}
         self._batch_cache: dict[tuple[str, ...], tuple] = {}
         # The last calls' block lists as given -> as checked (lowercase, stripped).
@@ -394,7 +399,8 @@ class BlockSim:
         return self._default.copy()
 
     def decode(self, blocks_hex: Sequence[str]) -> list[tuple[Instruction, ...] | None]:
-        """Decoded instructions per block (cached per process); None if undecodable."""
+        """Decoded instructions per block (cached per process and LLVM version, for every
+        BlockSim); None if undecodable."""
         todo = [
             h for h in dict.fromkeys(check_hex(h) for h in blocks_hex) if h not in self._decoded
         ]
