@@ -38,7 +38,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.predictors.boosted import BoostedPredictor, block_features  # noqa: E402
+from agents.predictors.boosted import (  # noqa: E402
+    BoostedPredictor,
+    block_features,
+    table_changes,
+)
 from agents.predictors.featurize import BlockTokens, Tokenizer, Vocab  # noqa: E402
 from agents.predictors.network import BlockEncoder, NeuralPredictor  # noqa: E402
 from agents.predictors.opcode_regression import (  # noqa: E402
@@ -48,8 +52,7 @@ from agents.predictors.opcode_regression import (  # noqa: E402
 from agents.predictors.simulators import BlockSimPredictor, McaPredictor  # noqa: E402
 from agents.predictors.uarchs import sensitivity_configs  # noqa: E402
 from envs.blocksim.references import BlockSimReference  # noqa: E402
-from envs.blocksim.simulator import _DECODED as shared_decoded  # noqa: E402
-from envs.blocksim.simulator import _SHARED as shared_sims  # noqa: E402
+from envs.blocksim.simulator import clear_shared  # noqa: E402
 from envs.groundtruth.datasets import load_measured, make_split  # noqa: E402
 
 
@@ -64,7 +67,7 @@ def boosted(
     space = make_blocksim_task(cpu=cpu, max_items=2000).param_space
     views = []
     for cfg in sensitivity_configs(space):
-        changed = {k: float(v) for k, v in cfg.items() if v != space.default()[k]}
+        changed = table_changes(cfg, space)
         views.append(BlockSimPredictor(cpu, list(changed), list(changed.values())))
     refs = [BlockSimReference(r, {}) for r in ("znver3/plain", "znver4", "haswell", "skylake")]
     sims = [BlockSimPredictor(cpu), *refs, *views]
@@ -136,8 +139,7 @@ def main() -> None:
     rows = []
     built = predictors(train, args.cpu, args.boosted_depth, args.boosted_rounds)
     for name, pred in built.items():
-        shared_sims.clear()  # cold: no simulator or decoded block left over from before
-        shared_decoded.clear()
+        clear_shared()  # cold: no simulator or decoded block left over from before
         fresh = pickle.loads(pickle.dumps(pred))  # as the harness receives it
         t0 = time.perf_counter()
         out = fresh(test)

@@ -27,27 +27,28 @@ gemm family's AutoTVM model).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 
 from agents.predictors.common import (
-    Items,
     PredictorAgent,
     all_items,
     label_items,
     mape,
     read_inputs,
     simulate,
+    simulate_reference,
 )
 from agents.predictors.featurize import FEATURES, BlockTokens, Tokenizer
 from agents.predictors.opcode_regression import TokenCounts
 from agents.predictors.simulators import BlockSimPredictor, task_blocksim_options, task_cpu
 from agents.predictors.uarchs import SENSITIVITIES, sensitivity_configs, table_space
-from envs.blocksim.references import MODELS, BlockSimReference
+from envs.blocksim.references import BlockSimReference
 from harness.agent import TrialContext
+from harness.params import ParamSpace
 from harness.task import REFERENCES
 from harness.trial import stable_int
 
@@ -181,7 +182,7 @@ class BoostedResidualAgent(PredictorAgent):
         views = self.views[: max(0, room - len(refs))]
         configs = [space.default(), *sensitivity_configs(space, views)]
         cols = [simulate(obj, configs[0], lab.items)]
-        cols += [_reference(obj, r, lab.items) for r in refs]
+        cols += [simulate_reference(obj, r, lab.items) for r in refs]
         cols += [simulate(obj, cfg, lab.items) for cfg in configs[1:]]
         sims = np.column_stack(cols)
         self.set_diagnostic("references", float(len(refs)))
@@ -220,12 +221,11 @@ class BoostedResidualAgent(PredictorAgent):
         self.set_diagnostic("rounds", float(rounds))
         self.set_diagnostic("labels_fit", float(len(rows)))
         self.set_diagnostic("train_s", time.perf_counter() - t0)
-        tables = [_table_part(cfg, space) for cfg in configs]
-        ref_models = {m: bool(models[m]) for m in MODELS}
+        view_tables = [table_changes(cfg, space) for cfg in configs[1:]]
         sim_predictors: list[Callable[[Sequence[str]], np.ndarray]] = [
-            BlockSimPredictor(cpu, list(tables[0]), list(tables[0].values()), **models),
-            *(BlockSimReference(r, ref_models) for r in refs),
-            *(BlockSimPredictor(cpu, list(t), list(t.values()), **models) for t in tables[1:]),
+            BlockSimPredictor(cpu, **models),  # the anchor: the task's default configuration
+            *(BlockSimReference(r, models) for r in refs),
+            *(BlockSimPredictor(cpu, list(t), list(t.values()), **models) for t in view_tables),
         ]
         predictor = BoostedPredictor(
             tokenizer, counts, sim_predictors, bytes(final.get_booster().save_raw("ubj"))
@@ -245,16 +245,8 @@ class BoostedResidualAgent(PredictorAgent):
         )  # fmt: skip
 
 
-def _reference(obj: Any, name: str, items: Items) -> np.ndarray:
-    """The reference simulator ``name`` on ``items``, float64 [n] (charged)."""
-    out = np.empty(len(items))
-    for split, rows, idx in items.by_split():
-        out[rows] = obj.evaluate_reference(name, split, idx)
-    return out
-
-
-def _table_part(config: dict[str, Any], space: Any) -> dict[str, float]:
-    """The table parameters of ``config`` that differ from the default (what a
+def table_changes(config: Mapping[str, Any], space: ParamSpace) -> dict[str, float]:
+    """The table parameters of ``config`` that differ from ``space``'s default (what a
     :class:`BlockSimPredictor` sets on the task's base table)."""
     default = space.default()
     tables = table_space(space)

@@ -89,6 +89,15 @@ def simulate(obj: BudgetedObjective, config: dict, items: Items) -> np.ndarray:
     return out
 
 
+def simulate_reference(obj: BudgetedObjective, name: str, items: Items) -> np.ndarray:
+    """The task's reference simulator ``name`` on ``items``, float64 [n] (charged as
+    :func:`simulate`; NaN where it failed)."""
+    out = np.empty(len(items))
+    for split, rows, idx in items.by_split():
+        out[rows] = obj.evaluate_reference(name, split, idx)
+    return out
+
+
 @dataclass(frozen=True)
 class Labelled:
     """The trial's labelled items and their ground truth.

@@ -741,3 +741,9 @@ def shared_blocksim(
             differenced=key[4],
         )
     return sim
+
+
+def clear_shared() -> None:
+    """Forget the shared simulators and decoded blocks (a benchmark's cold start)."""
+    _SHARED.clear()
+    _DECODED.clear()
