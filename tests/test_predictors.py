@@ -259,3 +259,26 @@ def test_reference_simulators_are_charged_and_reach_the_predictor() -> None:
     assert record["status"] == "ok", record["error"]
     assert record["diag_references"] == 2
     assert record["samples_used"] == 40 * (1 + 2 + 5)
+
+
+def test_boosted_mape_loss_fits_the_mape_minimiser_not_the_median() -> None:
+    """Blocks the features cannot tell apart, measured at 1x, 3x and 3x the anchor: the
+    median ratio is 3 (mean error 0.67 per block), MAPE is least at 1 (0.44). The "mape"
+    loss must land on 1, the old "log-abs" on 3; and an unknown loss is refused."""
+    from agents.predictors.boosted import BoostedResidualAgent, loss_targets, predicted_ratio
+
+    ratio = np.tile([1.0, 3.0, 3.0], 40)
+    x = np.zeros((len(ratio), 1))
+    fitted = {}
+    for loss in ("mape", "log-abs"):
+        agent = BoostedResidualAgent(loss=loss, learning_rate=0.3)
+        target, weight = loss_targets(ratio, loss)
+        model = agent._model(depth=1, rounds=60, seed=0, early=False)
+        model.fit(x, target, sample_weight=weight, verbose=False)
+        fitted[loss] = float(predicted_ratio(model.predict(x[:1]), loss, 0.5)[0])
+    assert fitted["mape"] == pytest.approx(1.0, abs=0.05)
+    assert fitted["log-abs"] == pytest.approx(3.0, abs=0.1)
+    mape_at = {k: float(np.mean(np.abs(v - ratio) / ratio)) for k, v in fitted.items()}
+    assert mape_at["mape"] < mape_at["log-abs"]
+    with pytest.raises(ValueError, match="unknown loss"):
+        BoostedResidualAgent(loss="mse")

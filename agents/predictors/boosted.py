@@ -1,9 +1,14 @@
 """``boosted-residual``: gradient-boosted trees correcting the task's simulator.
 
-log cycles(block) = log s_0(block) + g(features(block)), with s_0 the task's simulator
-under its default configuration (the anchor, re-simulated at test time) and g an
-xgboost ensemble fitted to the labels' log ratio log(measured / s_0) with the absolute
-error (its minimiser, the median ratio, is close to what MAPE rewards).
+cycles(block) = s_0(block) * g(features(block)), with s_0 the task's simulator under
+its default configuration (the anchor, re-simulated at test time) and g an xgboost
+ensemble fitted to the labels' ratio measured / s_0. With ``loss = "mape"`` (the
+default) g is fitted by the absolute error of the ratio weighted by s_0 / measured,
+which is exactly the labels' mean absolute percentage error |predicted - measured| /
+measured, the metric the task scores: tree leaves become weighted medians that MAPE
+rewards, and blocks far under the anchor weigh more than blocks far above it, as in
+the metric. ``loss = "log-abs"`` (before 2026-12-05) fitted log g by the unweighted
+absolute error of the log ratio (the median ratio), which MAPE does not minimise.
 
 Features of a block (:func:`block_features`):
 - how often each table key and each mnemonic occurs (the labelled blocks' vocabulary),
@@ -52,6 +57,32 @@ from harness.params import ParamSpace
 from harness.task import REFERENCES
 from harness.trial import stable_int
 
+LOSSES = ("mape", "log-abs")
+
+
+def loss_targets(ratio: np.ndarray, loss: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """What the trees fit, and each label's weight (None: unweighted).
+
+    Args:
+        ratio: float64 [n] measured / s_0 (> 0).
+        loss: ``"mape"``: the ratio itself weighted by 1 / ratio, so a tree's absolute
+            error |g - ratio| / ratio is the label's |predicted - measured| / measured;
+            ``"log-abs"``: log ratio, no weights. (Unit weights are not the same as
+            none: xgboost's weighted quantiles for the leaves and the intercept give other
+            trees, so the old loss passes none to fit as it did.)
+    """
+    if loss == "mape":
+        return ratio, 1.0 / ratio
+    return np.log(ratio), None
+
+
+def predicted_ratio(g: np.ndarray, loss: str, floor: float) -> np.ndarray:
+    """The trees' output ``g`` [n] as a ratio to the anchor, float64 [n], at least
+    ``floor`` (the "mape" loss fits the ratio itself, so a sum of trees can fall below the
+    smallest labelled ratio, or under zero)."""
+    g = np.asarray(g, np.float64)
+    return np.exp(g) if loss == "log-abs" else np.maximum(g, floor)
+
 
 def block_features(
     blocks: Sequence[BlockTokens | None], counts: TokenCounts, sims: np.ndarray
@@ -80,6 +111,10 @@ class BoostedPredictor:
         sims: the anchor, the references, then the sensitivity views: picklable
             callables, hex blocks -> cycles.
         model: the raw xgboost booster (``Booster.save_raw()``).
+        loss: the loss it was fitted with (:data:`LOSSES`), which says what it predicts:
+            the ratio measured / s_0 (``"mape"``) or its log (``"log-abs"``).
+        floor: the least ratio returned (the smallest in the labels: a tree sum below it
+            is an extrapolation, and a ratio <= 0 no cycle count).
     """
 
     def __init__(
@@ -88,9 +123,12 @@ class BoostedPredictor:
         counts: TokenCounts,
         sims: Sequence[Callable[[Sequence[str]], np.ndarray]],
         model: bytes,
+        loss: str = "log-abs",
+        floor: float = 0.0,
     ) -> None:
         self.tokenizer, self.counts, self.sims = tokenizer, counts, list(sims)
         self.model = bytes(model)
+        self.loss, self.floor = loss, float(floor)
         self._booster: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -106,8 +144,8 @@ class BoostedPredictor:
         tokens = self.tokenizer(hexes)
         sims = np.column_stack([s(hexes) for s in self.sims])
         x = block_features(tokens, self.counts, sims)
-        g = self._booster.predict(xgb.DMatrix(x)).astype(np.float64)
-        out = sims[:, 0] * np.exp(g)
+        g = self._booster.predict(xgb.DMatrix(x))
+        out = sims[:, 0] * predicted_ratio(g, self.loss, self.floor)
         bad = ~(np.isfinite(sims[:, 0]) & (sims[:, 0] > 0))
         bad |= np.array([t is None for t in tokens], bool)
         return np.where(bad, np.nan, out)
@@ -125,6 +163,9 @@ class BoostedResidualAgent(PredictorAgent):
     learning_rate, max_rounds, patience: boosting (rounds chosen by early stopping on
         the held-out labels, at most ``max_rounds``).
     threads: xgboost threads (1: the same numbers on any machine).
+    loss: ``"mape"``: the ratio measured / s_0 fitted by its absolute error weighted by
+        s_0 / measured (exactly MAPE); ``"log-abs"``: log ratio, unweighted absolute error
+        (the agent before 2026-12-05).
     """
 
     name = "boosted-residual"
@@ -140,8 +181,11 @@ class BoostedResidualAgent(PredictorAgent):
         max_rounds: int = 3000,
         patience: int = 100,
         threads: int = 1,
+        loss: str = "mape",
     ) -> None:
         super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)}")
         unknown = [v for v in views if v not in SENSITIVITIES]
         if unknown:
             raise ValueError(f"unknown view {unknown[0]!r}; known: {', '.join(SENSITIVITIES)}")
@@ -154,6 +198,7 @@ class BoostedResidualAgent(PredictorAgent):
         self.depths = tuple(int(d) for d in depths)
         self.learning_rate, self.max_rounds = float(learning_rate), int(max_rounds)
         self.patience, self.threads = int(patience), int(threads)
+        self.loss = loss
 
     def versions(self) -> dict[str, str]:
         import xgboost as xgb
@@ -196,7 +241,13 @@ class BoostedResidualAgent(PredictorAgent):
             return None
         counts = TokenCounts([t for t, k in zip(tokens, ok, strict=True) if k and t is not None])
         x = block_features(tokens, counts, sims)
-        r = np.log(np.where(ok, lab.targets, 1.0)) - np.log(np.where(ok, sims[:, 0], 1.0))
+        ratio = np.where(ok, lab.targets, 1.0) / np.where(ok, sims[:, 0], 1.0)
+        r, weight = loss_targets(ratio, self.loss)
+        floor = float(ratio[ok].min()) if self.loss == "mape" else 0.0
+
+        def w(rows: np.ndarray) -> np.ndarray | None:
+            return None if weight is None else weight[rows]
+
         fit_rows = np.flatnonzero(ok & ~lab.holdout)
         hold_rows = np.flatnonzero(ok & lab.holdout)
         # 2. Trees: depth and rounds chosen on the held-out labels, then refitted on all.
@@ -207,16 +258,18 @@ class BoostedResidualAgent(PredictorAgent):
             best = float("inf")
             for d in self.depths:
                 m = self._model(d, self.max_rounds, seed, early=True)
-                m.fit(x[fit_rows], r[fit_rows], eval_set=[(x[hold_rows], r[hold_rows])],
-                      verbose=False)  # fmt: skip
-                pred = sims[hold_rows, 0] * np.exp(m.predict(x[hold_rows]))
-                err = mape(pred, lab.targets[hold_rows])
+                hold_w = None if weight is None else [weight[hold_rows]]
+                m.fit(x[fit_rows], r[fit_rows], sample_weight=w(fit_rows),
+                      eval_set=[(x[hold_rows], r[hold_rows])],
+                      sample_weight_eval_set=hold_w, verbose=False)  # fmt: skip
+                g = predicted_ratio(m.predict(x[hold_rows]), self.loss, floor)
+                err = mape(sims[hold_rows, 0] * g, lab.targets[hold_rows])
                 if err < best:
                     best, depth, rounds = err, d, int(m.best_iteration) + 1
             self.set_diagnostic("holdout_mape", best)
         rows = np.flatnonzero(ok)
         final = self._model(depth, rounds, seed, early=False)
-        final.fit(x[rows], r[rows], verbose=False)
+        final.fit(x[rows], r[rows], sample_weight=w(rows), verbose=False)
         self.set_diagnostic("depth", float(depth))
         self.set_diagnostic("rounds", float(rounds))
         self.set_diagnostic("labels_fit", float(len(rows)))
@@ -228,15 +281,19 @@ class BoostedResidualAgent(PredictorAgent):
             *(BlockSimPredictor(cpu, list(t), list(t.values()), **models) for t in view_tables),
         ]
         predictor = BoostedPredictor(
-            tokenizer, counts, sim_predictors, bytes(final.get_booster().save_raw("ubj"))
-        )
+            tokenizer, counts, sim_predictors, bytes(final.get_booster().save_raw("ubj")),
+            loss=self.loss, floor=floor,
+        )  # fmt: skip
         obj.propose_predictor(predictor)
         return predictor
 
     def _model(self, depth: int, rounds: int, seed: int, early: bool) -> Any:
         import xgboost as xgb
 
-        return xgb.XGBRegressor(
+        # The ratio starts at 1 (the anchor as it is); xgboost's own intercept estimate
+        # for the log ratio, as before.
+        start = {"base_score": 1.0} if self.loss == "mape" else {}
+        return xgb.XGBRegressor(**start,
             n_estimators=rounds, max_depth=depth, learning_rate=self.learning_rate,
             objective="reg:absoluteerror", subsample=0.8, colsample_bytree=0.5,
             min_child_weight=2, tree_method="hist", n_jobs=self.threads,
