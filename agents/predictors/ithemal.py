@@ -21,7 +21,7 @@ from agents.predictors.common import (
     simulate,
 )
 from agents.predictors.featurize import Tokenizer, Vocab
-from agents.predictors.fit import fit_log_cycles, holdout_shift, log_targets
+from agents.predictors.fit import check_loss, fit_log_cycles, holdout_shift, log_targets
 from agents.predictors.network import BlockEncoder, NeuralPredictor
 from agents.predictors.simulators import BlockSimPredictor, task_blocksim_options, task_cpu
 from agents.predictors.uarchs import table_space
@@ -43,6 +43,8 @@ class IthemalAgent(PredictorAgent):
     hidden, embed: LSTM width and embedding size.
     epochs, min_steps, batch, lr: training (epochs raised to reach min_steps).
     max_seconds: wall-time cap on training.
+    anchor: predict the log ratio to the task's simulator (``ithemal-residual``).
+    loss: ``"log-abs"`` or ``"mape"`` (:data:`agents.predictors.fit.LOSSES`).
     """
 
     name = "ithemal"
@@ -59,9 +61,12 @@ class IthemalAgent(PredictorAgent):
         lr: float = 3e-3,
         max_seconds: float = 600.0,
         anchor: bool = False,
+        loss: str = "log-abs",
     ) -> None:
         super().__init__()
         check_sizes(hidden=hidden, embed=embed, epochs=epochs, batch=batch)
+        check_loss(loss)
+        self.loss = loss
         if lr <= 0 or max_seconds <= 0:
             raise ValueError("lr and max_seconds must be > 0")
         self.cpu, self.hidden, self.embed = cpu, int(hidden), int(embed)
@@ -105,7 +110,7 @@ class IthemalAgent(PredictorAgent):
                 model, enc, y_log,
                 np.flatnonzero(ok & ~lab.holdout), np.flatnonzero(ok & lab.holdout),
                 ctx.rng, device, epochs=self.epochs, min_steps=self.min_steps,
-                batch=self.batch, lr=self.lr, max_seconds=self.max_seconds,
+                batch=self.batch, lr=self.lr, max_seconds=self.max_seconds, loss=self.loss,
             )  # fmt: skip
             self.set_diagnostic("labels_fit", float((ok & ~lab.holdout).sum()))
             self.set_diagnostic("holdout_mape", fit.best_holdout_mape)
