@@ -76,7 +76,8 @@ def boosted(
     model = xgb.XGBRegressor(
         n_estimators=rounds, max_depth=depth, n_jobs=1, random_state=0, verbosity=0
     ).fit(x, rng.normal(0, 0.3, len(tokens)))
-    return BoostedPredictor(Tokenizer(cpu), counts, sims, model.get_booster().save_raw("ubj"))
+    raw = model.get_booster().save_raw("ubj")
+    return BoostedPredictor(Tokenizer(cpu), counts, sims, raw, loss="log-abs", floor=0.0)
 
 
 def predictors(

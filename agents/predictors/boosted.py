@@ -41,6 +41,7 @@ from scipy import sparse
 from agents.predictors.common import (
     PredictorAgent,
     all_items,
+    check_loss,
     label_items,
     mape,
     read_inputs,
@@ -56,8 +57,6 @@ from harness.agent import TrialContext
 from harness.params import ParamSpace
 from harness.task import REFERENCES
 from harness.trial import stable_int
-
-LOSSES = ("mape", "log-abs")
 
 
 def loss_targets(ratio: np.ndarray, loss: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -111,8 +110,9 @@ class BoostedPredictor:
         sims: the anchor, the references, then the sensitivity views: picklable
             callables, hex blocks -> cycles.
         model: the raw xgboost booster (``Booster.save_raw()``).
-        loss: the loss it was fitted with (:data:`LOSSES`), which says what it predicts:
-            the ratio measured / s_0 (``"mape"``) or its log (``"log-abs"``).
+        loss: the loss it was fitted with (:data:`agents.predictors.common.LOSSES`),
+            which says what it predicts: the ratio measured / s_0 (``"mape"``) or its log
+            (``"log-abs"``).
         floor: the least ratio returned (the smallest in the labels: a tree sum below it
             is an extrapolation, and a ratio <= 0 no cycle count).
     """
@@ -123,8 +123,8 @@ class BoostedPredictor:
         counts: TokenCounts,
         sims: Sequence[Callable[[Sequence[str]], np.ndarray]],
         model: bytes,
-        loss: str = "log-abs",
-        floor: float = 0.0,
+        loss: str,
+        floor: float,
     ) -> None:
         self.tokenizer, self.counts, self.sims = tokenizer, counts, list(sims)
         self.model = bytes(model)
@@ -184,8 +184,7 @@ class BoostedResidualAgent(PredictorAgent):
         loss: str = "mape",
     ) -> None:
         super().__init__()
-        if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)}")
+        check_loss(loss)
         unknown = [v for v in views if v not in SENSITIVITIES]
         if unknown:
             raise ValueError(f"unknown view {unknown[0]!r}; known: {', '.join(SENSITIVITIES)}")

@@ -22,6 +22,19 @@ from harness.budget import BudgetedObjective
 from harness.task import INPUTS, PREDICTOR, TARGETS, Task
 from harness.trial import stable_int
 
+# What a learned predictor may fit (its option ``loss``): "log-abs", mean |log predicted
+# - log measured| (minimised by the median ratio); "mape", mean |predicted / measured -
+# 1|, the metric the timing tasks score (minimised lower: MAPE charges over-prediction
+# more). Each agent says how it fits them.
+LOSSES = ("log-abs", "mape")
+
+
+def check_loss(loss: str) -> None:
+    """ValueError unless ``loss`` is one of :data:`LOSSES`."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)}")
+
+
 SPLITS = ("train", "val")
 _HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
 

@@ -1,11 +1,11 @@
 """Fitting a one-output :class:`~agents.predictors.network.BlockEncoder` to log cycles,
 with early stopping on held-out items.
 
-Loss (:data:`LOSSES`): ``"log-abs"``, mean |log prediction - log target| (the log of
-the ratio: a relative error that stays bounded while the network is far off; its
-minimiser is the median ratio), or ``"mape"``, mean |prediction / target - 1|, the metric
-the timing tasks score (its minimiser sits below the median ratio: MAPE charges
-over-prediction more). Model selection by MAPE on the holdout either way.
+Loss (:data:`agents.predictors.common.LOSSES`): ``"log-abs"``, mean |log prediction -
+log target| (the log of the ratio: a relative error that stays bounded while the network is
+far off; its minimiser is the median ratio), or ``"mape"``, mean |prediction / target -
+1|, the metric the timing tasks score (its minimiser sits below the median ratio: MAPE
+charges over-prediction more). Model selection by MAPE on the holdout either way.
 """
 
 from __future__ import annotations
@@ -18,20 +18,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from agents.predictors.common import check_loss
 from agents.predictors.featurize import Encoded
 from agents.predictors.network import BlockEncoder, encode_outputs, length_batches, to_tensors
 
-LOSSES = ("log-abs", "mape")
-
-
-def check_loss(loss: str) -> None:
-    """ValueError unless ``loss`` is one of :data:`LOSSES`."""
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)}")
-
 
 def relative_loss(pred_log: torch.Tensor, y_log: torch.Tensor, loss: str) -> torch.Tensor:
-    """Mean loss of log predictions vs log targets (tensors [b]), as :data:`LOSSES` says."""
+    """Mean loss of log predictions vs log targets (tensors [b]), as
+    :data:`agents.predictors.common.LOSSES` says."""
     d = pred_log - y_log
     if loss == "mape":
         # Clamped so that a far-off start cannot overflow exp (e^20 ~ 5e8).
@@ -91,7 +85,7 @@ def fit_log_cycles(
         max_seconds: stop after the epoch that passes this wall time.
         initial_holdout: the holdout MAPE of the weights ``model`` starts with, which
             then compete too (a fine-tune that only hurts the holdout is undone).
-        loss: what the optimizer minimises (:data:`LOSSES`).
+        loss: what the optimizer minimises (:data:`agents.predictors.common.LOSSES`).
     Returns:
         the log; ``model`` holds the weights of the best holdout epoch (the last one
         when there is no holdout).

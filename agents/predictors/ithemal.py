@@ -16,12 +16,13 @@ import torch
 from agents.predictors.common import (
     PredictorAgent,
     all_items,
+    check_loss,
     label_items,
     read_inputs,
     simulate,
 )
 from agents.predictors.featurize import Tokenizer, Vocab
-from agents.predictors.fit import check_loss, fit_log_cycles, holdout_shift, log_targets
+from agents.predictors.fit import fit_log_cycles, holdout_shift, log_targets
 from agents.predictors.network import BlockEncoder, NeuralPredictor
 from agents.predictors.simulators import BlockSimPredictor, task_blocksim_options, task_cpu
 from agents.predictors.uarchs import table_space
@@ -44,7 +45,7 @@ class IthemalAgent(PredictorAgent):
     epochs, min_steps, batch, lr: training (epochs raised to reach min_steps).
     max_seconds: wall-time cap on training.
     anchor: predict the log ratio to the task's simulator (``ithemal-residual``).
-    loss: ``"log-abs"`` or ``"mape"`` (:data:`agents.predictors.fit.LOSSES`).
+    loss: ``"log-abs"`` or ``"mape"`` (:data:`agents.predictors.common.LOSSES`).
     """
 
     name = "ithemal"
