@@ -4,7 +4,8 @@ Ithemal (Mendis et al., ICML 2019) learns throughput from ~10^5..10^6 measured b
 here it gets the trial's label budget (10^2..10^4) and nothing else: no simulator
 samples. Architecture: :class:`agents.predictors.network.BlockEncoder` (one LSTM level
 over instructions, key + mnemonic embeddings and explicit dependency features);
-loss |log ratio|, Adam, early stopping on a held-out 15% of the labels
+loss |log ratio| (option ``loss = "mape"``: |predicted / measured - 1|, the metric itself),
+Adam, early stopping on a held-out 15% of the labels
 (:func:`agents.predictors.common.label_items`).
 """
 
