@@ -287,11 +287,12 @@ def test_boosted_mape_loss_fits_the_mape_minimiser_not_the_median() -> None:
 def test_network_mape_loss_is_the_metric_and_differs_from_log_abs() -> None:
     """fit.relative_loss: "mape" is mean |pred / y - 1| (over-prediction by 2x costs 1,
     under-prediction by 2x 0.5), "log-abs" is mean |log ratio| (both log 2); an unknown
-    loss is refused by the trainer's check and by the agent."""
+    loss is refused by the check and by the agents that take one."""
     import torch
 
     from agents.predictors.fit import check_loss, relative_loss
     from agents.predictors.ithemal import IthemalAgent
+    from agents.predictors.perfvec import PerfVecAgent
 
     y = torch.log(torch.tensor([100.0, 100.0]))
     pred = torch.log(torch.tensor([200.0, 50.0]))
@@ -301,3 +302,5 @@ def test_network_mape_loss_is_the_metric_and_differs_from_log_abs() -> None:
         check_loss("mse")
     with pytest.raises(ValueError, match="unknown loss"):
         IthemalAgent(loss="mse")
+    with pytest.raises(ValueError, match="unknown loss"):
+        PerfVecAgent(head_loss="mse")

@@ -39,12 +39,13 @@ from torch import nn
 from agents.predictors.common import (
     PredictorAgent,
     all_items,
+    check_loss,
     label_items,
     read_inputs,
     simulate,
 )
 from agents.predictors.featurize import Encoded, Tokenizer, Vocab
-from agents.predictors.fit import log_targets, mape_shift
+from agents.predictors.fit import log_targets, mape_shift, relative_loss
 from agents.predictors.ithemal import check_sizes
 from agents.predictors.network import (
     BlockEncoder,
@@ -72,6 +73,8 @@ class PerfVecAgent(PredictorAgent):
     hidden, embed: encoder sizes.
     epochs, batch, lr, max_seconds: pretraining.
     head_min_labels: fit the residual MLP head from this many labels (0: never).
+    head_loss: the head's loss, ``"log-abs"`` or ``"mape"``
+        (:data:`agents.predictors.common.LOSSES`).
     """
 
     name = "perfvec"
@@ -97,8 +100,11 @@ class PerfVecAgent(PredictorAgent):
         anchor: bool = True,
         min_steps: int = 1500,
         structured_share: float = 0.5,
+        head_loss: str = "log-abs",
     ) -> None:
         super().__init__()
+        check_loss(head_loss)
+        self.head_loss = head_loss
         check_sizes(
             uarchs=uarchs, blocks_per_uarch=blocks_per_uarch, dim=dim, hidden=hidden,
             embed=embed, epochs=epochs, batch=batch,
@@ -221,7 +227,9 @@ class PerfVecAgent(PredictorAgent):
         self.set_diagnostic("holdout_mape_ridge", hold)
         head = None
         if self.head_min_labels and len(fit_rows) >= self.head_min_labels and len(hold_rows):
-            head, with_head = fit_head(f, t_log - x @ w, fit_rows, hold_rows, x @ w, t_log, rng)
+            head, with_head = fit_head(
+                f, t_log - x @ w, fit_rows, hold_rows, x @ w, t_log, rng, loss=self.head_loss
+            )
             self.set_diagnostic("holdout_mape_head", with_head)
             if not with_head < hold:
                 head = None
@@ -358,8 +366,10 @@ def fit_head(
     rng: np.random.Generator,
     hidden: int = 32,
     steps: int = 1500,
+    loss: str = "log-abs",
 ) -> tuple[nn.Module, float]:
-    """A small MLP f [n, dim] -> residual log cycles, early-stopped on ``hold_rows``;
+    """A small MLP f [n, dim] -> residual log cycles, fitted by ``loss``
+    (:func:`agents.predictors.fit.relative_loss`) and early-stopped on ``hold_rows``;
     returns (head, holdout MAPE of base + head)."""
     torch_gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
     head = nn.Sequential(nn.Linear(f.shape[1], hidden), nn.Tanh(), nn.Linear(hidden, 1))
@@ -374,9 +384,9 @@ def fit_head(
     fr = torch.as_tensor(fit_rows)
     best = (_mape(base[hold_rows], t_log[hold_rows]), copy.deepcopy(head.state_dict()))
     for step in range(steps):
-        loss = (head(ft[fr])[:, 0] - rt[fr]).abs().mean()
+        step_loss = relative_loss(head(ft[fr])[:, 0], rt[fr], loss)
         opt.zero_grad()
-        loss.backward()
+        step_loss.backward()
         opt.step()
         if step % 50 == 49:
             with torch.no_grad():
