@@ -59,8 +59,11 @@ def test_isolation_changes_no_result(agent: str) -> None:
     for key in ("config", "samples_used", "evaluations", "val_loss", "test_mape"):
         assert a[key] == b[key], key
     # what isolation cost, for bench/harness_overhead.py: wall and CPU s on the trial's
-    # side of the channel, and the agent process's own CPU s
-    assert a["channel_s"] >= a["channel_cpu_s"] >= 0 and a["agent_cpu_s"] > 0
+    # side of the channel, and the agent process's own CPU s. No order between the two
+    # channel figures: each is a total minus the objective's work, and the work's CPU s
+    # can be less than its wall s (descheduled), so CPU can come out above wall (seen:
+    # 0.0013 vs 0.0012 s in a clean-clone CI run).
+    assert a["channel_s"] >= 0 and a["channel_cpu_s"] >= 0 and a["agent_cpu_s"] > 0
     assert "agent_cpu_s" not in b
 
 
