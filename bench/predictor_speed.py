@@ -73,11 +73,12 @@ def boosted(
     sims = [BlockSimPredictor(cpu), *refs, *views]
     rng = np.random.default_rng(0)
     x = block_features(tokens, counts, rng.uniform(10, 1000, (len(tokens), len(sims))))
+    # The agent's default loss ("mape"): the trees predict the ratio to the anchor.
     model = xgb.XGBRegressor(
         n_estimators=rounds, max_depth=depth, n_jobs=1, random_state=0, verbosity=0
-    ).fit(x, rng.normal(0, 0.3, len(tokens)))
+    ).fit(x, rng.uniform(0.5, 2.0, len(tokens)))
     raw = model.get_booster().save_raw("ubj")
-    return BoostedPredictor(Tokenizer(cpu), counts, sims, raw, loss="log-abs", floor=0.0)
+    return BoostedPredictor(Tokenizer(cpu), counts, sims, raw, loss="mape", floor=0.5)
 
 
 def predictors(

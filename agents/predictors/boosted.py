@@ -113,8 +113,9 @@ class BoostedPredictor:
         loss: the loss it was fitted with (:data:`agents.predictors.common.LOSSES`),
             which says what it predicts: the ratio measured / s_0 (``"mape"``) or its log
             (``"log-abs"``).
-        floor: the least ratio returned (the smallest in the labels: a tree sum below it
-            is an extrapolation, and a ratio <= 0 no cycle count).
+        floor: the least ratio a "mape" predictor returns (the smallest in the labels: a
+            tree sum below it is an extrapolation, and a ratio <= 0 no cycle count);
+            "log-abs" predictions, exponentials, need none.
     """
 
     def __init__(
@@ -242,7 +243,7 @@ class BoostedResidualAgent(PredictorAgent):
         x = block_features(tokens, counts, sims)
         ratio = np.where(ok, lab.targets, 1.0) / np.where(ok, sims[:, 0], 1.0)
         r, weight = loss_targets(ratio, self.loss)
-        floor = float(ratio[ok].min()) if self.loss == "mape" else 0.0
+        floor = float(ratio[ok].min())  # "log-abs" predictions are positive without it
 
         def w(rows: np.ndarray) -> np.ndarray | None:
             return None if weight is None else weight[rows]
